@@ -1,0 +1,46 @@
+"""Every check of trio-tether runs through nox: ``nox -s tests lint typecheck``."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.default_venv_backend = "venv"
+nox.options.reuse_existing_virtualenvs = True
+nox.options.sessions = ["tests", "lint", "typecheck"]
+
+PYPROJECT = nox.project.load_toml("pyproject.toml")
+
+
+def _install_group(session: nox.Session, group: str) -> None:
+    session.install(*nox.project.dependency_groups(PYPROJECT, group))
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Unit, regression (F1-F14) and loopback tests. Extra args go to pytest."""
+    session.install("-e", ".[cli]")
+    _install_group(session, "test")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff, including the flake8-async (ASYNC) rules."""
+    _install_group(session, "lint")
+    session.run("ruff", "check", "src", "tests", "benchmarks", "noxfile.py")
+    session.run("ruff", "format", "--check", "src", "tests", "benchmarks", "noxfile.py")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on src/."""
+    session.install("-e", ".[cli]")
+    _install_group(session, "typecheck")
+    session.run("mypy")
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """The main job: ``tether demo`` against an embedded local server with faults."""
+    session.install("-e", ".[cli]")
+    session.run("tether", "demo", *session.posargs)

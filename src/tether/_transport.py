@@ -1,0 +1,79 @@
+"""The transport seam: stream openers below trio-websocket.
+
+An *opener* is ``async (host: str, port: int, tls: bool) -> trio.abc.Stream``. The session
+calls it once per connect attempt, under ``Config.connect_timeout``, and speaks the
+WebSocket protocol over whatever stream it returns. The default, :class:`TcpOpener`,
+opens TCP (Happy Eyeballs, via ``trio.open_tcp_stream``), sets keepalive options, and
+wraps the stream in TLS for ``wss://``. ``tether.testing`` passes in-memory openers; a
+fault-injecting or write-coalescing wrapper plugs in the same way.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from collections.abc import Awaitable, Callable
+
+import attrs
+import trio
+
+__all__ = ["Opener", "TcpOpener"]
+
+Opener = Callable[[str, int, bool], Awaitable[trio.abc.Stream]]
+
+#: TCP keepalive (seconds idle before the first probe, between probes, probes before the
+#: kernel declares the peer dead), and TCP_USER_TIMEOUT (milliseconds unacknowledged data
+#: may linger, Linux, RFC 5482). They bound how long a write to a vanished peer can
+#: hang, below the WebSocket pings that normally notice first.
+KEEPALIVE_IDLE = 30
+KEEPALIVE_INTERVAL = 10
+KEEPALIVE_PROBES = 3
+USER_TIMEOUT_MS = 60_000
+
+
+def set_socket_options(sock: trio.socket.SocketType) -> None:
+    """Enable TCP keepalive and TCP_USER_TIMEOUT where the platform has them; disable
+    Nagle (trio already sets TCP_NODELAY on streams it opens; this is idempotent)."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for name, value in (
+        ("TCP_KEEPIDLE", KEEPALIVE_IDLE),
+        ("TCP_KEEPINTVL", KEEPALIVE_INTERVAL),
+        ("TCP_KEEPCNT", KEEPALIVE_PROBES),
+        ("TCP_USER_TIMEOUT", USER_TIMEOUT_MS),
+        ("TCP_NODELAY", 1),
+    ):
+        option = getattr(socket, name, None)
+        if option is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, option, value)
+
+
+@attrs.frozen
+class TcpOpener:
+    """The default opener: TCP to ``host:port``, then TLS when ``tls`` is true.
+
+    ``ssl_context`` defaults to ``ssl.create_default_context()`` (certificate and
+    hostname verification on). A certificate verification failure surfaces as
+    ``ssl.SSLCertVerificationError``, which the default policy does not retry.
+    Cancellation: safe at any point; a half-open stream is closed.
+    """
+
+    ssl_context: ssl.SSLContext | None = None
+
+    async def __call__(self, host: str, port: int, tls: bool) -> trio.abc.Stream:
+        tcp = await trio.open_tcp_stream(host, port)
+        try:
+            set_socket_options(tcp.socket)
+            if not tls:
+                return tcp
+            context = self.ssl_context or ssl.create_default_context()
+            stream = trio.SSLStream(tcp, context, server_hostname=host, https_compatible=True)
+            try:
+                await stream.do_handshake()
+            except trio.BrokenResourceError as exc:
+                if isinstance(exc.__cause__, ssl.SSLCertVerificationError):
+                    raise exc.__cause__ from None
+                raise
+            return stream
+        except BaseException:
+            await trio.aclose_forcefully(tcp)
+            raise

@@ -1,0 +1,161 @@
+"""Session configuration: :class:`Config`, :class:`Backoff`, :class:`Overflow`.
+
+All durations are seconds (``float``); ``None`` disables the timer. Instances are frozen
+attrs classes; invalid values raise :class:`tether.ConfigError` at construction, naming
+the field (``Config(ping_timeout=-1)`` -> ``ConfigError: ping_timeout: must be > 0``).
+Use ``attrs.evolve(config, ping_interval=5)`` to derive a variant.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+from .exceptions import ConfigError
+
+__all__ = ["Backoff", "Config", "Overflow"]
+
+
+class Overflow(enum.Enum):
+    """What ``send()`` does when the send buffer holds ``Config.send_buffer`` messages."""
+
+    BLOCK = "block"
+    """Wait for room (backpressure). ``send_nowait()`` raises ``SendBufferFull``."""
+    DROP_OLDEST = "drop_oldest"
+    """Evict the oldest unwritten message and emit ``MessagesDropped``; never waits."""
+    RAISE = "raise"
+    """Raise ``SendBufferFull`` at once; the new message is not buffered."""
+
+
+def _positive(allow_none: bool, allow_zero: bool = False) -> Callable[[Any, Any, Any], None]:
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        name = attribute.name
+        if value is None:
+            if allow_none:
+                return
+            raise ConfigError(f"{name}: must be a number, got None")
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{name}: must be a number of seconds, got {value!r}")
+        if math.isnan(value) or math.isinf(value):
+            raise ConfigError(f"{name}: must be finite, got {value!r}")
+        if value < 0 or (value == 0 and not allow_zero):
+            bound = ">= 0" if allow_zero else "> 0"
+            raise ConfigError(f"{name}: must be {bound}, got {value!r}")
+
+    return check
+
+
+def _count(allow_none: bool, minimum: int = 1) -> Callable[[Any, Any, Any], None]:
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        name = attribute.name
+        if value is None and allow_none:
+            return
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{name}: must be an integer, got {value!r}")
+        if value < minimum:
+            raise ConfigError(f"{name}: must be >= {minimum}, got {value!r}")
+
+    return check
+
+
+def _instance_of(kind: type, label: str) -> Callable[[Any, Any, Any], None]:
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if not isinstance(value, kind):
+            raise ConfigError(f"{attribute.name}: must be {label}, got {value!r}")
+
+    return check
+
+
+def _callable_or_none(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None and not callable(value):
+        raise ConfigError(f"{attribute.name}: must be a callable (error) -> bool, got {value!r}")
+
+
+@attrs.frozen(kw_only=True)
+class Backoff:
+    """Delay schedule between connect attempts of one outage.
+
+    Attempt ``n`` (1-based) of an outage waits ``min(maximum, initial * multiplier**(n-2))``
+    seconds before it starts, for ``n >= 2``; with ``jitter`` that cap is the upper bound of
+    a uniform draw ("full jitter", Marc Brooker, AWS Architecture Blog, *Exponential Backoff
+    And Jitter*, 2015), which spreads a herd of clients reconnecting after a server
+    restart. The first attempt of an outage starts at once when ``first_immediate`` (a
+    dropped connection is usually back on the first try); otherwise it waits one step.
+
+    Defaults: ``initial=0.5`` s, ``maximum=30`` s, ``multiplier=2``, ``jitter=True``,
+    ``first_immediate=True``. A server's ``Retry-After`` (HTTP 429/503) replaces the
+    computed delay for the attempt after it.
+    """
+
+    initial: float = attrs.field(default=0.5, validator=_positive(allow_none=False))
+    maximum: float = attrs.field(default=30.0, validator=_positive(allow_none=False))
+    multiplier: float = attrs.field(default=2.0, validator=_positive(allow_none=False))
+    jitter: bool = attrs.field(default=True, validator=_instance_of(bool, "a bool"))
+    first_immediate: bool = attrs.field(default=True, validator=_instance_of(bool, "a bool"))
+
+    def __attrs_post_init__(self) -> None:
+        if self.multiplier < 1:
+            raise ConfigError(f"multiplier: must be >= 1, got {self.multiplier!r}")
+        if self.maximum < self.initial:
+            raise ConfigError(
+                f"maximum: must be >= initial ({self.initial!r}), got {self.maximum!r}"
+            )
+
+
+@attrs.frozen(kw_only=True)
+class Config:
+    """Everything that tunes a session. Seconds are floats; ``None`` disables a timer.
+
+    Attributes:
+        connect_timeout: bound on one attempt: TCP/TLS open, WebSocket handshake and
+            ``on_connect`` (default 10 s).
+        close_timeout: bound on a graceful close: flushing the send buffer, the Close
+            frame and the peer's reply (default 5 s).
+        ping_interval: seconds between WebSocket pings (RFC 6455 section 5.5.2) on an
+            open connection (default 20 s; ``None``: no pings).
+        ping_timeout: a pong must arrive this long after its ping, or the connection is
+            lost with ``LostReason.PING_TIMEOUT`` (default 20 s). A half-open link is
+            therefore detected within ``ping_interval + ping_timeout``.
+        idle_timeout: the connection is lost with ``LostReason.IDLE_TIMEOUT`` when no text
+            or binary message arrives for this long (default ``None``). Pongs do not reset
+            it: pings catch a dead link, this catches a live peer whose stream is stuck.
+            Both timers pause while the application is not reading (backpressure).
+        backoff: the delay schedule between attempts (:class:`Backoff`).
+        max_attempts: attempts per outage before giving up with ``ReconnectFailed``
+            (default ``None``: unlimited).
+        give_up_after: seconds continuously without an open connection before giving up
+            with ``ReconnectFailed`` (default ``None``: never). Measured on Trio's clock.
+        send_buffer: messages the send buffer holds while no connection is open or the
+            writer is behind (default 1024).
+        overflow: what ``send()`` does when that buffer is full (:class:`Overflow`,
+            default ``BLOCK``).
+        receive_buffer: messages received but not yet read by the application (default
+            1024). When full the session stops reading the socket: backpressure reaches
+            the server through TCP flow control; nothing is dropped and no timeout fires.
+        max_message_size: largest inbound message in bytes (default 1 MiB). A larger one
+            closes that connection with code 1009 (RFC 6455 section 7.4.1).
+        retry_if: ``(error) -> bool`` replacing the default retry-or-fail table
+            (``tether.policy.default_retry_if``).
+    """
+
+    connect_timeout: float | None = attrs.field(default=10.0, validator=_positive(True))
+    close_timeout: float | None = attrs.field(default=5.0, validator=_positive(True))
+    ping_interval: float | None = attrs.field(default=20.0, validator=_positive(True))
+    ping_timeout: float | None = attrs.field(default=20.0, validator=_positive(True))
+    idle_timeout: float | None = attrs.field(default=None, validator=_positive(True))
+    backoff: Backoff = attrs.field(factory=Backoff, validator=_instance_of(Backoff, "a Backoff"))
+    max_attempts: int | None = attrs.field(default=None, validator=_count(allow_none=True))
+    give_up_after: float | None = attrs.field(default=None, validator=_positive(True))
+    send_buffer: int = attrs.field(default=1024, validator=_count(allow_none=False))
+    overflow: Overflow = attrs.field(
+        default=Overflow.BLOCK, validator=_instance_of(Overflow, "an Overflow")
+    )
+    receive_buffer: int = attrs.field(default=1024, validator=_count(allow_none=False))
+    max_message_size: int = attrs.field(default=2**20, validator=_count(allow_none=False))
+    retry_if: Callable[[BaseException], bool] | None = attrs.field(
+        default=None, validator=_callable_or_none
+    )

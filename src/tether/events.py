@@ -1,0 +1,115 @@
+"""Session events: small frozen records of what happened, for logs, metrics and UIs.
+
+Subscribe with ``session.events()``; each event has ``generation`` (the connection
+generation it concerns) and ``at`` (``trio.current_time()`` when it happened, seconds).
+
+Ordering guarantees, per session:
+
+* ``Connecting`` and ``Connected`` carry the generation being opened.
+* For one open generation, ``ConnectionLost`` is emitted exactly once, before the next
+  ``Connecting``.
+* An attempt that never opened emits ``BackingOff`` (with its error), not
+  ``ConnectionLost``.
+* A close the user asked for emits ``Closed``, not ``ConnectionLost``.
+* ``GaveUp`` (the policy gave up) is followed by ``Closed``; ``Closed`` is always last.
+"""
+
+from __future__ import annotations
+
+import enum
+
+import attrs
+
+__all__ = [
+    "BackingOff",
+    "Closed",
+    "Connected",
+    "Connecting",
+    "ConnectionLost",
+    "Event",
+    "GaveUp",
+    "LostReason",
+    "MessagesDropped",
+]
+
+
+class LostReason(enum.Enum):
+    """Why an open connection ended (``ConnectionLost.reason``)."""
+
+    PEER_CLOSED = "peer_closed"
+    """The server sent a Close frame; ``code`` holds its close code."""
+    TRANSPORT_ERROR = "transport_error"
+    """The TCP/TLS stream broke or ended without a Close frame (close code 1006)."""
+    PING_TIMEOUT = "ping_timeout"
+    """No pong within ``ping_timeout`` of a ping: a dead or half-open link."""
+    IDLE_TIMEOUT = "idle_timeout"
+    """No text or binary message for ``idle_timeout`` seconds."""
+    SUPERSEDED = "superseded"
+    """``session.reconnect()`` replaced this connection."""
+    PROTOCOL_ERROR = "protocol_error"
+    """The peer broke RFC 6455, or sent a message over ``max_message_size`` (1009)."""
+
+
+@attrs.frozen(kw_only=True)
+class Event:
+    """Base of all session events."""
+
+    generation: int
+    at: float
+
+
+@attrs.frozen(kw_only=True)
+class Connecting(Event):
+    """A connect attempt to ``url`` starts; ``attempt`` counts from 1 within this outage."""
+
+    attempt: int
+    url: str
+
+
+@attrs.frozen(kw_only=True)
+class Connected(Event):
+    """Generation ``generation`` is open on ``url`` (handshake and ``on_connect`` done)."""
+
+    url: str
+    attempt: int
+
+
+@attrs.frozen(kw_only=True)
+class ConnectionLost(Event):
+    """An open generation ended. ``code`` is the close code when one was exchanged."""
+
+    reason: LostReason
+    code: int | None
+    detail: str
+
+
+@attrs.frozen(kw_only=True)
+class BackingOff(Event):
+    """Waiting ``delay`` seconds before attempt ``attempt``; ``error`` ended the last try."""
+
+    attempt: int
+    delay: float
+    error: BaseException | None
+
+
+@attrs.frozen(kw_only=True)
+class GaveUp(Event):
+    """The retry policy gave up; the session ends with ``ReconnectFailed``."""
+
+    error: BaseException
+
+
+@attrs.frozen(kw_only=True)
+class Closed(Event):
+    """The session ended. ``code`` is the close code sent, ``None`` if none was open."""
+
+    code: int | None
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class MessagesDropped(Event):
+    """``count`` buffered outbound messages were discarded without being written: evicted
+    under ``Overflow.DROP_OLDEST``, or still unsent when the session ended."""
+
+    count: int

@@ -1,0 +1,139 @@
+"""Every exception trio-tether raises, under one root.
+
+::
+
+    TetherError
+    ├── ConfigError            (also ValueError) invalid Config field, URL or argument
+    ├── SendBufferFull         (also trio.WouldBlock) send buffer full under Overflow.RAISE,
+    │                          or send_nowait() under Overflow.BLOCK
+    ├── MessageDropped         a message waited on by send() was evicted by Overflow.DROP_OLDEST
+    ├── ConnectionLostError    an open connection ended (seen by retry_if, BackingOff, __cause__)
+    ├── DecodeError            the codec could not decode an inbound message; ``raw`` keeps it
+    └── SessionClosed          the session has ended; no more sends or receives
+        └── ReconnectFailed    the retry policy gave up; ``__cause__`` is the last error
+            └── HandshakeRejected   the server answered the upgrade with an HTTP status
+                                    (``status_code``, ``headers``, ``body``)
+
+No public call of tether raises an ``ExceptionGroup``: groups from Trio nurseries are
+unwrapped at the boundary and the single meaningful error is raised. Errors of the
+transport (``OSError``, ``trio.BrokenResourceError``, trio-websocket's exceptions) never
+escape a public call; they surface as ``__cause__`` of a tether error or as the
+``error`` of a :class:`tether.events.BackingOff` event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import trio
+
+if TYPE_CHECKING:
+    from .events import LostReason
+
+__all__ = [
+    "ConfigError",
+    "ConnectionLostError",
+    "DecodeError",
+    "HandshakeRejected",
+    "MessageDropped",
+    "ReconnectFailed",
+    "SendBufferFull",
+    "SessionClosed",
+    "TetherError",
+]
+
+
+class TetherError(Exception):
+    """Root of every exception raised by trio-tether."""
+
+
+class ConfigError(TetherError, ValueError):
+    """An invalid configuration value, URL or argument.
+
+    Raised at construction (``Config(...)``, ``connect(...)``), before any network I/O.
+    The message names the offending field, e.g. ``ping_timeout: must be > 0, got -1``.
+    """
+
+
+class SendBufferFull(TetherError, trio.WouldBlock):
+    """The bounded send buffer is full (``Config.send_buffer`` messages).
+
+    Raised by ``Session.send()`` under ``Overflow.RAISE`` and by ``Session.send_nowait()``
+    under ``Overflow.BLOCK`` or ``Overflow.RAISE``. The message was not buffered.
+    It is also a ``trio.WouldBlock``, the Trio convention for a ``*_nowait`` call.
+    """
+
+
+class MessageDropped(TetherError):
+    """A message that ``send()`` was waiting on was evicted under ``Overflow.DROP_OLDEST``.
+
+    It was never written. A :class:`tether.events.MessagesDropped` event is emitted too.
+    """
+
+
+class DecodeError(TetherError):
+    """The session's codec could not decode an inbound message.
+
+    The message is consumed (the next ``receive()`` returns the next one); nothing is
+    lost, because ``raw`` holds the undecoded ``str`` or ``bytes`` as received.
+    """
+
+    def __init__(self, message: str, raw: str | bytes) -> None:
+        super().__init__(message)
+        self.raw = raw
+
+
+class SessionClosed(TetherError):
+    """The session has ended: ``aclose()`` was called, the enclosing scope exited, or the
+    retry policy gave up (see :class:`ReconnectFailed`).
+
+    Raised by ``send()``, ``receive()`` and ``wait_connected()`` once no more traffic is
+    possible. ``receive()`` first returns any messages still buffered.
+    """
+
+
+class ReconnectFailed(SessionClosed):
+    """The retry policy gave up: ``max_attempts`` or ``give_up_after`` was exhausted, or an
+    error the policy classifies as fatal occurred (a 4xx handshake, a TLS certificate
+    error, a peer close code such as 1008).
+
+    ``__cause__`` is the last error (also available as ``last_error``).
+    """
+
+    def __init__(self, message: str, last_error: BaseException | None = None) -> None:
+        super().__init__(message)
+        self.last_error = last_error
+
+
+class HandshakeRejected(ReconnectFailed):
+    """The server answered the WebSocket upgrade with an HTTP status instead of 101.
+
+    Attributes: ``status_code`` (int), ``headers`` (mapping of lower-cased header name to
+    value, both ``str``), ``body`` (``bytes``, possibly empty). 4xx statuses other than
+    408 and 429 end the session at once; 5xx, 408 and 429 are retried (honouring
+    ``Retry-After``) and, when the policy gives up, appear as the ``__cause__`` of a
+    :class:`ReconnectFailed`.
+    """
+
+    def __init__(self, status_code: int, headers: Mapping[str, str], body: bytes = b"") -> None:
+        super().__init__(f"handshake rejected with HTTP {status_code}")
+        self.status_code = status_code
+        self.headers = dict(headers)
+        self.body = body
+
+
+class ConnectionLostError(TetherError):
+    """An open generation ended (the error behind a ``ConnectionLost`` event).
+
+    It never escapes a public call; ``Config.retry_if`` and ``BackingOff.error`` see it,
+    and it can be the ``__cause__`` of :class:`ReconnectFailed`. Attributes mirror the
+    event: ``reason`` (:class:`tether.events.LostReason`), ``code`` (close code or
+    ``None``), ``detail`` (text).
+    """
+
+    def __init__(self, reason: LostReason, code: int | None, detail: str) -> None:
+        super().__init__(f"{reason.value}: {detail}" + (f" (code {code})" if code else ""))
+        self.reason = reason
+        self.code = code
+        self.detail = detail
