@@ -1,1 +1,67 @@
-"""trio-tether."""
+"""trio-tether: a Trio WebSocket session that survives any number of connections.
+
+::
+
+    async with tether.connect("wss://feed.example/v1", on_connect=subscribe) as session:
+        async for message in session:
+            ...
+
+See DESIGN.md for the model: generations, the retry-or-fail table, the guarantees.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from . import events
+from ._connection import Connection
+from ._session import Session, connect
+from ._state import State
+from ._transport import Opener, TcpOpener
+from .codec import Codec, JsonCodec
+from .config import Backoff, Config, Overflow
+from .events import LostReason
+from .exceptions import (
+    ConfigError,
+    ConnectionLostError,
+    DecodeError,
+    HandshakeRejected,
+    MessageDropped,
+    ReconnectFailed,
+    SendBufferFull,
+    SessionClosed,
+    TetherError,
+)
+from .statistics import Statistics
+
+try:
+    __version__ = version("trio-tether")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0"
+
+__all__ = [
+    "Backoff",
+    "Codec",
+    "ConfigError",
+    "Config",
+    "Connection",
+    "ConnectionLostError",
+    "DecodeError",
+    "HandshakeRejected",
+    "JsonCodec",
+    "LostReason",
+    "MessageDropped",
+    "Opener",
+    "Overflow",
+    "ReconnectFailed",
+    "SendBufferFull",
+    "Session",
+    "SessionClosed",
+    "State",
+    "Statistics",
+    "TcpOpener",
+    "TetherError",
+    "__version__",
+    "connect",
+    "events",
+]

@@ -56,9 +56,7 @@ def default_retry_if(error: BaseException) -> bool:
     if isinstance(error, (SessionClosed, ConfigError)):
         return False
     if isinstance(error, ConnectionLostError):
-        return not (
-            error.reason is LostReason.PEER_CLOSED and error.code in FATAL_CLOSE_CODES
-        )
+        return not (error.reason is LostReason.PEER_CLOSED and error.code in FATAL_CLOSE_CODES)
     if isinstance(error, ssl.SSLCertVerificationError):
         return False
     return isinstance(error, OSError)
@@ -103,7 +101,10 @@ def backoff_step(backoff: Backoff, step: int) -> float:
         return 0.0
     exponent = step - 1
     # Guard the power against overflow for long outages: past the cap, it is the cap.
-    if backoff.multiplier > 1 and exponent > math.log(backoff.maximum / backoff.initial + 1, backoff.multiplier) + 1:
+    if (
+        backoff.multiplier > 1
+        and exponent > math.log(backoff.maximum / backoff.initial + 1, backoff.multiplier) + 1
+    ):
         return backoff.maximum
     return float(min(backoff.maximum, backoff.initial * backoff.multiplier**exponent))
 

@@ -1,0 +1,204 @@
+"""The session's two bounded message buffers, shared by every generation.
+
+:class:`SendBuffer` holds outbound messages from ``send()``/``send_nowait()`` until a
+generation's writer has written them; :class:`ReceiveBuffer` holds inbound messages until
+the application reads them. Both outlive any one connection, which is what lets a send
+made during a reconnect survive it and a ``receive()`` wait across it.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import trio
+
+from .config import Overflow
+from .exceptions import MessageDropped, SendBufferFull
+
+__all__ = ["Outbound", "ReceiveBuffer", "SendBuffer"]
+
+Message = str | bytes
+
+
+class Outbound:
+    """One buffered outbound message. ``done`` (only for ``send()``) is set once it was
+    written (``error is None``) or abandoned (``error`` says why)."""
+
+    __slots__ = ("done", "error", "in_flight", "message")
+
+    def __init__(self, message: Message, done: trio.Event | None) -> None:
+        self.message = message
+        self.done = done
+        self.error: BaseException | None = None
+        self.in_flight = False
+
+
+class SendBuffer:
+    """FIFO of at most ``capacity`` unwritten messages, with an :class:`Overflow` policy.
+
+    A message stays at the head while a writer is writing it (``in_flight``); if that
+    write fails it is written again by the next generation's writer: at-least-once for
+    that one message, exactly-once and in order for all others.
+    """
+
+    def __init__(self, capacity: int, overflow: Overflow) -> None:
+        self._queue: deque[Outbound] = deque()
+        self._capacity = capacity
+        self._overflow = overflow
+        self._not_empty = trio.lowlevel.ParkingLot()
+        self._changed = trio.lowlevel.ParkingLot()
+        self._closed: BaseException | None = None
+        self.dropped = 0
+
+    def __len__(self) -> int:
+        return len(self._queue)
+
+    def put_nowait(self, message: Message, done: trio.Event | None = None) -> int:
+        """Buffer ``message``; return how many older messages were evicted to make room
+        (only under ``DROP_OLDEST``). Raises the close error once closed, and
+        ``SendBufferFull`` when full under ``BLOCK`` or ``RAISE``."""
+        if self._closed is not None:
+            raise self._closed
+        evicted = 0
+        if len(self._queue) >= self._capacity:
+            if self._overflow is not Overflow.DROP_OLDEST:
+                raise SendBufferFull(f"send buffer full ({self._capacity} messages)")
+            evicted = self._evict_oldest()
+        self._queue.append(Outbound(message, done))
+        self._not_empty.unpark_all()
+        return evicted
+
+    async def put(self, message: Message) -> tuple[Outbound, int]:
+        """Buffer ``message`` for a ``send()`` that will wait on it. Under ``BLOCK`` this
+        waits for room; cancelled while waiting, nothing was buffered."""
+        while (
+            self._overflow is Overflow.BLOCK
+            and self._closed is None
+            and len(self._queue) >= self._capacity
+        ):
+            await self._changed.park()
+        done = trio.Event()
+        evicted = self.put_nowait(message, done)
+        return self._queue[-1], evicted
+
+    def _evict_oldest(self) -> int:
+        for entry in self._queue:
+            if not entry.in_flight:
+                self._queue.remove(entry)
+                self._abandon(entry, MessageDropped("evicted by Overflow.DROP_OLDEST"))
+                self.dropped += 1
+                return 1
+        raise SendBufferFull(f"send buffer full ({self._capacity} messages, one in flight)")
+
+    def withdraw(self, entry: Outbound) -> bool:
+        """Remove an entry whose sender was cancelled, unless a writer already has it.
+        Returns True if it was withdrawn (so nothing happened, the Trio convention)."""
+        if entry.in_flight or entry.done is None or entry.done.is_set():
+            return False
+        try:
+            self._queue.remove(entry)
+        except ValueError:
+            return False
+        self._changed.unpark_all()
+        return True
+
+    async def next(self) -> Outbound:
+        """Wait for the oldest unwritten message and mark it in flight (the writer)."""
+        while not self._queue:
+            await self._not_empty.park()
+        entry = self._queue[0]
+        entry.in_flight = True
+        return entry
+
+    def written(self, entry: Outbound) -> None:
+        """The writer wrote the head entry: remove it and wake its sender."""
+        head = self._queue.popleft()
+        assert head is entry
+        entry.in_flight = False
+        if entry.done is not None:
+            entry.done.set()
+        self._changed.unpark_all()
+
+    def unwritten(self, entry: Outbound) -> None:
+        """The write of the head entry failed or was cancelled: it stays at the head."""
+        entry.in_flight = False
+
+    async def wait_empty(self) -> None:
+        """Wait until every buffered message has been written."""
+        while self._queue:
+            await self._changed.park()
+
+    def close(self, error: BaseException) -> int:
+        """Refuse further messages with ``error``; abandon the buffered ones (their
+        senders get ``error``). Returns how many were abandoned."""
+        self._closed = error
+        abandoned = len(self._queue)
+        while self._queue:
+            self._abandon(self._queue.popleft(), error)
+        self._changed.unpark_all()
+        self._not_empty.unpark_all()
+        return abandoned
+
+    @staticmethod
+    def _abandon(entry: Outbound, error: BaseException) -> None:
+        entry.error = error
+        if entry.done is not None:
+            entry.done.set()
+
+
+class ReceiveBuffer:
+    """FIFO of at most ``capacity`` received, unread messages.
+
+    The reader calls :meth:`wait_for_room` *before* taking a message off the socket, so a
+    message is never held by a task that can be cancelled: it is either still in the
+    connection or already here. ``blocked`` is true while the reader waits for room,
+    which is how the health timers know the application, not the peer, is slow.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self._queue: deque[Message] = deque()
+        self._capacity = capacity
+        self._not_empty = trio.lowlevel.ParkingLot()
+        self._not_full = trio.lowlevel.ParkingLot()
+        self._closed: BaseException | None = None
+        self.blocked = False
+
+    def __len__(self) -> int:
+        return len(self._queue)
+
+    def full(self) -> bool:
+        return len(self._queue) >= self._capacity
+
+    async def wait_for_room(self) -> None:
+        """Wait until a message fits (the reader). Sets ``blocked`` while waiting."""
+        if len(self._queue) < self._capacity:
+            return
+        self.blocked = True
+        try:
+            while len(self._queue) >= self._capacity:
+                await self._not_full.park()
+        finally:
+            self.blocked = False
+
+    def put(self, message: Message) -> None:
+        self._queue.append(message)
+        self._not_empty.unpark_all()
+
+    async def get(self) -> Message:
+        """Next message; waits across reconnects. Raises the close error once closed and
+        drained. A checkpoint even when a message is ready."""
+        await trio.lowlevel.checkpoint_if_cancelled()
+        while not self._queue:
+            if self._closed is not None:
+                raise self._closed
+            await self._not_empty.park()
+        message = self._queue.popleft()
+        self._not_full.unpark_all()
+        await trio.lowlevel.cancel_shielded_checkpoint()
+        return message
+
+    def close(self, error: BaseException) -> None:
+        """After the buffered messages, ``get()`` raises ``error``."""
+        if self._closed is None:
+            self._closed = error
+        self._not_empty.unpark_all()

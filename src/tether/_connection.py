@@ -1,0 +1,74 @@
+"""The handle ``on_connect`` receives: one generation's connection, before traffic flows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ._wsconn import ConnectionClosed, WebSocketConnection, lost_error
+
+__all__ = ["Connection"]
+
+
+class Connection:
+    """One open connection, handed to ``on_connect(conn)`` at the start of a generation.
+
+    While ``on_connect`` runs it has the connection to itself: no buffered send has been
+    flushed and the session's reader has not started, so ``receive()`` here reads the
+    server's next message directly (an auth reply, a subscription ack). ``send()`` writes
+    at once, ahead of everything buffered.
+
+    Attributes:
+        generation: the number this connection will have once open (1, 2, ...).
+        url: the URL it connected to (one of the failover list).
+        attempt: the attempt of this outage that succeeded (from 1).
+        subprotocol: the subprotocol the server chose, or ``None``.
+        handshake_headers: the server's handshake response headers, lower-cased names.
+        last_message_at: ``trio.current_time()`` of the last message the session received
+            on any earlier generation, or ``None``: resume from here (failure F11).
+        messages_received: messages the session received on earlier generations.
+
+    ``send``/``receive`` raise :class:`tether.ConnectionLostError` if the connection
+    drops; letting it propagate out of ``on_connect`` makes the session retry.
+    """
+
+    def __init__(
+        self,
+        ws: WebSocketConnection,
+        *,
+        generation: int,
+        url: str,
+        attempt: int,
+        last_message_at: float | None,
+        messages_received: int,
+        encode: Callable[[Any], str | bytes],
+        decode: Callable[[str | bytes], Any],
+    ) -> None:
+        self._ws = ws
+        self._encode = encode
+        self._decode = decode
+        self.generation = generation
+        self.url = url
+        self.attempt = attempt
+        self.last_message_at = last_message_at
+        self.messages_received = messages_received
+        self.subprotocol: str | None = ws.subprotocol
+        self.handshake_headers: Mapping[str, str] = {
+            key.decode("latin-1").lower(): value.decode("latin-1")
+            for key, value in ws.handshake_headers
+        }
+
+    async def send(self, message: Any) -> None:
+        """Write ``message`` (through the session's codec) now."""
+        try:
+            await self._ws.send_message(self._encode(message))
+        except ConnectionClosed:
+            raise lost_error(self._ws) from None
+
+    async def receive(self) -> Any:
+        """The server's next message on this connection (decoded by the codec)."""
+        try:
+            raw = await self._ws.get_message()
+        except ConnectionClosed:
+            raise lost_error(self._ws) from None
+        return self._decode(raw)

@@ -1,0 +1,1000 @@
+"""The Trio shell: :func:`connect`, :class:`Session` and its connection generations.
+
+Shape (DESIGN.md section 1)::
+
+    connect()                      async context manager; owns the session nursery
+    └── supervisor task            tenacity AsyncRetrying on Trio's clock, one attempt at a time
+        └── generation N           one connect attempt and, if it opens, its whole life:
+            ├── ws nursery         trio-websocket's protocol reader for this connection
+            └── generation scope   cancelled to supersede N (reconnect(), loss, close)
+                ├── open           stream + handshake + on_connect, under connect_timeout
+                ├── reader         connection -> ReceiveBuffer; records data arrival
+                ├── writer         SendBuffer -> connection, in order
+                ├── pinger         ping every ping_interval, pong within ping_timeout
+                ├── idle watchdog  idle_timeout since the last data message
+                └── closer         aclose(): flush, then end the generation gracefully
+
+A generation never outlives its scope, and the buffers are the only state shared across
+generations, so no task of generation N can act on N+1: there is no "is this still the
+current socket?" check anywhere. The backoff sleep after a failed attempt runs in a scope
+of its own that ``reconnect()`` and ``aclose()`` cancel.
+
+Clocks: every deadline is on ``trio.current_time()``. tenacity is used for its retry
+loop only; its own clock (``time.monotonic()``) never decides anything.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+import attrs
+import tenacity
+import trio
+
+from . import _policy
+from ._buffers import Message, ReceiveBuffer, SendBuffer
+from ._connection import Connection
+from ._state import State, check_transition
+from ._transport import Opener, TcpOpener
+from ._url import WebSocketURL, parse_url
+from ._wsconn import (
+    ConnectionClosed,
+    WebSocketConnection,
+    lost_error,
+    map_error,
+    open_client,
+    send_close_frame,
+)
+from .codec import Codec
+from .config import Config
+from .events import (
+    BackingOff,
+    Closed,
+    Connected,
+    Connecting,
+    ConnectionLost,
+    Event,
+    GaveUp,
+    LostReason,
+    MessagesDropped,
+)
+from .exceptions import (
+    ConfigError,
+    ConnectionLostError,
+    HandshakeRejected,
+    ReconnectFailed,
+    SessionClosed,
+    TetherError,
+)
+from .statistics import Statistics
+
+try:  # Python 3.10
+    from exceptiongroup import BaseExceptionGroup  # type: ignore[import-not-found,unused-ignore]
+except ImportError:  # pragma: no cover
+    pass
+
+__all__ = ["Session", "connect"]
+
+HeadersArg = Mapping[str, str] | Callable[[], Awaitable[Mapping[str, str]]] | None
+OnConnect = Callable[[Connection], Awaitable[None]]
+E = TypeVar("E", bound=Event)
+
+#: RFC 6455 section 5.5: a control frame's payload is at most 125 bytes, 2 of them code.
+_MAX_CLOSE_REASON_BYTES = 123
+_GOING_AWAY = 1001
+_INTERNAL_ERROR = 1011
+
+
+class _Closing(Exception):
+    """Raised out of an attempt to stop the retry loop because the user closed."""
+
+
+@attrs.define
+class _CloseRequest:
+    code: int
+    reason: str
+    flush: bool
+    deadline: float
+    forced: bool = False
+
+
+@attrs.define(eq=False)
+class _UserClose:
+    """A generation's outcome when the user closed the session."""
+
+    request: _CloseRequest
+
+
+@attrs.define(eq=False)
+class _Generation:
+    """One connect attempt and, once it opens, one connection's life."""
+
+    number: int
+    url: WebSocketURL
+    attempt: int
+    scope: trio.CancelScope = attrs.field(factory=trio.CancelScope)
+    opened: bool = False
+    outcome: ConnectionLostError | _UserClose | None = None
+    stream: trio.abc.Stream | None = None
+    ws: WebSocketConnection | None = None
+    last_data_at: float = 0.0
+    write_interrupted: bool = False
+
+    def end(self, outcome: ConnectionLostError | _UserClose) -> None:
+        """Decide how this generation ends (the first decision wins) and cancel it."""
+        if self.outcome is None:
+            self.outcome = outcome
+        self.scope.cancel()
+
+
+def _truncate_reason(reason: str) -> str:
+    encoded = reason.encode("utf-8")[:_MAX_CLOSE_REASON_BYTES]
+    return encoded.decode("utf-8", errors="ignore")
+
+
+def _single_error(error: BaseException) -> BaseException:
+    """The one exception worth raising from a (possibly nested) Trio exception group:
+    the first that is not a cancellation, else the first cancellation."""
+    if not isinstance(error, BaseExceptionGroup):
+        return error
+    leaves: list[BaseException] = []
+    stack: list[BaseException] = [error]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, BaseExceptionGroup):
+            stack.extend(reversed(item.exceptions))
+        else:
+            leaves.append(item)
+    for leaf in leaves:
+        if not isinstance(leaf, trio.Cancelled):
+            return leaf
+    return leaves[0]
+
+
+class Session:
+    """A WebSocket session that outlives its connections. Create it with :func:`connect`.
+
+    Messages are ``str`` (text frames) or ``bytes`` (binary frames), or whatever the
+    session's codec encodes. See DESIGN.md section 3 for the guarantees: ``receive()``
+    waits across reconnects; ``send()`` never loses a message silently; a slow reader
+    gets backpressure, not a disconnect; every close sends a Close frame.
+    """
+
+    def __init__(
+        self,
+        urls: Sequence[WebSocketURL],
+        *,
+        config: Config,
+        on_connect: OnConnect | None,
+        headers: HeadersArg,
+        subprotocols: tuple[str, ...],
+        codec: Codec | None,
+        opener: Opener,
+        rng: random.Random,
+    ) -> None:
+        self._urls = tuple(urls)
+        self._config = config
+        self._on_connect = on_connect
+        self._headers = headers
+        self._subprotocols = subprotocols
+        self._codec = codec
+        self._opener = opener
+        self._rng = rng
+        self._retry_if = config.retry_if or _policy.default_retry_if
+
+        self._state = State.CONNECTING
+        self._state_changed = trio.lowlevel.ParkingLot()
+        self._generation = 0
+        self._active: _Generation | None = None
+        self._sleep_scope: trio.CancelScope | None = None
+        self._send_buffer = SendBuffer(config.send_buffer, config.overflow)
+        self._receive_buffer = ReceiveBuffer(config.receive_buffer)
+        self._close_request: _CloseRequest | None = None
+        self._close_requested = trio.Event()
+        self._close_code_sent: int | None = None
+        self._finished = trio.Event()
+        self._terminal: SessionClosed | None = None
+        self._terminal_seen = False
+        self._subscribers: list[trio.MemorySendChannel[Event]] = []
+
+        # The current outage: attempts since the last open connection, and since when.
+        self._outage_attempts = 0
+        self._outage_started_at = 0.0
+        self._skip_next_delay = False
+        self._gave_up = False
+        self._last_attempt_opened = False
+
+        # Counters for statistics().
+        self._attempts = 0
+        self._lost: dict[LostReason, int] = {}
+        self._messages_sent = 0
+        self._messages_received = 0
+        self._events_dropped = 0
+        self._last_rtt: float | None = None
+        self._last_message_at: float | None = None
+        self._connected_since: float | None = None
+        self._down_since: float | None = None
+        self._downtime = 0.0
+
+    # ------------------------------------------------------------------ public API
+
+    @property
+    def state(self) -> State:
+        """The session's :class:`tether.State` now."""
+        return self._state
+
+    @property
+    def generation(self) -> int:
+        """Number of the current (or last) open connection: 1 for the first, +1 per open."""
+        return self._generation
+
+    @property
+    def config(self) -> Config:
+        """The :class:`tether.Config` this session runs with."""
+        return self._config
+
+    async def send(self, message: Any) -> None:
+        """Send ``message``; return once it was written to a live connection.
+
+        While no connection is open, or the writer is behind, the message waits in the
+        send buffer (``Config.send_buffer`` messages) and is written, in order, after
+        the next generation's ``on_connect``. When the buffer is full, ``Overflow.BLOCK``
+        (default) waits for room, ``RAISE`` raises :class:`tether.SendBufferFull`, and
+        ``DROP_OLDEST`` evicts the oldest unwritten message (its ``send()`` raises
+        :class:`tether.MessageDropped`; a ``MessagesDropped`` event is emitted).
+
+        A message whose write was cut off by a lost connection is written again on the
+        next generation: at-least-once for that one message, exactly-once for the rest.
+
+        Raises :class:`tether.SessionClosed` (or ``ReconnectFailed``) if the session ends
+        first, ``TypeError`` if ``message`` is not ``str``/``bytes`` (without a codec).
+        Cancellation: if the message was still waiting in the buffer it is withdrawn and
+        never sent; if a writer had already taken it, it will be written.
+        """
+        raw = self._encode(message)
+        try:
+            entry, evicted = await self._send_buffer.put(raw)
+        except SessionClosed:
+            self._terminal_seen = True
+            raise
+        if evicted:
+            self._emit(MessagesDropped, count=evicted)
+        assert entry.done is not None
+        try:
+            await entry.done.wait()
+        except BaseException:
+            self._send_buffer.withdraw(entry)
+            raise
+        if entry.error is not None:
+            if isinstance(entry.error, SessionClosed):
+                self._terminal_seen = True
+            raise entry.error
+
+    def send_nowait(self, message: Any) -> None:
+        """Buffer ``message`` without waiting; it is written in order like ``send()``.
+
+        Raises :class:`tether.SendBufferFull` (a ``trio.WouldBlock``) when the buffer is
+        full under ``Overflow.BLOCK`` or ``RAISE``; under ``DROP_OLDEST`` it evicts the
+        oldest unwritten message and emits ``MessagesDropped``. Raises
+        :class:`tether.SessionClosed` once the session has ended.
+        """
+        evicted = self._send_buffer.put_nowait(self._encode(message))
+        if evicted:
+            self._emit(MessagesDropped, count=evicted)
+
+    async def receive(self) -> Any:
+        """The next message, whichever generation carried it; waits across reconnects.
+
+        Raises :class:`tether.SessionClosed` once the session has ended and every buffered
+        message has been returned (:class:`tether.ReconnectFailed` if the policy gave up),
+        :class:`tether.DecodeError` if the codec rejects a message (it is consumed; the
+        next call returns the next one). Cancellation: no message is lost.
+        """
+        try:
+            raw = await self._receive_buffer.get()
+        except SessionClosed:
+            self._terminal_seen = True
+            raise
+        if self._codec is None:
+            return raw
+        return self._codec.decode(raw)
+
+    def __aiter__(self) -> Session:
+        return self
+
+    async def __anext__(self) -> Any:
+        """Iteration ends when the session is closed; ``ReconnectFailed`` propagates."""
+        try:
+            return await self.receive()
+        except ReconnectFailed:
+            raise
+        except SessionClosed:
+            raise StopAsyncIteration from None
+
+    def reconnect(self, reason: str = "") -> None:
+        """Supersede the current generation now: an open connection is closed (Close frame
+        1000, bounded by ``close_timeout``) and reported as ``ConnectionLost`` with
+        ``LostReason.SUPERSEDED``; a connect attempt or backoff under way is cancelled.
+        The next attempt starts at once and begins a fresh outage (``max_attempts`` and
+        ``give_up_after`` count from here). Calling it again before that attempt starts
+        has no further effect. Raises :class:`tether.SessionClosed` once closing.
+        """
+        if self._close_request is not None or self._finished.is_set():
+            raise SessionClosed("the session is closed")
+        self._outage_attempts = 0
+        self._outage_started_at = trio.current_time()
+        self._skip_next_delay = True
+        detail = reason or "reconnect() called"
+        if self._active is not None:
+            self._active.end(ConnectionLostError(LostReason.SUPERSEDED, None, detail))
+        elif self._sleep_scope is not None:
+            self._sleep_scope.cancel()
+
+    async def wait_connected(self) -> None:
+        """Wait until a generation is open (returns at once if one is). Raises
+        :class:`tether.SessionClosed` if the session ends first."""
+        await trio.lowlevel.checkpoint_if_cancelled()
+        while self._state is not State.OPEN:
+            if self._finished.is_set() or self._close_request is not None:
+                raise self._terminal_or_closed()
+            await self._state_changed.park()
+
+    def events(self, max_buffer: int = 1024) -> trio.MemoryReceiveChannel[Event]:
+        """Subscribe to session events (:mod:`tether.events`) from this call on.
+
+        Returns a receive channel that holds up to ``max_buffer`` undelivered events; the
+        session never waits for a subscriber: when it is full, further events are
+        dropped for it and counted in ``statistics().events_dropped``. The channel ends
+        (``EndOfChannel``) after the final ``Closed`` event. Close it to unsubscribe.
+        """
+        if max_buffer < 1:
+            raise ConfigError(f"max_buffer: must be >= 1, got {max_buffer!r}")
+        send, receive = trio.open_memory_channel[Event](max_buffer)
+        if self._finished.is_set():
+            send.close()
+        else:
+            self._subscribers.append(send)
+        return receive
+
+    def statistics(self) -> Statistics:
+        """A frozen snapshot of the session's counters (:class:`tether.Statistics`)."""
+        now = trio.current_time()
+        downtime = self._downtime
+        if self._down_since is not None:
+            downtime += now - self._down_since
+        return Statistics(
+            state=self._state,
+            generation=self._generation,
+            attempts=self._attempts,
+            reconnects=max(0, self._generation - 1),
+            lost=dict(self._lost),
+            messages_sent=self._messages_sent,
+            messages_received=self._messages_received,
+            messages_dropped=self._send_buffer.dropped,
+            send_buffered=len(self._send_buffer),
+            receive_buffered=len(self._receive_buffer),
+            last_rtt=self._last_rtt,
+            connected_since=self._connected_since,
+            downtime=downtime,
+            events_dropped=self._events_dropped,
+        )
+
+    async def aclose(self, code: int = 1000, reason: str = "") -> None:
+        """Close the session gracefully: flush the send buffer, send a Close frame with
+        ``code`` and ``reason`` (RFC 6455 section 7.4) and wait for the peer's, all within
+        ``Config.close_timeout`` seconds. While no connection is open, buffered messages
+        wait for one until that deadline. Messages still unwritten then are discarded and
+        reported (``MessagesDropped``; their ``send()`` raises ``SessionClosed``).
+
+        Idempotent. Never raises a transport error. Cancellation: the connection is
+        still closed (Close frame 1001) by the enclosing ``connect()``.
+        """
+        if not 1000 <= code <= 4999 or code in (1004, 1005, 1006, 1015):
+            raise ConfigError(f"code: {code} cannot be sent in a Close frame (RFC 6455 7.4)")
+        request = self._request_close(code, reason, flush=True)
+        with trio.move_on_at(request.deadline):
+            await self._finished.wait()
+        if not self._finished.is_set():
+            self._force_close()
+        await self._finished.wait()
+
+    # ------------------------------------------------------------------ close plumbing
+
+    def _request_close(self, code: int, reason: str, *, flush: bool) -> _CloseRequest:
+        if self._close_request is not None:
+            return self._close_request
+        timeout = self._config.close_timeout
+        deadline = trio.current_time() + (math.inf if timeout is None else timeout)
+        request = _CloseRequest(code, _truncate_reason(reason), flush, deadline)
+        self._close_request = request
+        if self._finished.is_set():
+            return request
+        self._set_state(State.CLOSING)
+        self._close_requested.set()
+        active = self._active
+        if active is not None and not active.opened and not (flush and self._send_buffer):
+            active.end(_UserClose(request))
+        if active is None and not (flush and self._send_buffer) and self._sleep_scope:
+            self._sleep_scope.cancel()
+        return request
+
+    def _force_close(self) -> None:
+        request = self._close_request
+        assert request is not None
+        request.forced = True
+        if self._active is not None:
+            self._active.end(_UserClose(request))
+        if self._sleep_scope is not None:
+            self._sleep_scope.cancel()
+
+    def _closing_now(self) -> bool:
+        request = self._close_request
+        return request is not None and (request.forced or not (request.flush and self._send_buffer))
+
+    # ------------------------------------------------------------------ supervisor
+
+    async def _supervise(self) -> None:
+        """Run attempts until the user closes, the policy gives up, or we are cancelled."""
+        self._outage_started_at = trio.current_time()
+        retrying = tenacity.AsyncRetrying(
+            sleep=self._backoff_sleep,
+            stop=self._should_stop,
+            wait=self._next_delay,
+            retry=tenacity.retry_if_exception(self._should_retry),
+            before_sleep=self._before_sleep,
+            reraise=True,
+        )
+        error: BaseException | None = None
+        try:
+            await retrying(self._attempt)
+        except _Closing:
+            pass
+        except Exception as exc:
+            error = exc
+        finally:
+            self._finish(error)
+
+    def _should_retry(self, error: BaseException) -> bool:
+        if self._closing_now() or isinstance(error, _Closing):
+            return False
+        if isinstance(error, ConnectionLostError) and error.reason is LostReason.SUPERSEDED:
+            return True
+        return self._retry_if(error)
+
+    def _should_stop(self, retry_state: tenacity.RetryCallState) -> bool:
+        if self._skip_next_delay:
+            return False
+        config = self._config
+        if config.max_attempts is not None and self._outage_attempts >= config.max_attempts:
+            self._gave_up = True
+        elapsed = trio.current_time() - self._outage_started_at
+        if config.give_up_after is not None and elapsed >= config.give_up_after:
+            self._gave_up = True
+        return self._gave_up
+
+    def _next_delay(self, retry_state: tenacity.RetryCallState) -> float:
+        if self._skip_next_delay:
+            self._skip_next_delay = False
+            return 0.0
+        assert retry_state.outcome is not None
+        error = retry_state.outcome.exception()
+        delay = None if error is None else _policy.retry_after(error, now_wall=time.time())
+        if delay is None:
+            delay = _policy.backoff_delay(
+                self._config.backoff, self._outage_attempts + 1, self._rng
+            )
+        give_up_after = self._config.give_up_after
+        if give_up_after is not None:
+            remaining = self._outage_started_at + give_up_after - trio.current_time()
+            delay = min(delay, max(0.0, remaining))
+        return delay
+
+    async def _before_sleep(self, retry_state: tenacity.RetryCallState) -> None:
+        delay = retry_state.upcoming_sleep
+        if delay <= 0 and self._last_attempt_opened:
+            return
+        assert retry_state.outcome is not None
+        if delay > 0:
+            self._set_state(State.BACKING_OFF)
+        self._emit(
+            BackingOff,
+            generation=self._generation + 1,
+            attempt=self._outage_attempts + 1,
+            delay=delay,
+            error=retry_state.outcome.exception(),
+        )
+
+    async def _backoff_sleep(self, delay: float) -> None:
+        if delay <= 0:
+            await trio.lowlevel.checkpoint()
+            return
+        with trio.CancelScope() as scope:
+            self._sleep_scope = scope
+            if self._closing_now():
+                scope.cancel()
+            await trio.sleep(delay)
+        self._sleep_scope = None
+
+    async def _attempt(self) -> None:
+        """One connect attempt and, if it opens, that generation's whole life.
+
+        Returns when the user closed the session; raises the attempt's error, or
+        :class:`ConnectionLostError` once an open generation ends.
+        """
+        if self._closing_now():
+            raise _Closing
+        self._outage_attempts += 1
+        self._attempts += 1
+        attempt = self._outage_attempts
+        url = self._urls[(attempt - 1) % len(self._urls)]
+        generation = _Generation(self._generation + 1, url, attempt)
+        self._last_attempt_opened = False
+        self._set_state(State.CONNECTING)
+        self._emit(Connecting, generation=generation.number, attempt=attempt, url=url.url)
+        self._active = generation
+        try:
+            await self._run_generation(generation)
+        finally:
+            self._active = None
+        self._after_generation(generation)
+
+    def _after_generation(self, generation: _Generation) -> None:
+        outcome = generation.outcome
+        if generation.opened:
+            self._last_attempt_opened = True
+            self._on_generation_down()
+            if isinstance(outcome, ConnectionLostError):
+                self._report_lost(generation, outcome)
+                raise outcome
+            raise _Closing
+        if isinstance(outcome, _UserClose):
+            raise _Closing
+        if outcome is not None:
+            raise outcome
+        raise ConnectionResetError("the connection ended before it opened")  # pragma: no cover
+
+    def _report_lost(self, generation: _Generation, lost: ConnectionLostError) -> None:
+        self._lost[lost.reason] = self._lost.get(lost.reason, 0) + 1
+        self._outage_started_at = trio.current_time()
+        self._emit(
+            ConnectionLost,
+            generation=generation.number,
+            reason=lost.reason,
+            code=lost.code,
+            detail=lost.detail,
+        )
+
+    # ------------------------------------------------------------------ one generation
+
+    async def _run_generation(self, generation: _Generation) -> None:
+        try:
+            async with trio.open_nursery() as ws_nursery:
+                try:
+                    with generation.scope:
+                        ws = await self._open(generation, ws_nursery)
+                        await self._serve(generation, ws)
+                finally:
+                    with trio.CancelScope(shield=True):
+                        await self._teardown(generation)
+                    ws_nursery.cancel_scope.cancel()
+        except BaseException as error:
+            single = _single_error(error)
+            if isinstance(single, trio.Cancelled):
+                raise
+            mapped = map_error(single)
+            if generation.opened:
+                # A crash inside an open generation (a bug, or the user's codec): it
+                # still gets its ConnectionLost, then the policy decides.
+                lost = ConnectionLostError(
+                    LostReason.TRANSPORT_ERROR, None, f"generation crashed: {mapped!r}"
+                )
+                if generation.outcome is None:
+                    generation.outcome = lost
+                self._on_generation_down()
+                self._report_lost(generation, lost)
+                self._last_attempt_opened = True
+            raise mapped from mapped.__cause__
+
+    async def _open(self, generation: _Generation, ws_nursery: trio.Nursery) -> WebSocketConnection:
+        """Stream, handshake and ``on_connect``, all within ``connect_timeout``."""
+        timeout = self._config.connect_timeout
+        url = generation.url
+        with trio.move_on_after(math.inf if timeout is None else timeout) as deadline:
+            extra_headers = await self._handshake_headers()
+            generation.stream = await self._opener(url.host, url.port, url.tls)
+            ws = await open_client(
+                ws_nursery,
+                generation.stream,
+                host=url.host_header,
+                resource=url.resource,
+                subprotocols=self._subprotocols,
+                extra_headers=extra_headers,
+                max_message_size=self._config.max_message_size,
+            )
+            generation.ws = ws
+            if self._on_connect is not None:
+                await self._on_connect(
+                    Connection(
+                        ws,
+                        generation=generation.number,
+                        url=url.url,
+                        attempt=generation.attempt,
+                        last_message_at=self._last_message_at,
+                        messages_received=self._messages_received,
+                        encode=self._encode,
+                        decode=self._decode,
+                    )
+                )
+            return ws
+        assert deadline.cancelled_caught
+        raise TimeoutError(f"connect attempt timed out after {timeout} s ({url.url})")
+
+    async def _handshake_headers(self) -> list[tuple[bytes, bytes]]:
+        headers = self._headers
+        if headers is None:
+            return []
+        if callable(headers):
+            headers = await headers()
+        if not isinstance(headers, Mapping):
+            raise ConfigError(f"headers: must be a mapping of str to str, got {headers!r}")
+        return [(str(k).encode("latin-1"), str(v).encode("latin-1")) for k, v in headers.items()]
+
+    async def _serve(self, generation: _Generation, ws: WebSocketConnection) -> None:
+        """The generation is open: run its tasks until one of them ends it."""
+        now = trio.current_time()
+        generation.opened = True
+        generation.last_data_at = now
+        self._generation = generation.number
+        self._outage_attempts = 0
+        self._connected_since = now
+        if self._down_since is not None:
+            self._downtime += now - self._down_since
+            self._down_since = None
+        if self._state is not State.CLOSING:
+            self._set_state(State.OPEN)
+        self._emit(
+            Connected,
+            generation=generation.number,
+            url=generation.url.url,
+            attempt=generation.attempt,
+        )
+        config = self._config
+        async with trio.open_nursery() as tasks:
+            tasks.start_soon(self._reader, generation, ws)
+            tasks.start_soon(self._writer, generation, ws)
+            tasks.start_soon(self._closer, generation)
+            if config.ping_interval is not None and config.ping_timeout is not None:
+                tasks.start_soon(
+                    self._pinger, generation, ws, config.ping_interval, config.ping_timeout
+                )
+            if config.idle_timeout is not None:
+                tasks.start_soon(self._idle_watchdog, generation, config.idle_timeout)
+
+    def _on_generation_down(self) -> None:
+        if self._connected_since is not None:
+            self._connected_since = None
+            self._down_since = trio.current_time()
+
+    async def _reader(self, generation: _Generation, ws: WebSocketConnection) -> None:
+        buffer = self._receive_buffer
+        try:
+            while True:
+                if buffer.full():
+                    await buffer.wait_for_room()
+                    # The application, not the peer, was slow: restart the idle clock.
+                    generation.last_data_at = trio.current_time()
+                message = await ws.get_message()
+                generation.last_data_at = self._last_message_at = trio.current_time()
+                self._messages_received += 1
+                buffer.put(message)
+        except ConnectionClosed:
+            generation.end(lost_error(ws))
+
+    async def _writer(self, generation: _Generation, ws: WebSocketConnection) -> None:
+        buffer = self._send_buffer
+        while True:
+            entry = await buffer.next()
+            written = False
+            try:
+                await ws.send_message(entry.message)
+                written = True
+            except ConnectionClosed:
+                generation.end(lost_error(ws))
+                return
+            finally:
+                if written:
+                    buffer.written(entry)
+                    self._messages_sent += 1
+                else:
+                    buffer.unwritten(entry)
+                    generation.write_interrupted = True
+
+    async def _pinger(
+        self, generation: _Generation, ws: WebSocketConnection, interval: float, timeout: float
+    ) -> None:
+        while True:
+            await trio.sleep(interval)
+            sent_at = trio.current_time()
+            with trio.move_on_after(timeout) as pong_wait:
+                try:
+                    await ws.ping()
+                except ConnectionClosed:
+                    generation.end(lost_error(ws))
+                    return
+            if not pong_wait.cancelled_caught:
+                self._last_rtt = trio.current_time() - sent_at
+                continue
+            # No pong in time. Data that arrived meanwhile, or a reader waiting on the
+            # application, proves the peer alive: the pong is queued behind that data.
+            if self._receive_buffer.blocked or generation.last_data_at > sent_at:
+                continue
+            generation.end(
+                ConnectionLostError(
+                    LostReason.PING_TIMEOUT, None, f"no pong within {timeout} s of a ping"
+                )
+            )
+            return
+
+    async def _idle_watchdog(self, generation: _Generation, timeout: float) -> None:
+        while True:
+            await trio.sleep_until(generation.last_data_at + timeout)
+            if self._receive_buffer.blocked:
+                continue  # the reader restarts the clock once the application reads
+            if trio.current_time() >= generation.last_data_at + timeout:
+                generation.end(
+                    ConnectionLostError(
+                        LostReason.IDLE_TIMEOUT, None, f"no message for {timeout} s"
+                    )
+                )
+                return
+
+    async def _closer(self, generation: _Generation) -> None:
+        await self._close_requested.wait()
+        request = self._close_request
+        assert request is not None
+        if request.flush and not request.forced:
+            with trio.move_on_at(request.deadline):
+                await self._send_buffer.wait_empty()
+        generation.end(_UserClose(request))
+
+    async def _teardown(self, generation: _Generation) -> None:
+        """Close the generation's connection the way its outcome calls for. Runs shielded;
+        every wait is bounded by ``close_timeout``."""
+        ws, stream, outcome = generation.ws, generation.stream, generation.outcome
+        timeout = self._config.close_timeout
+        deadline = trio.current_time() + (math.inf if timeout is None else timeout)
+        if ws is not None and stream is not None and ws.closed is None:
+            if generation.write_interrupted:
+                pass  # a frame was cut off mid-write: the stream is garbage, just abort
+            elif isinstance(outcome, _UserClose):
+                request = outcome.request
+                await self._close_handshake(
+                    ws,
+                    stream,
+                    request.code,
+                    request.reason,
+                    max(request.deadline, trio.current_time()),
+                )
+                self._close_code_sent = request.code
+            elif outcome is None:
+                # Cancelled from outside: the library's reader is cancelled too, so send
+                # the Close frame ourselves and do not wait for the reply.
+                with trio.move_on_at(deadline):
+                    await send_close_frame(ws, stream, _GOING_AWAY, "going away")
+                self._close_code_sent = _GOING_AWAY
+            elif outcome.reason in (LostReason.SUPERSEDED, LostReason.IDLE_TIMEOUT):
+                await self._close_handshake(
+                    ws, stream, 1000, _truncate_reason(outcome.detail), deadline
+                )
+        if stream is not None:
+            await trio.aclose_forcefully(stream)
+
+    @staticmethod
+    async def _close_handshake(
+        ws: WebSocketConnection, stream: trio.abc.Stream, code: int, reason: str, deadline: float
+    ) -> None:
+        with trio.move_on_at(deadline):
+            await ws.aclose(code, reason or None)
+        # Out of time before the frame went out: still tell the peer, briefly.
+        with trio.move_on_after(1.0):
+            await send_close_frame(ws, stream, code, reason)
+
+    # ------------------------------------------------------------------ end of session
+
+    def _finish(self, error: BaseException | None) -> None:
+        now = trio.current_time()
+        self._on_generation_down()
+        if self._down_since is not None:
+            self._downtime += now - self._down_since
+            self._down_since = None
+        request = self._close_request
+        if error is None:
+            reason = request.reason if request is not None else "cancelled"
+            terminal: SessionClosed = SessionClosed(f"the session is closed ({reason or 'closed'})")
+            self._terminal_seen = True  # nothing to report at exit
+        else:
+            terminal = self._terminal_for(error)
+            self._emit(GaveUp, error=error)
+        self._terminal = terminal
+        abandoned = self._send_buffer.close(terminal)
+        if abandoned:
+            self._send_buffer.dropped += abandoned
+            self._emit(MessagesDropped, count=abandoned)
+        self._receive_buffer.close(terminal)
+        self._state = State.CLOSED
+        self._state_changed.unpark_all()
+        self._emit(
+            Closed,
+            code=self._close_code_sent,
+            reason=request.reason if request is not None else str(terminal),
+        )
+        for channel in self._subscribers:
+            channel.close()
+        self._subscribers.clear()
+        self._finished.set()
+
+    def _terminal_for(self, error: BaseException) -> SessionClosed:
+        if isinstance(error, HandshakeRejected) and not self._gave_up:
+            return error
+        if self._gave_up:
+            limit = (
+                f"{self._outage_attempts} attempts"
+                if self._config.max_attempts is not None
+                and self._outage_attempts >= self._config.max_attempts
+                else f"{self._config.give_up_after} s without a connection"
+            )
+            message = f"gave up reconnecting after {limit}; last error: {error!r}"
+        else:
+            message = f"not retrying after a fatal error: {error!r}"
+        terminal = ReconnectFailed(message, error)
+        terminal.__cause__ = error
+        return terminal
+
+    def _terminal_or_closed(self) -> SessionClosed:
+        self._terminal_seen = True
+        return self._terminal or SessionClosed("the session is closing")
+
+    # ------------------------------------------------------------------ helpers
+
+    def _set_state(self, target: State) -> None:
+        if self._state is State.CLOSING and target is not State.CLOSED:
+            return  # closing wins over whatever the supervisor is doing
+        self._state = check_transition(self._state, target)
+        self._state_changed.unpark_all()
+
+    def _emit(self, kind: type[E], *, generation: int | None = None, **fields: Any) -> None:
+        if not self._subscribers:
+            return
+        event = kind(
+            generation=self._generation if generation is None else generation,
+            at=trio.current_time(),
+            **fields,
+        )
+        for channel in list(self._subscribers):
+            try:
+                channel.send_nowait(event)
+            except trio.WouldBlock:
+                self._events_dropped += 1
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                self._subscribers.remove(channel)
+
+    def _encode(self, message: Any) -> Message:
+        if self._codec is not None:
+            message = self._codec.encode(message)
+        if not isinstance(message, (str, bytes)):
+            raise TypeError(f"a message must be str or bytes, got {type(message).__name__}")
+        return message
+
+    def _decode(self, raw: Message) -> Any:
+        return raw if self._codec is None else self._codec.decode(raw)
+
+    async def _wait_first_open(self) -> None:
+        while self._generation == 0:
+            if self._finished.is_set():
+                raise self._terminal_or_closed()
+            await self._state_changed.park()
+
+
+def _parse_urls(url: str | Sequence[str]) -> list[WebSocketURL]:
+    if isinstance(url, str):
+        return [parse_url(url)]
+    urls = [parse_url(item) for item in url]
+    if not urls:
+        raise ConfigError("url: the failover list is empty")
+    return urls
+
+
+@asynccontextmanager
+async def connect(
+    url: str | Sequence[str],
+    *,
+    config: Config | None = None,
+    on_connect: OnConnect | None = None,
+    headers: HeadersArg = None,
+    subprotocols: Sequence[str] = (),
+    ssl_context: Any = None,
+    codec: Codec | None = None,
+    opener: Opener | None = None,
+    rng: random.Random | None = None,
+) -> AsyncIterator[Session]:
+    """Open a reconnecting WebSocket session; enter once generation 1 is open.
+
+    Args:
+        url: ``ws://`` or ``wss://`` URL, or a sequence tried in order within each outage
+            (failover; each outage starts again at the first).
+        config: a :class:`tether.Config` (default ``Config()``).
+        on_connect: ``async fn(conn: tether.Connection)``, run at the start of every
+            generation, before buffered sends are flushed: authenticate, subscribe.
+            Bounded by ``connect_timeout`` together with the handshake. Raising
+            ``ConnectionLostError`` (from ``conn``) retries; any other exception is
+            classified by the retry policy (by default it ends the session).
+        headers: extra handshake headers: a mapping, or an ``async fn() -> mapping``
+            called before every attempt (a token refreshed on each reconnect).
+        subprotocols: ``Sec-WebSocket-Protocol`` values to offer, in preference order.
+        ssl_context: for ``wss://`` with the default opener (default: system trust).
+        codec: encode/decode messages (:class:`tether.JsonCodec`); default raw str/bytes.
+        opener: the transport seam, ``async (host, port, tls) -> trio.abc.Stream``
+            (default :class:`tether.TcpOpener`; ``tether.testing`` has in-memory ones).
+        rng: ``random.Random`` for backoff jitter (seed it for a repeatable schedule).
+
+    Raises (on entry): :class:`tether.ConfigError` for a bad URL or argument, at once;
+    :class:`tether.HandshakeRejected` for a fatal rejection (401, 403, 404 ...) after one
+    attempt; :class:`tether.ReconnectFailed` when the policy gives up first.
+
+    On exit the session closes: normally with ``aclose()`` (flush, Close 1000); if the
+    body raised, with Close 1011 and without flushing; if the body was cancelled, with
+    Close 1001 in a shielded scope bounded by ``close_timeout``. If the session ended with
+    an error the body never saw, that error is raised on exit. No ``ExceptionGroup``
+    escapes.
+    """
+    urls = _parse_urls(url)
+    if config is None:
+        config = Config()
+    elif not isinstance(config, Config):
+        raise ConfigError(f"config: must be a tether.Config, got {config!r}")
+    if isinstance(subprotocols, str):
+        subprotocols = (subprotocols,)
+    if opener is None:
+        opener = TcpOpener(ssl_context=ssl_context)
+    session = Session(
+        urls,
+        config=config,
+        on_connect=on_connect,
+        headers=headers,
+        subprotocols=tuple(subprotocols),
+        codec=codec,
+        opener=opener,
+        rng=rng or random.Random(),
+    )
+    raised: BaseException | None = None
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(session._supervise)
+            try:
+                await session._wait_first_open()
+            except TetherError as exc:
+                raised = exc
+            else:
+                try:
+                    yield session
+                except BaseException as exc:
+                    raised = exc
+                    if not isinstance(exc, trio.Cancelled):
+                        # An error in the body: tell the peer, do not flush.
+                        session._request_close(_INTERNAL_ERROR, "client error", flush=False)
+                        session._force_close()
+                    # Cancelled: the generation's teardown sends Close 1001 itself.
+                else:
+                    await session.aclose()
+    except BaseExceptionGroup as group:
+        raise _single_error(group) from None
+    if raised is not None:
+        raise raised
+    if session._terminal is not None and not session._terminal_seen:
+        session._terminal_seen = True
+        raise session._terminal

@@ -1,0 +1,145 @@
+"""The one place tether touches trio-websocket beyond its public API.
+
+trio-websocket 0.12.2 (DESIGN.md section 5) has three behaviours the session designs
+around, all handled here:
+
+* ``wrap_client_stream`` waits only for the open handshake: a server that closes the
+  TCP stream instead of answering leaves it waiting forever. :func:`open_client` waits
+  for the open *or* the close handshake.
+* A rejected handshake is raised by the library's reader task into the nursery given to
+  it; the session unwraps the resulting group and maps it with :func:`map_error`.
+* Sending a Close frame means waiting for the reply, which needs the library's reader
+  task. When that task is already cancelled (the session's scope was cancelled),
+  :func:`send_close_frame` writes the frame directly.
+
+Its annotations say ``SocketStream | SSLStream``; any ``trio.abc.Stream`` works, so the
+seam casts once, here.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import trio
+import trio_websocket
+import wsproto
+from trio_websocket import ConnectionClosed, ConnectionRejected, WebSocketConnection
+from wsproto.connection import ConnectionState
+from wsproto.events import CloseConnection
+
+from .events import LostReason
+from .exceptions import ConnectionLostError, HandshakeRejected
+
+__all__ = [
+    "ConnectionClosed",
+    "WebSocketConnection",
+    "lost_error",
+    "map_error",
+    "open_client",
+    "send_close_frame",
+]
+
+#: trio-websocket's internal queue between its reader and ``get_message()``. The
+#: library's default of 1 stalls its reader whenever the application is a moment late
+#: (DESIGN.md section 5); the session's own ReceiveBuffer bounds memory, so a small queue
+#: here only smooths bursts.
+MESSAGE_QUEUE_SIZE = 64
+#: Bytes asked of the stream per read (the library's default is 4 KiB: 114 MiB/s for
+#: 1 MiB messages, against 207 MiB/s at 64 KiB).
+RECEIVE_BUFFER_SIZE = 65536
+
+_OVERSIZE_REASON_PREFIX = "Exceeded maximum message size"
+
+
+async def open_client(
+    nursery: trio.Nursery,
+    stream: trio.abc.Stream,
+    *,
+    host: str,
+    resource: str,
+    subprotocols: tuple[str, ...],
+    extra_headers: list[tuple[bytes, bytes]],
+    max_message_size: int,
+) -> WebSocketConnection:
+    """Run the client handshake over ``stream``; the library's reader runs in ``nursery``.
+
+    Returns the open connection. Raises ``ConnectionResetError`` when the server ends the
+    stream instead of answering; a rejection is raised by the reader into ``nursery``.
+    Cancellation: the caller closes the stream.
+    """
+    connection = WebSocketConnection(
+        cast(Any, stream),
+        wsproto.WSConnection(wsproto.ConnectionType.CLIENT),
+        host=host,
+        path=resource,
+        client_subprotocols=list(subprotocols),
+        client_extra_headers=extra_headers,
+        message_queue_size=MESSAGE_QUEUE_SIZE,
+        max_message_size=max_message_size,
+        receive_buffer_size=RECEIVE_BUFFER_SIZE,
+    )
+    nursery.start_soon(connection._reader_task)
+    async with trio.open_nursery() as race:
+
+        async def wait(event: trio.Event) -> None:
+            await event.wait()
+            race.cancel_scope.cancel()
+
+        race.start_soon(wait, connection._open_handshake)
+        race.start_soon(wait, connection._close_handshake)
+    if not connection._open_handshake.is_set():
+        raise ConnectionResetError("the server closed the connection during the handshake")
+    return connection
+
+
+def lost_error(connection: WebSocketConnection, detail: str = "") -> ConnectionLostError:
+    """Classify how an open connection ended, from the close reason the library kept."""
+    reason = connection.closed
+    if reason is None:
+        return ConnectionLostError(LostReason.TRANSPORT_ERROR, None, detail or "stream broke")
+    code = reason.code
+    text = reason.reason or ""
+    if code == 1006:
+        return ConnectionLostError(
+            LostReason.TRANSPORT_ERROR, 1006, text or "stream ended without a Close frame"
+        )
+    if code == 1009 and text.startswith(_OVERSIZE_REASON_PREFIX):
+        return ConnectionLostError(LostReason.PROTOCOL_ERROR, 1009, text)
+    if code == 1002 and not connection._for_testing_peer_closed_connection.is_set():
+        return ConnectionLostError(LostReason.PROTOCOL_ERROR, 1002, text or "protocol error")
+    return ConnectionLostError(LostReason.PEER_CLOSED, code, text or reason.name)
+
+
+def map_error(error: BaseException) -> BaseException:
+    """Map a library error raised while connecting to the one the policy classifies."""
+    if isinstance(error, ConnectionRejected):
+        headers = {
+            key.decode("latin-1").lower(): value.decode("latin-1")
+            for key, value in error.headers or ()
+        }
+        rejected = HandshakeRejected(error.status_code, headers, error.body or b"")
+        rejected.__cause__ = error
+        return rejected
+    if isinstance(error, (ConnectionClosed, trio.BrokenResourceError, trio.ClosedResourceError)):
+        reset = ConnectionResetError(f"connection broke while connecting: {error!r}")
+        reset.__cause__ = error
+        return reset
+    if isinstance(error, trio_websocket.HandshakeError):
+        failed = ConnectionError(f"handshake failed: {error!r}")
+        failed.__cause__ = error
+        return failed
+    return error
+
+
+async def send_close_frame(
+    connection: WebSocketConnection, stream: trio.abc.Stream, code: int, reason: str
+) -> None:
+    """Write a Close frame without waiting for the reply (the library's reader is gone).
+    Does nothing if the connection is not open. Raises nothing the transport raises."""
+    ws = connection._wsproto
+    if ws.state is not ConnectionState.OPEN:
+        return
+    try:
+        await stream.send_all(ws.send(CloseConnection(code=code, reason=reason)))
+    except (trio.BrokenResourceError, trio.ClosedResourceError, trio.BusyResourceError):
+        pass

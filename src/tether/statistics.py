@@ -1,0 +1,49 @@
+"""``session.statistics()``: a frozen snapshot of a session's counters."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import attrs
+
+from ._state import State
+from .events import LostReason
+
+__all__ = ["Statistics"]
+
+
+@attrs.frozen(kw_only=True)
+class Statistics:
+    """Counters since the session started. Times are ``trio.current_time()`` seconds.
+
+    Attributes:
+        state: the session state now.
+        generation: open connections so far (the current one's number while open).
+        attempts: connect attempts started, successful or not.
+        reconnects: generations opened after the first (``generation - 1``).
+        lost: how many generations ended, by :class:`tether.events.LostReason`.
+        messages_sent: messages written to a connection.
+        messages_received: messages read off a connection (delivered or still buffered).
+        messages_dropped: buffered messages discarded unwritten (``MessagesDropped``).
+        send_buffered: messages waiting in the send buffer now.
+        receive_buffered: messages waiting for ``receive()`` now.
+        last_rtt: round-trip time of the latest answered ping, seconds, or ``None``.
+        connected_since: when the current generation opened, or ``None`` if none is open.
+        downtime: seconds spent without an open connection since the first one opened.
+        events_dropped: events not delivered to a subscriber whose buffer was full.
+    """
+
+    state: State
+    generation: int
+    attempts: int
+    reconnects: int
+    lost: Mapping[LostReason, int]
+    messages_sent: int
+    messages_received: int
+    messages_dropped: int
+    send_buffered: int
+    receive_buffered: int
+    last_rtt: float | None
+    connected_since: float | None
+    downtime: float
+    events_dropped: int
