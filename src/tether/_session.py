@@ -25,6 +25,7 @@ loop only; its own clock (``time.monotonic()``) never decides anything.
 
 from __future__ import annotations
 
+import logging
 import math
 import random
 import time
@@ -79,6 +80,8 @@ except ImportError:  # pragma: no cover
     pass
 
 __all__ = ["Session", "connect"]
+
+logger = logging.getLogger("tether")
 
 HeadersArg = Mapping[str, str] | Callable[[], Awaitable[Mapping[str, str]]] | None
 OnConnect = Callable[[Connection], Awaitable[None]]
@@ -176,6 +179,7 @@ class Session:
         codec: Codec | None,
         opener: Opener,
         rng: random.Random,
+        on_event: Callable[[Event], None] | None = None,
     ) -> None:
         self._urls = tuple(urls)
         self._config = config
@@ -201,6 +205,7 @@ class Session:
         self._terminal: SessionClosed | None = None
         self._terminal_seen = False
         self._subscribers: list[trio.MemorySendChannel[Event]] = []
+        self._on_event = on_event
 
         # The current outage: attempts since the last open connection, and since when.
         self._outage_attempts = 0
@@ -715,12 +720,12 @@ class Session:
                     generation.write_interrupted = True
 
     async def _pinger(
-        self, generation: _Generation, ws: WebSocketConnection, interval: float, timeout: float
+        self, generation: _Generation, ws: WebSocketConnection, interval: float, pong_within: float
     ) -> None:
         while True:
             await trio.sleep(interval)
             sent_at = trio.current_time()
-            with trio.move_on_after(timeout) as pong_wait:
+            with trio.move_on_after(pong_within) as pong_wait:
                 try:
                     await ws.ping()
                 except ConnectionClosed:
@@ -735,20 +740,20 @@ class Session:
                 continue
             generation.end(
                 ConnectionLostError(
-                    LostReason.PING_TIMEOUT, None, f"no pong within {timeout} s of a ping"
+                    LostReason.PING_TIMEOUT, None, f"no pong within {pong_within} s of a ping"
                 )
             )
             return
 
-    async def _idle_watchdog(self, generation: _Generation, timeout: float) -> None:
+    async def _idle_watchdog(self, generation: _Generation, idle_limit: float) -> None:
         while True:
-            await trio.sleep_until(generation.last_data_at + timeout)
+            await trio.sleep_until(generation.last_data_at + idle_limit)
             if self._receive_buffer.blocked:
                 continue  # the reader restarts the clock once the application reads
-            if trio.current_time() >= generation.last_data_at + timeout:
+            if trio.current_time() >= generation.last_data_at + idle_limit:
                 generation.end(
                     ConnectionLostError(
-                        LostReason.IDLE_TIMEOUT, None, f"no message for {timeout} s"
+                        LostReason.IDLE_TIMEOUT, None, f"no message for {idle_limit} s"
                     )
                 )
                 return
@@ -868,13 +873,18 @@ class Session:
         self._state_changed.unpark_all()
 
     def _emit(self, kind: type[E], *, generation: int | None = None, **fields: Any) -> None:
-        if not self._subscribers:
+        if not self._subscribers and self._on_event is None:
             return
         event = kind(
             generation=self._generation if generation is None else generation,
             at=trio.current_time(),
             **fields,
         )
+        if self._on_event is not None:
+            try:
+                self._on_event(event)
+            except Exception:
+                logger.exception("on_event callback raised; the session goes on")
         for channel in list(self._subscribers):
             try:
                 channel.send_nowait(event)
@@ -921,6 +931,7 @@ async def connect(
     codec: Codec | None = None,
     opener: Opener | None = None,
     rng: random.Random | None = None,
+    on_event: Callable[[Event], None] | None = None,
 ) -> AsyncIterator[Session]:
     """Open a reconnecting WebSocket session; enter once generation 1 is open.
 
@@ -941,6 +952,9 @@ async def connect(
         opener: the transport seam, ``async (host, port, tls) -> trio.abc.Stream``
             (default :class:`tether.TcpOpener`; ``tether.testing`` has in-memory ones).
         rng: ``random.Random`` for backoff jitter (seed it for a repeatable schedule).
+        on_event: ``fn(event)`` called synchronously for every event from the first
+            ``Connecting`` on, including those before entry (``events()`` subscribes
+            only after). It must not block; an exception from it is logged and ignored.
 
     Raises (on entry): :class:`tether.ConfigError` for a bad URL or argument, at once;
     :class:`tether.HandshakeRejected` for a fatal rejection (401, 403, 404 ...) after one
@@ -970,6 +984,7 @@ async def connect(
         codec=codec,
         opener=opener,
         rng=rng or random.Random(),
+        on_event=on_event,
     )
     raised: BaseException | None = None
     try:
