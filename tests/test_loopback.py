@@ -60,7 +60,9 @@ class LoopbackServer:
         server = await self.nursery.start(self._serve, self._listener_scope)
         self.port = server.port
 
-    async def _serve(self, scope: trio.CancelScope, *, task_status: trio.TaskStatus[object]) -> None:
+    async def _serve(
+        self, scope: trio.CancelScope, *, task_status: trio.TaskStatus[object]
+    ) -> None:
         with scope:
             await serve_websocket(
                 self._handle, "127.0.0.1", self.port, None, task_status=task_status
@@ -84,10 +86,12 @@ class LoopbackServer:
             while True:
                 message = await ws.get_message()
                 record.messages.append(message)
-                if not self.stall:
-                    await ws.send_message(message)
-                else:
+                if self.stall:
                     await trio.sleep_forever()
+                try:
+                    await ws.send_message(message)
+                except ConnectionClosed:
+                    pass  # the client is closing: keep reading what it sent before
         except ConnectionClosed as exc:
             record.close_code = exc.reason.code if exc.reason else None
         finally:

@@ -335,6 +335,8 @@ class Session:
         self._outage_started_at = trio.current_time()
         self._skip_next_delay = True
         detail = reason or "reconnect() called"
+        if self._state is State.OPEN:
+            self._set_state(State.CONNECTING)  # wait_connected() now waits for the new one
         if self._active is not None:
             self._active.end(ConnectionLostError(LostReason.SUPERSEDED, None, detail))
         elif self._sleep_scope is not None:
@@ -460,7 +462,9 @@ class Session:
         except _Closing:
             pass
         except Exception as exc:
-            error = exc
+            # While the user is closing, whatever ends the last generation is part of
+            # the close, not a reason to report failure.
+            error = None if self._close_request is not None else exc
         finally:
             self._finish(error)
 
@@ -681,6 +685,8 @@ class Session:
                 tasks.start_soon(self._idle_watchdog, generation, config.idle_timeout)
 
     def _on_generation_down(self) -> None:
+        if self._state is State.OPEN:
+            self._set_state(State.CONNECTING)  # the next attempt is pending
         if self._connected_since is not None:
             self._connected_since = None
             self._down_since = trio.current_time()
@@ -749,7 +755,11 @@ class Session:
         while True:
             await trio.sleep_until(generation.last_data_at + idle_limit)
             if self._receive_buffer.blocked:
-                continue  # the reader restarts the clock once the application reads
+                # The application is not reading; the reader restarts the clock once it
+                # does. Look again one period later (sleep_until a past deadline would
+                # return at once and spin).
+                await trio.sleep(idle_limit)
+                continue
             if trio.current_time() >= generation.last_data_at + idle_limit:
                 generation.end(
                     ConnectionLostError(

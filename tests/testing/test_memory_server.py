@@ -9,11 +9,13 @@ from __future__ import annotations
 import ast
 import errno
 import inspect
+import typing
 from typing import Any, cast
 
 import pytest
 import trio
 import trio_websocket
+from trio.testing import MockClock
 from trio_websocket import ConnectionClosed, ConnectionRejected, WebSocketConnection
 
 from tether.testing import (
@@ -32,8 +34,6 @@ from tether.testing import (
     memory_server,
 )
 from tether.testing._memory import _Link, _Network
-
-pytestmark = pytest.mark.usefixtures("autojump_clock")
 
 
 async def connect(
@@ -59,8 +59,8 @@ async def close_code_of(conn: WebSocketConnection) -> int:
 # -- serving ------------------------------------------------------------------------
 
 
-async def test_echo_text_and_binary_and_record() -> None:
-    async with memory_server() as server, trio.open_nursery() as nursery:
+async def test_echo_text_and_binary_and_record(autojump_clock: MockClock) -> None:
+    async with trio.open_nursery() as nursery, memory_server() as server:
         conn = await connect(nursery, server, "/chat?room=1", [(b"X-Token", b"abc")])
         await conn.send_message("hello")
         assert await conn.get_message() == "hello"
@@ -72,15 +72,16 @@ async def test_echo_text_and_binary_and_record() -> None:
         assert (record.id, record.accepted_at, record.opened, record.opened_at) == (1, 0, True, 0)
         assert record.path == "/chat?room=1"
         assert record.headers["x-token"] == "abc"
-        assert record.headers["host"] == "example"
+        assert (record.host, record.port) == ("example", 80)
+        assert "sec-websocket-key" in record.headers
         assert record.messages == ["hello", b"\x00\xff"]
         assert record.messages_received == 2
         assert (record.closed_at, record.close_code, record.closed_by) == (None, None, None)
         await conn.aclose()
 
 
-async def test_client_close_is_recorded() -> None:
-    async with memory_server() as server, trio.open_nursery() as nursery:
+async def test_client_close_is_recorded(autojump_clock: MockClock) -> None:
+    async with trio.open_nursery() as nursery, memory_server() as server:
         conn = await connect(nursery, server)
         await trio.sleep(2)
         await conn.aclose(4000, "bye")
@@ -90,11 +91,11 @@ async def test_client_close_is_recorded() -> None:
         assert server.open_connections == []
 
 
-async def test_handler_return_closes_with_1000() -> None:
+async def test_handler_return_closes_with_1000(autojump_clock: MockClock) -> None:
     async def greet(conn: ServerConnection) -> None:
         await conn.send_message(f"hello {conn.path}")
 
-    async with memory_server(greet) as server, trio.open_nursery() as nursery:
+    async with trio.open_nursery() as nursery, memory_server(greet) as server:
         conn = await connect(nursery, server, "/x")
         assert await conn.get_message() == "hello /x"
         assert await close_code_of(conn) == 1000
@@ -103,13 +104,13 @@ async def test_handler_return_closes_with_1000() -> None:
         assert (record.close_code, record.closed_by, record.handler_error) == (1000, "server", None)
 
 
-async def test_handler_error_closes_with_1011_and_server_survives() -> None:
+async def test_handler_error_closes_with_1011_server_survives(autojump_clock: MockClock) -> None:
     async def crash(conn: ServerConnection) -> None:
         if await conn.get_message() == "boom":
             raise RuntimeError("boom")
         await conn.send_message("fine")
 
-    async with memory_server(crash) as server, trio.open_nursery() as nursery:
+    async with trio.open_nursery() as nursery, memory_server(crash) as server:
         first = await connect(nursery, server)
         await first.send_message("boom")
         assert await close_code_of(first) == 1011
@@ -123,8 +124,8 @@ async def test_handler_error_closes_with_1011_and_server_survives() -> None:
         assert await second.get_message() == "fine"
 
 
-async def test_wait_connections_returns_when_the_nth_opens() -> None:
-    async with memory_server() as server, trio.open_nursery() as nursery:
+async def test_wait_connections_returns_when_the_nth_opens(autojump_clock: MockClock) -> None:
+    async with trio.open_nursery() as nursery, memory_server() as server:
 
         async def open_two() -> None:
             await trio.sleep(1)
@@ -140,7 +141,7 @@ async def test_wait_connections_returns_when_the_nth_opens() -> None:
         nursery.cancel_scope.cancel()
 
 
-async def test_exit_aborts_clients_refuses_and_does_not_wrap_errors() -> None:
+async def test_exit_aborts_refuses_and_does_not_wrap_errors(autojump_clock: MockClock) -> None:
     async with trio.open_nursery() as nursery:
         async with memory_server() as server:
             conn = await connect(nursery, server)
@@ -154,11 +155,26 @@ async def test_exit_aborts_clients_refuses_and_does_not_wrap_errors() -> None:
             raise KeyError("not wrapped in a group")
 
 
+async def test_cancelling_around_the_server_is_clean(autojump_clock: MockClock) -> None:
+    with trio.move_on_after(3) as scope:
+        async with trio.open_nursery() as nursery, memory_server() as server:
+            await connect(nursery, server)
+            await trio.sleep_forever()
+    assert scope.cancelled_caught
+    assert trio.current_time() == 3
+    assert server.connections[0].closed_by == "abort"
+
+
+def test_opener_fits_the_transport_seam() -> None:
+    hints = typing.get_type_hints(MemoryServer.opener)
+    assert hints == {"host": str, "port": int, "tls": bool, "return": trio.abc.Stream}
+
+
 # -- faults -------------------------------------------------------------------------
 
 
-async def test_drop_aborts_without_close_frame() -> None:
-    async with memory_server() as server, trio.open_nursery() as nursery:
+async def test_drop_aborts_without_close_frame(autojump_clock: MockClock) -> None:
+    async with trio.open_nursery() as nursery, memory_server() as server:
         conn = await connect(nursery, server)
 
         async def drop_later() -> None:
@@ -174,7 +190,7 @@ async def test_drop_aborts_without_close_frame() -> None:
         assert (record.closed_at, record.close_code, record.closed_by) == (3, 1006, "abort")
 
 
-async def test_drop_breaks_both_directions_of_the_raw_stream() -> None:
+async def test_drop_breaks_both_directions_of_the_raw_stream(autojump_clock: MockClock) -> None:
     async with memory_server() as server:
         stream = await server.opener("example", 80, False)
         server.drop()
@@ -186,8 +202,8 @@ async def test_drop_breaks_both_directions_of_the_raw_stream() -> None:
         assert server.connections[0].close_code is None  # it never opened
 
 
-async def test_close_sends_the_code_and_waits_for_the_handshake() -> None:
-    async with memory_server() as server, trio.open_nursery() as nursery:
+async def test_close_sends_the_code_and_waits_for_the_handshake(autojump_clock: MockClock) -> None:
+    async with trio.open_nursery() as nursery, memory_server() as server:
         conn = await connect(nursery, server)
         await trio.sleep(1)
         await server.close(1001, "maintenance")
@@ -202,8 +218,8 @@ async def test_close_sends_the_code_and_waits_for_the_handshake() -> None:
             await server.close(1006)
 
 
-async def test_stall_is_half_open_until_resume() -> None:
-    async with memory_server() as server, trio.open_nursery() as nursery:
+async def test_stall_is_half_open_until_resume(autojump_clock: MockClock) -> None:
+    async with trio.open_nursery() as nursery, memory_server() as server:
         conn = await connect(nursery, server)
         server.stall()
         await conn.send_message("queued")  # writes still succeed
@@ -222,8 +238,8 @@ async def test_stall_is_half_open_until_resume() -> None:
         assert record.messages == ["queued"]
 
 
-async def test_stall_holds_back_a_server_close() -> None:
-    async with memory_server() as server, trio.open_nursery() as nursery:
+async def test_stall_holds_back_a_server_close(autojump_clock: MockClock) -> None:
+    async with trio.open_nursery() as nursery, memory_server() as server:
         conn = await connect(nursery, server)
         server.stall()
         with trio.move_on_after(10):
@@ -234,8 +250,8 @@ async def test_stall_holds_back_a_server_close() -> None:
         assert conn.closed is None  # the client never saw the Close frame either
 
 
-async def test_connections_opened_after_stall_are_not_stalled() -> None:
-    async with memory_server() as server, trio.open_nursery() as nursery:
+async def test_connections_opened_after_stall_are_not_stalled(autojump_clock: MockClock) -> None:
+    async with trio.open_nursery() as nursery, memory_server() as server:
         await connect(nursery, server)
         server.stall()
         fresh = await connect(nursery, server)
@@ -244,8 +260,8 @@ async def test_connections_opened_after_stall_are_not_stalled() -> None:
         assert trio.current_time() == 0
 
 
-async def test_slow_delays_each_chunk_each_way() -> None:
-    async with memory_server() as server, trio.open_nursery() as nursery:
+async def test_slow_delays_each_chunk_each_way(autojump_clock: MockClock) -> None:
+    async with trio.open_nursery() as nursery, memory_server() as server:
         server.slow(0.5)
         conn = await connect(nursery, server)
         assert trio.current_time() == 1.0  # request and response, 0.5 s each
@@ -261,8 +277,8 @@ async def test_slow_delays_each_chunk_each_way() -> None:
             server.slow(-1)
 
 
-async def test_refuse_n_attempts() -> None:
-    async with memory_server() as server, trio.open_nursery() as nursery:
+async def test_refuse_n_attempts(autojump_clock: MockClock) -> None:
+    async with trio.open_nursery() as nursery, memory_server() as server:
         server.refuse(2)
         for _ in range(2):
             with pytest.raises(ConnectionRefusedError) as info:
@@ -275,7 +291,7 @@ async def test_refuse_n_attempts() -> None:
         assert [r.id for r in server.connections] == [1]
 
 
-async def test_reject_answers_the_handshake_with_a_status() -> None:
+async def test_reject_answers_the_handshake_with_a_status(autojump_clock: MockClock) -> None:
     async with memory_server() as server:
         server.reject(1, 503, {"Retry-After": "7"}, body=b"busy")
         with pytest.RaisesGroup(ConnectionRejected) as info:
@@ -297,8 +313,8 @@ async def test_reject_answers_the_handshake_with_a_status() -> None:
         assert server.connections[1].opened
 
 
-async def test_go_down_and_come_back() -> None:
-    async with memory_server() as server, trio.open_nursery() as nursery:
+async def test_go_down_and_come_back(autojump_clock: MockClock) -> None:
+    async with trio.open_nursery() as nursery, memory_server() as server:
         conn = await connect(nursery, server)
         server.refuse(1)
         server.go_down()
@@ -314,18 +330,17 @@ async def test_go_down_and_come_back() -> None:
         assert len(server.open_connections) == 1
 
 
-async def test_restart_timing() -> None:
-    async with memory_server() as server, trio.open_nursery() as nursery:
+async def test_restart_timing(autojump_clock: MockClock) -> None:
+    async with trio.open_nursery() as nursery, memory_server() as server:
         conn = await connect(nursery, server)
         nursery.start_soon(server.restart, 10)
         assert await close_code_of(conn) == 1006
         assert trio.current_time() == 0
-        await trio.sleep(9.999)
+        await trio.sleep_until(9.5)
         with pytest.raises(ConnectionRefusedError):
             await server.opener("example", 80, False)
-        await trio.sleep(0.002)
+        await trio.sleep_until(10.5)
         await connect(nursery, server)
-        assert trio.current_time() == pytest.approx(10.001)
 
         start = trio.current_time()
         await server.restart(2.5)
@@ -335,7 +350,7 @@ async def test_restart_timing() -> None:
 # -- the link itself ----------------------------------------------------------------
 
 
-async def test_link_delivers_in_order_after_delay_and_eof_last() -> None:
+async def test_link_delivers_in_order_after_delay_and_eof_last(autojump_clock: MockClock) -> None:
     network = _Network(delay=1.0)
     link = _Link(network)
     await link.client_end.send_all(b"abc")
@@ -353,14 +368,24 @@ async def test_link_delivers_in_order_after_delay_and_eof_last() -> None:
         await link.client_end.receive_some()
 
 
-async def test_link_rejects_concurrent_receivers() -> None:
+async def test_link_rejects_concurrent_receivers_abort_wakes_them(
+    autojump_clock: MockClock,
+) -> None:
     link = _Link(_Network())
+    woken_at: list[float] = []
+
+    async def receive() -> None:
+        with pytest.raises(trio.BrokenResourceError):
+            await link.server_end.receive_some()
+        woken_at.append(trio.current_time())
+
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(link.server_end.receive_some)
+        nursery.start_soon(receive)
         await trio.sleep(1)
         with pytest.raises(trio.BusyResourceError):
             await link.server_end.receive_some()
         link.abort()
+    assert woken_at == [1]
 
 
 # -- fault plans --------------------------------------------------------------------
@@ -399,6 +424,8 @@ def test_fault_plan_sorts_and_validates() -> None:
         Stall(-1)
     with pytest.raises(ValueError, match="count"):
         Refuse(0)
+    with pytest.raises(ValueError, match="code"):
+        Close(1006)
     with pytest.raises(ValueError, match="at"):
         ScheduledFault(float("nan"), Drop())
 
@@ -415,10 +442,11 @@ def test_fault_module_does_not_import_trio() -> None:
         for node in ast.walk(tree)
         if isinstance(node, ast.ImportFrom)
     }
-    assert "trio" not in imported and "trio_websocket" not in imported
+    assert "trio" not in imported
+    assert "trio_websocket" not in imported
 
 
-async def test_run_plan_applies_each_fault_at_its_time() -> None:
+async def test_run_plan_applies_each_fault_at_its_time(autojump_clock: MockClock) -> None:
     plan = FaultPlan(
         [
             (1.0, Drop()),
@@ -430,7 +458,7 @@ async def test_run_plan_applies_each_fault_at_its_time() -> None:
             (16.0, Reject(1, 429)),
         ]
     )
-    async with memory_server() as server, trio.open_nursery() as nursery:
+    async with trio.open_nursery() as nursery, memory_server() as server:
         nursery.start_soon(server.run_plan, plan)
         a = await connect(nursery, server)
         assert await close_code_of(a) == 1006  # Drop at 1.0
@@ -478,8 +506,8 @@ async def test_run_plan_applies_each_fault_at_its_time() -> None:
         nursery.cancel_scope.cancel()
 
 
-async def test_run_plan_returns_at_plan_end_and_undoes_on_cancel() -> None:
-    async with memory_server() as server, trio.open_nursery() as nursery:
+async def test_run_plan_returns_at_plan_end_and_undoes_on_cancel(autojump_clock: MockClock) -> None:
+    async with trio.open_nursery() as nursery, memory_server() as server:
         plan = FaultPlan([(1, Drop()), (2, Slow(0.5, 4))])
         await server.run_plan(plan)
         assert trio.current_time() == plan.end == 6

@@ -69,5 +69,5 @@ def test_config_is_frozen_and_evolvable() -> None:
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         config.ping_interval = 1  # type: ignore[misc]
     assert attrs.evolve(config, ping_interval=None).ping_interval is None
-    with pytest.raises(ConfigError, match="^ping_interval: "):
+    with pytest.raises(ConfigError, match=r"^ping_interval: "):
         attrs.evolve(config, ping_interval=-2)

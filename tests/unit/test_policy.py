@@ -8,8 +8,15 @@ import ssl
 
 import pytest
 
-from tether import Backoff, ConfigError, ConnectionLostError, HandshakeRejected, LostReason
-from tether import ReconnectFailed, SessionClosed
+from tether import (
+    Backoff,
+    ConfigError,
+    ConnectionLostError,
+    HandshakeRejected,
+    LostReason,
+    ReconnectFailed,
+    SessionClosed,
+)
 from tether._policy import backoff_delay, backoff_step, default_retry_if, retry_after
 
 
@@ -95,7 +102,7 @@ def test_full_jitter_draws_within_the_step_and_is_seeded() -> None:
     first = [backoff_delay(backoff, n, random.Random(42)) for n in range(2, 12)]
     again = [backoff_delay(backoff, n, random.Random(42)) for n in range(2, 12)]
     assert first == again
-    for n, delay in zip(range(2, 12), first):
+    for n, delay in zip(range(2, 12), first, strict=True):
         assert 0.0 <= delay <= backoff_step(backoff, n - 1)
     draws = [backoff_delay(backoff, 8, random.Random(seed)) for seed in range(200)]
     assert min(draws) < 3 and max(draws) > 27  # spread over [0, 30], not clustered

@@ -57,6 +57,23 @@ def _count(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         raise ValueError(f"{attribute.name}: must be >= 1, got {value!r}")
 
 
+#: Close codes an endpoint may not put in a Close frame (RFC 6455 section 7.4.1).
+RESERVED_CLOSE_CODES = frozenset({1004, 1005, 1006, 1015})
+
+
+def check_close_code(code: int) -> None:
+    """Raise ``ValueError`` unless ``code`` may be sent in a Close frame (1000-4999,
+    except 1004, 1005, 1006 and 1015)."""
+    if isinstance(code, bool) or not isinstance(code, int):
+        raise TypeError(f"code: must be an integer, got {code!r}")
+    if not 1000 <= code <= 4999 or code in RESERVED_CLOSE_CODES:
+        raise ValueError(f"code: not a close code an endpoint may send, got {code!r}")
+
+
+def _close_code(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    check_close_code(value)
+
+
 def _header_pairs(
     headers: Mapping[str, str] | Iterable[tuple[str, str]],
 ) -> tuple[tuple[str, str], ...]:
@@ -73,7 +90,7 @@ class Drop:
 class Close:
     """The server sends a Close frame with ``code`` (default 1001) and ``reason``."""
 
-    code: int = attrs.field(default=1001, validator=attrs.validators.instance_of(int))
+    code: int = attrs.field(default=1001, validator=_close_code)
     reason: str = ""
 
 

@@ -1,0 +1,5 @@
+"""``python -m tether``: the ``tether`` command (see :mod:`tether.cli`)."""
+
+from tether.cli import main
+
+raise SystemExit(main())

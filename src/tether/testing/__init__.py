@@ -1,0 +1,55 @@
+"""Test tools shipped with trio-tether: an in-memory WebSocket server with fault
+injection, seeded fault plans, and a loopback chaos proxy.
+
+* :func:`memory_server` runs a WebSocket server over in-memory streams; pass
+  ``server.opener`` to ``tether.connect(..., opener=...)``. Everything runs on trio's
+  clock, so tests under ``MockClock(autojump_threshold=0)`` assert exact virtual times.
+* :class:`FaultPlan` schedules faults (:class:`Drop`, :class:`Close`, :class:`Stall`,
+  :class:`Slow`, :class:`Refuse`, :class:`Reject`, :class:`Restart`) as pure data;
+  ``FaultPlan.random(seed, ...)`` builds a repeatable one; ``server.run_plan(plan)``
+  executes it.
+* :class:`ChaosProxy` puts the same faults between real loopback sockets.
+"""
+
+from ._faults import (
+    Close,
+    Drop,
+    Fault,
+    FaultPlan,
+    Refuse,
+    Reject,
+    Restart,
+    ScheduledFault,
+    Slow,
+    Stall,
+)
+from ._memory import (
+    ConnectionRecord,
+    Handler,
+    MemoryServer,
+    ServerConnection,
+    echo,
+    memory_server,
+)
+from ._proxy import ChaosProxy, ProxyStats
+
+__all__ = [
+    "ChaosProxy",
+    "Close",
+    "ConnectionRecord",
+    "Drop",
+    "Fault",
+    "FaultPlan",
+    "Handler",
+    "MemoryServer",
+    "ProxyStats",
+    "Refuse",
+    "Reject",
+    "Restart",
+    "ScheduledFault",
+    "ServerConnection",
+    "Slow",
+    "Stall",
+    "echo",
+    "memory_server",
+]
