@@ -44,3 +44,32 @@ def demo(session: nox.Session) -> None:
     """The main job: ``tether demo`` against an embedded local server with faults."""
     session.install("-e", ".[cli]")
     session.run("tether", "demo", *session.posargs)
+
+
+@nox.session
+def interop(session: nox.Session) -> None:
+    """The same scenarios against servers we did not write: trio-websocket, Python
+    ``websockets`` (subprocess) and Node ``ws`` (subprocess; skipped, with the reason,
+    when node or npm is missing)."""
+    session.install("-e", ".[cli]")
+    _install_group(session, "test")
+    if session.run("node", "--version", external=True, success_codes=[0, 1, 127], silent=True):
+        session.run(
+            "npm",
+            "install",
+            "--no-audit",
+            "--no-fund",
+            "--silent",
+            "--prefix",
+            "tests/interop/node",
+            external=True,
+        )
+    session.run("pytest", "tests/interop", "-m", "interop", *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks against the peers named in DESIGN.md section 6 (``benchmarks/``)."""
+    session.install("-e", ".[cli]")
+    session.install("websockets", "aiohttp", "picows", "rich", "psutil")
+    session.run("python", "benchmarks/bench.py", *session.posargs)
