@@ -6,8 +6,6 @@ timeouts in the configs are short so that each test takes well under a second.
 
 from __future__ import annotations
 
-import math
-
 import attrs
 import pytest
 import trio
@@ -15,6 +13,7 @@ from trio_websocket import ConnectionClosed, WebSocketRequest, serve_websocket
 
 import tether
 from tether import Backoff, Config, LostReason, events
+from tether.testing import ChaosProxy
 
 from .helpers import EventLog
 
@@ -45,7 +44,6 @@ class LoopbackServer:
     nursery: trio.Nursery
     port: int = 0
     accept_delay: float = 0.0
-    stall: bool = False
     records: list[Record] = attrs.Factory(list)
     _streams: dict[int, trio.abc.Stream] = attrs.Factory(dict)
     _listener_scope: trio.CancelScope | None = None
@@ -86,8 +84,9 @@ class LoopbackServer:
             while True:
                 message = await ws.get_message()
                 record.messages.append(message)
-                if self.stall:
-                    await trio.sleep_forever()
+                if message == "__close__":
+                    await ws.aclose(1001, "going away")
+                    continue
                 try:
                     await ws.send_message(message)
                 except ConnectionClosed:
@@ -181,21 +180,31 @@ async def test_f7_loopback_graceful_close_flushes_and_cancel_sends_1001(
 
 
 async def test_f12_loopback_lost_reasons(server: LoopbackServer) -> None:
+    """Abrupt drop, server Close 1001 and a half-open link, over real TCP through the
+    chaos proxy: one ConnectionLost per generation, each with its cause, then a
+    reconnect."""
     log = EventLog()
-    with trio.fail_after(10):
-        async with tether.connect(server.url, config=CONFIG, on_event=log) as session:
-            server.abort_all()
-            await log.wait_count(events.Connected, 2)
-            server.stall = True
-            await session.send("stuck")  # the server now stops answering, pongs too?
-            # trio-websocket answers pings in its reader, so stall the peer for real:
-            # stop its reader by no longer reading the socket -> use idle detection.
-            session.reconnect("operator")
-            await log.wait_count(events.Connected, 3)
-            server.stall = False
-    lost = log.of(events.ConnectionLost)
-    assert [(e.generation, e.reason) for e in lost] == [
-        (1, LostReason.TRANSPORT_ERROR),
-        (2, LostReason.SUPERSEDED),
+    async with ChaosProxy(upstream=("127.0.0.1", server.port)) as proxy:
+        url = f"ws://127.0.0.1:{proxy.port}/"
+        with trio.fail_after(10):
+            async with tether.connect(url, config=CONFIG, on_event=log) as session:
+                proxy.drop()
+                await log.wait_count(events.Connected, 2)
+                await session.send("__close__")  # the server closes with 1001
+                await log.wait_count(events.Connected, 3)
+                stalled_at = trio.current_time()
+                proxy.stall()
+                lost = await log.wait_count(events.ConnectionLost, 3)
+                detected_after = lost.at - stalled_at
+                proxy.resume()
+                await log.wait_count(events.Connected, 4)
+                await session.send("alive")
+                assert await session.receive() == "alive"
+    lost_events = log.of(events.ConnectionLost)
+    assert [(e.generation, e.reason, e.code) for e in lost_events] == [
+        (1, LostReason.TRANSPORT_ERROR, 1006),
+        (2, LostReason.PEER_CLOSED, 1001),
+        (3, LostReason.PING_TIMEOUT, None),
     ]
-    assert math.isfinite(lost[0].at)
+    # Within ping_interval + ping_timeout of the stall, plus scheduling slack.
+    assert detected_after <= 0.2 + 0.2 + 0.1

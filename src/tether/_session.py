@@ -50,6 +50,7 @@ from ._wsconn import (
     map_error,
     open_client,
     send_close_frame,
+    start_close,
 )
 from .codec import Codec
 from .config import Config
@@ -125,6 +126,8 @@ class _Generation:
     outcome: ConnectionLostError | _UserClose | None = None
     stream: trio.abc.Stream | None = None
     ws: WebSocketConnection | None = None
+    senders: trio.CancelScope | None = None
+    opened_at: float = 0.0
     last_data_at: float = 0.0
     write_interrupted: bool = False
 
@@ -569,7 +572,11 @@ class Session:
 
     def _report_lost(self, generation: _Generation, lost: ConnectionLostError) -> None:
         self._lost[lost.reason] = self._lost.get(lost.reason, 0) + 1
-        self._outage_started_at = trio.current_time()
+        now = trio.current_time()
+        if now - generation.opened_at >= self._config.backoff.stable_after:
+            # A stable connection ended the outage: this loss starts a fresh one.
+            self._outage_attempts = 0
+            self._outage_started_at = now
         self._emit(
             ConnectionLost,
             generation=generation.number,
@@ -657,9 +664,8 @@ class Session:
         """The generation is open: run its tasks until one of them ends it."""
         now = trio.current_time()
         generation.opened = True
-        generation.last_data_at = now
+        generation.opened_at = generation.last_data_at = now
         self._generation = generation.number
-        self._outage_attempts = 0
         self._connected_since = now
         if self._down_since is not None:
             self._downtime += now - self._down_since
@@ -675,14 +681,18 @@ class Session:
         config = self._config
         async with trio.open_nursery() as tasks:
             tasks.start_soon(self._reader, generation, ws)
-            tasks.start_soon(self._writer, generation, ws)
-            tasks.start_soon(self._closer, generation)
-            if config.ping_interval is not None and config.ping_timeout is not None:
-                tasks.start_soon(
-                    self._pinger, generation, ws, config.ping_interval, config.ping_timeout
-                )
-            if config.idle_timeout is not None:
-                tasks.start_soon(self._idle_watchdog, generation, config.idle_timeout)
+            tasks.start_soon(self._closer, generation, ws)
+            # Everything that writes, in a scope the closer cancels before its Close
+            # frame; the reader keeps reading until the peer's Close arrives.
+            async with trio.open_nursery() as senders:
+                generation.senders = senders.cancel_scope
+                senders.start_soon(self._writer, generation, ws)
+                if config.ping_interval is not None and config.ping_timeout is not None:
+                    senders.start_soon(
+                        self._pinger, generation, ws, config.ping_interval, config.ping_timeout
+                    )
+                if config.idle_timeout is not None:
+                    senders.start_soon(self._idle_watchdog, generation, config.idle_timeout)
 
     def _on_generation_down(self) -> None:
         if self._state is State.OPEN:
@@ -768,14 +778,28 @@ class Session:
                 )
                 return
 
-    async def _closer(self, generation: _Generation) -> None:
+    async def _closer(self, generation: _Generation, ws: WebSocketConnection) -> None:
+        """On aclose(): flush, stop the senders, send the Close frame, then let the reader
+        take in what the peer sent before its own Close (RFC 6455 section 5.5.1), which
+        ends the generation; all by the close deadline."""
         await self._close_requested.wait()
         request = self._close_request
         assert request is not None
         if request.flush and not request.forced:
             with trio.move_on_at(request.deadline):
                 await self._send_buffer.wait_empty()
-        generation.end(_UserClose(request))
+        if generation.outcome is not None:
+            return  # lost meanwhile: the supervisor sees the close request
+        outcome = _UserClose(request)
+        generation.outcome = outcome
+        if generation.senders is not None:
+            generation.senders.cancel()
+        if not generation.write_interrupted:
+            with trio.move_on_at(request.deadline):
+                await start_close(ws, request.code, request.reason)
+                self._close_code_sent = request.code
+                await trio.sleep_forever()  # until the reader sees the peer's Close
+        generation.end(outcome)
 
     async def _teardown(self, generation: _Generation) -> None:
         """Close the generation's connection the way its outcome calls for. Runs shielded;

@@ -18,6 +18,7 @@ seam casts once, here.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any, cast
 
 import trio
@@ -37,6 +38,7 @@ __all__ = [
     "map_error",
     "open_client",
     "send_close_frame",
+    "start_close",
 ]
 
 #: trio-websocket's internal queue between its reader and ``get_message()``. The
@@ -143,3 +145,13 @@ async def send_close_frame(
         await stream.send_all(ws.send(CloseConnection(code=code, reason=reason)))
     except (trio.BrokenResourceError, trio.ClosedResourceError, trio.BusyResourceError):
         pass
+
+
+async def start_close(connection: WebSocketConnection, code: int, reason: str) -> None:
+    """Send a Close frame and return, leaving the library's reader running so that
+    messages the peer sent before its own Close are still delivered. (The library's
+    ``aclose()`` discards them.) Does nothing unless the connection is open."""
+    if connection._wsproto.state is not ConnectionState.OPEN:
+        return
+    with contextlib.suppress(ConnectionClosed):
+        await connection._send(CloseConnection(code=code, reason=reason or None))

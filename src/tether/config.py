@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
@@ -86,9 +87,15 @@ class Backoff:
     restart. The first attempt of an outage starts at once when ``first_immediate`` (a
     dropped connection is usually back on the first try); otherwise it waits one step.
 
+    An outage ends only when a connection stays open for ``stable_after`` seconds: the
+    loss of a shorter-lived connection continues the current outage (its attempts keep
+    counting, the delay keeps growing, ``max_attempts`` applies). A server that accepts
+    the handshake and then fails at once is therefore retried with growing delays, not
+    in a tight loop. ``stable_after=0`` makes every open connection end the outage.
+
     Defaults: ``initial=0.5`` s, ``maximum=30`` s, ``multiplier=2``, ``jitter=True``,
-    ``first_immediate=True``. A server's ``Retry-After`` (HTTP 429/503) replaces the
-    computed delay for the attempt after it.
+    ``first_immediate=True``, ``stable_after=5`` s. A server's ``Retry-After`` (HTTP
+    429/503) replaces the computed delay for the attempt after it.
     """
 
     initial: float = attrs.field(default=0.5, validator=_positive(allow_none=False))
@@ -96,6 +103,9 @@ class Backoff:
     multiplier: float = attrs.field(default=2.0, validator=_positive(allow_none=False))
     jitter: bool = attrs.field(default=True, validator=_instance_of(bool, "a bool"))
     first_immediate: bool = attrs.field(default=True, validator=_instance_of(bool, "a bool"))
+    stable_after: float = attrs.field(
+        default=5.0, validator=_positive(allow_none=False, allow_zero=True)
+    )
 
     def __attrs_post_init__(self) -> None:
         if self.multiplier < 1:
@@ -159,3 +169,42 @@ class Config:
     retry_if: Callable[[BaseException], bool] | None = attrs.field(
         default=None, validator=_callable_or_none
     )
+
+    @classmethod
+    def from_mapping(cls, mapping: Mapping[str, Any]) -> Config:
+        """A ``Config`` from plain data: field names to numbers, booleans and strings,
+        ``backoff`` as a nested mapping, ``overflow`` by value (``"block"``,
+        ``"drop_oldest"``, ``"raise"``); ``None`` or ``False`` disables an optional timer
+        or limit. Types are checked strictly (``"5"`` is not a number, ``1.5`` is not an
+        integer). ``retry_if`` cannot be loaded (it is code).
+
+        Raises :class:`tether.ConfigError` with one line naming every bad key by its
+        path, e.g. ``backoff.initial: expected a number, got 'fast'`` or
+        ``pingg_interval: unknown key (did you mean ping_interval?)``.
+        """
+        from ._config_file import config_from_mapping
+
+        return config_from_mapping(mapping)
+
+    @classmethod
+    def from_toml(cls, path_or_text: str | os.PathLike[str]) -> Config:
+        """A ``Config`` from a TOML file (a ``pathlib.Path``, or a ``str`` path) or TOML
+        text (a ``str`` containing ``=``, ``[`` or a newline). Top-level keys are
+        ``Config`` fields; a ``[backoff]`` table holds the :class:`Backoff` fields; TOML
+        has no null, so ``idle_timeout = false`` disables a timer::
+
+            ping_interval = 10
+            idle_timeout = 60
+            max_attempts = false
+            overflow = "drop_oldest"
+
+            [backoff]
+            initial = 1.0
+            maximum = 20
+
+        Raises :class:`tether.ConfigError` for a file that cannot be read, invalid TOML
+        (with its line and column), or bad keys, as :meth:`from_mapping`.
+        """
+        from ._config_file import config_from_toml
+
+        return config_from_toml(path_or_text)
