@@ -611,3 +611,19 @@ async def test_503_retry_after_is_honoured_exactly(autojump_clock: trio.abc.Cloc
             assert backing_off.delay == 7
             assert isinstance(backing_off.error, tether.HandshakeRejected)
             assert backing_off.error.status_code == 503
+
+
+async def test_service_restart_close_skips_the_immediate_retry(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    log = EventLog()
+    async with (
+        memory_server() as server,
+        tether.connect(URL, config=FAST, opener=server.opener, on_event=log) as session,
+    ):
+        await trio.sleep(10)
+        await server.close(1012, "service restart")
+        await session.wait_connected()
+    backing_off = log.of(events.BackingOff)
+    assert [(e.attempt, e.delay) for e in backing_off] == [(1, 1.0)]
+    assert log.of(events.Connected)[1].at == 11

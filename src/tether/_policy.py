@@ -17,6 +17,7 @@ from .events import LostReason
 from .exceptions import ConfigError, ConnectionLostError, HandshakeRejected, SessionClosed
 
 __all__ = [
+    "COME_BACK_LATER_CLOSE_CODES",
     "FATAL_CLOSE_CODES",
     "RETRYABLE_HANDSHAKE_STATUSES",
     "backoff_delay",
@@ -29,6 +30,12 @@ __all__ = [
 #: (1007), violated its policy (1008), sent a message too big (1009) or lacked an
 #: extension it requires (1010). Reconnecting would repeat the offence.
 FATAL_CLOSE_CODES = frozenset({1002, 1003, 1007, 1008, 1009, 1010})
+
+#: Peer close codes that mean "this server is restarting / overloaded, come back later"
+#: (1012 Service Restart, 1013 Try Again Later; IANA WebSocket Close Code Number
+#: Registry). The first retry after them waits a backoff step instead of being
+#: immediate, so that a fleet of clients does not hammer a restarting server in step.
+COME_BACK_LATER_CLOSE_CODES = frozenset({1012, 1013})
 
 #: HTTP statuses of a rejected upgrade that are worth retrying: request timeout, too
 #: many requests, and every 5xx (server side, usually transient).
@@ -123,3 +130,13 @@ def backoff_delay(backoff: Backoff, attempt: int, rng: random.Random) -> float:
     if cap == 0.0 or not backoff.jitter:
         return cap
     return rng.uniform(0.0, cap)
+
+
+def must_wait_before_retry(error: BaseException) -> bool:
+    """True when the error says the server wants time: a peer close with 1012 or 1013.
+    Such a loss skips ``Backoff.first_immediate``."""
+    return (
+        isinstance(error, ConnectionLostError)
+        and error.reason is LostReason.PEER_CLOSED
+        and error.code in COME_BACK_LATER_CLOSE_CODES
+    )

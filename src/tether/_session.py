@@ -131,10 +131,14 @@ class _Generation:
     last_data_at: float = 0.0
     write_interrupted: bool = False
 
+    on_end: Callable[[], None] | None = None
+
     def end(self, outcome: ConnectionLostError | _UserClose) -> None:
         """Decide how this generation ends (the first decision wins) and cancel it."""
         if self.outcome is None:
             self.outcome = outcome
+            if self.on_end is not None:
+                self.on_end()
         self.scope.cancel()
 
 
@@ -338,8 +342,7 @@ class Session:
         self._outage_started_at = trio.current_time()
         self._skip_next_delay = True
         detail = reason or "reconnect() called"
-        if self._state is State.OPEN:
-            self._set_state(State.CONNECTING)  # wait_connected() now waits for the new one
+        self._leave_open_state()
         if self._active is not None:
             self._active.end(ConnectionLostError(LostReason.SUPERSEDED, None, detail))
         elif self._sleep_scope is not None:
@@ -497,9 +500,10 @@ class Session:
         error = retry_state.outcome.exception()
         delay = None if error is None else _policy.retry_after(error, now_wall=time.time())
         if delay is None:
-            delay = _policy.backoff_delay(
-                self._config.backoff, self._outage_attempts + 1, self._rng
-            )
+            attempt = self._outage_attempts + 1
+            if attempt == 1 and error is not None and _policy.must_wait_before_retry(error):
+                attempt = 2  # the server asked for time: no immediate first retry
+            delay = _policy.backoff_delay(self._config.backoff, attempt, self._rng)
         give_up_after = self._config.give_up_after
         if give_up_after is not None:
             remaining = self._outage_started_at + give_up_after - trio.current_time()
@@ -545,6 +549,7 @@ class Session:
         attempt = self._outage_attempts
         url = self._urls[(attempt - 1) % len(self._urls)]
         generation = _Generation(self._generation + 1, url, attempt)
+        generation.on_end = self._leave_open_state
         self._last_attempt_opened = False
         self._set_state(State.CONNECTING)
         self._emit(Connecting, generation=generation.number, attempt=attempt, url=url.url)
@@ -694,9 +699,13 @@ class Session:
                 if config.idle_timeout is not None:
                     senders.start_soon(self._idle_watchdog, generation, config.idle_timeout)
 
-    def _on_generation_down(self) -> None:
+    def _leave_open_state(self) -> None:
+        """The open generation is ending: wait_connected() now waits for the next one."""
         if self._state is State.OPEN:
-            self._set_state(State.CONNECTING)  # the next attempt is pending
+            self._set_state(State.CONNECTING)
+
+    def _on_generation_down(self) -> None:
+        self._leave_open_state()
         if self._connected_since is not None:
             self._connected_since = None
             self._down_since = trio.current_time()

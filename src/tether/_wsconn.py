@@ -26,7 +26,7 @@ import trio_websocket
 import wsproto
 from trio_websocket import ConnectionClosed, ConnectionRejected, WebSocketConnection
 from wsproto.connection import ConnectionState
-from wsproto.events import CloseConnection
+from wsproto.events import CloseConnection, Ping
 
 from .events import LostReason
 from .exceptions import ConnectionLostError, HandshakeRejected
@@ -37,6 +37,7 @@ __all__ = [
     "lost_error",
     "map_error",
     "open_client",
+    "open_server",
     "send_close_frame",
     "start_close",
 ]
@@ -80,6 +81,7 @@ async def open_client(
         max_message_size=max_message_size,
         receive_buffer_size=RECEIVE_BUFFER_SIZE,
     )
+    _answer_pings_only_while_open(connection)
     nursery.start_soon(connection._reader_task)
     async with trio.open_nursery() as race:
 
@@ -94,12 +96,49 @@ async def open_client(
     return connection
 
 
+def _answer_pings_only_while_open(connection: WebSocketConnection) -> None:
+    """trio-websocket answers every Ping with a Pong, even after its own Close frame went
+    out; wsproto then raises ``LocalProtocolError`` inside the library's reader task and
+    the connection dies mid close handshake. RFC 6455 section 5.5.1: after sending Close
+    an endpoint sends no further data frames, so pings are answered only while the
+    connection is open. Installed before the reader task starts (it reads its handler
+    table once)."""
+
+    async def answer_ping(event: Ping) -> None:
+        if connection._wsproto.state is ConnectionState.OPEN:
+            await connection._send(event.response())
+
+    connection._handle_ping_event = answer_ping  # type: ignore[method-assign]
+
+
+async def open_server(
+    nursery: trio.Nursery,
+    stream: trio.abc.Stream,
+    *,
+    message_queue_size: int,
+    max_message_size: int,
+    receive_buffer_size: int | None,
+) -> trio_websocket.WebSocketRequest:
+    """Server side of the handshake over ``stream`` (for ``tether.testing``): like
+    ``trio_websocket.wrap_server_stream``, with the Ping guard above."""
+    connection = WebSocketConnection(
+        stream,
+        wsproto.WSConnection(wsproto.ConnectionType.SERVER),
+        message_queue_size=message_queue_size,
+        max_message_size=max_message_size,
+        receive_buffer_size=receive_buffer_size,
+    )
+    _answer_pings_only_while_open(connection)
+    nursery.start_soon(connection._reader_task)
+    return await connection._get_request()
+
+
 def lost_error(connection: WebSocketConnection, detail: str = "") -> ConnectionLostError:
     """Classify how an open connection ended, from the close reason the library kept."""
     reason = connection.closed
     if reason is None:
         return ConnectionLostError(LostReason.TRANSPORT_ERROR, None, detail or "stream broke")
-    code = reason.code
+    code = int(reason.code)
     text = reason.reason or ""
     if code == 1006:
         return ConnectionLostError(

@@ -17,7 +17,13 @@ from tether import (
     ReconnectFailed,
     SessionClosed,
 )
-from tether._policy import backoff_delay, backoff_step, default_retry_if, retry_after
+from tether._policy import (
+    backoff_delay,
+    backoff_step,
+    default_retry_if,
+    must_wait_before_retry,
+    retry_after,
+)
 
 
 def lost(reason: LostReason, code: int | None = None) -> ConnectionLostError:
@@ -112,3 +118,17 @@ def test_backoff_step_survives_huge_attempt_numbers() -> None:
     backoff = Backoff(initial=0.5, maximum=30, multiplier=2)
     assert backoff_step(backoff, 10_000) == 30.0
     assert backoff_step(Backoff(initial=1, maximum=1, multiplier=1), 10_000) == 1.0
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (ConnectionLostError(LostReason.PEER_CLOSED, 1012, "restart"), True),
+        (ConnectionLostError(LostReason.PEER_CLOSED, 1013, "later"), True),
+        (ConnectionLostError(LostReason.PEER_CLOSED, 1001, "going away"), False),
+        (ConnectionLostError(LostReason.TRANSPORT_ERROR, 1006, "reset"), False),
+        (ConnectionRefusedError(), False),
+    ],
+)
+def test_must_wait_before_retry(error: BaseException, expected: bool) -> None:
+    assert must_wait_before_retry(error) is expected

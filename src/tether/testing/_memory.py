@@ -43,6 +43,7 @@ import attrs
 import trio
 import trio_websocket
 
+from .._wsconn import open_server
 from ._faults import (
     Close,
     Drop,
@@ -640,7 +641,7 @@ class MemoryServer:
         record, end = connection.record, connection.link.server_end
         request = None
         with connection.handshake_scope:  # cancelled when the link ends first
-            request = await trio_websocket.wrap_server_stream(
+            request = await open_server(
                 nursery,
                 end,
                 message_queue_size=self._message_queue_size,
