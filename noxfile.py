@@ -69,7 +69,14 @@ def interop(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Benchmarks against the peers named in DESIGN.md section 6 (``benchmarks/``)."""
-    session.install("-e", ".[cli]")
-    session.install("websockets", "aiohttp", "picows", "rich", "psutil")
+    """Benchmarks against the peers of DESIGN.md section 6 (benchmarks/README.md); args go
+    to bench.py. Peer versions are pinned so that reports stay comparable."""
+    session.install(
+        "-e",
+        ".",
+        "trio-websocket==0.12.2",
+        "websockets==17.4",
+        "aiohttp==3.14.5",
+        "picows==2.3.1",
+    )
     session.run("python", "benchmarks/bench.py", *session.posargs)

@@ -102,26 +102,46 @@ class SendBuffer:
         self._changed.unpark_all()
         return True
 
-    async def next(self) -> Outbound:
-        """Wait for the oldest unwritten message and mark it in flight (the writer)."""
+    async def next_batch(self, max_messages: int, max_bytes: int) -> list[Outbound]:
+        """Wait for unwritten messages; mark the oldest ones in flight and return them:
+        at least one, then as many as fit in ``max_messages`` and ``max_bytes``."""
         while not self._queue:
             await self._not_empty.park()
-        entry = self._queue[0]
-        entry.in_flight = True
-        return entry
+        batch: list[Outbound] = []
+        size = 0
+        for entry in self._queue:
+            size += len(entry.message)
+            if batch and (size > max_bytes or len(batch) >= max_messages):
+                break
+            entry.in_flight = True
+            batch.append(entry)
+        return batch
 
-    def written(self, entry: Outbound) -> None:
-        """The writer wrote the head entry: remove it and wake its sender."""
-        head = self._queue.popleft()
-        assert head is entry
-        entry.in_flight = False
-        if entry.done is not None:
-            entry.done.set()
+    def written(self, batch: list[Outbound]) -> None:
+        """The writer wrote ``batch`` (the head entries): remove them, wake their senders."""
+        queue = self._queue
+        for entry in batch:
+            head = queue.popleft()
+            assert head is entry
+            entry.in_flight = False
+            if entry.done is not None:
+                entry.done.set()
         self._changed.unpark_all()
 
-    def unwritten(self, entry: Outbound) -> None:
-        """The write of the head entry failed or was cancelled: it stays at the head."""
-        entry.in_flight = False
+    def unwritten(self, batch: list[Outbound]) -> None:
+        """The write of ``batch`` failed or was cancelled: it stays at the head."""
+        for entry in batch:
+            entry.in_flight = False
+
+    def put_front(self, message: Message, done: trio.Event) -> Outbound:
+        """Put back, ahead of everything, a message whose direct write failed: it was
+        sent before anything now buffered. May exceed the capacity by one."""
+        if self._closed is not None:
+            raise self._closed
+        entry = Outbound(message, done)
+        self._queue.appendleft(entry)
+        self._not_empty.unpark_all()
+        return entry
 
     async def wait_empty(self) -> None:
         """Wait until every buffered message has been written."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ._wsconn import ConnectionClosed, WebSocketConnection, lost_error
+from ._wsconn import ConnectionClosed, InboundTap, WebSocketConnection, lost_error
 
 __all__ = ["Connection"]
 
@@ -35,6 +35,7 @@ class Connection:
     def __init__(
         self,
         ws: WebSocketConnection,
+        tap: InboundTap,
         *,
         generation: int,
         url: str,
@@ -45,6 +46,7 @@ class Connection:
         decode: Callable[[str | bytes], Any],
     ) -> None:
         self._ws = ws
+        self._tap = tap
         self._encode = encode
         self._decode = decode
         self.generation = generation
@@ -67,8 +69,4 @@ class Connection:
 
     async def receive(self) -> Any:
         """The server's next message on this connection (decoded by the codec)."""
-        try:
-            raw = await self._ws.get_message()
-        except ConnectionClosed:
-            raise lost_error(self._ws) from None
-        return self._decode(raw)
+        return self._decode(await self._tap.receive())

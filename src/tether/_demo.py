@@ -24,8 +24,10 @@ At the end the demo stops sending, waits up to 5 s for the outstanding echoes, c
 the session and prints a summary. Exit status 0, or 1 if a message was lost or the
 session failed.
 
-All output goes through one :class:`Reporter` (plain lines; colours with rich on a
-terminal), so a live view can replace it without touching the rest.
+All output goes through one :class:`Reporter`: plain lines (``--plain``, and whenever
+stdout is not a terminal), coloured lines (``--rich``), or, on a terminal, the live view
+of :mod:`tether._view` (``--live``), which redraws a panel with the session's state,
+counters, a timeline of generations and the last events.
 """
 
 from __future__ import annotations
@@ -52,6 +54,9 @@ from tether.events import (
     MessagesDropped,
 )
 from tether.testing._proxy import ChaosProxy
+
+from ._cli_format import describe_error, error_kind
+from ._cli_run import EXIT_INTERRUPTED, run_until_interrupted
 
 __all__ = ["SCHEDULES", "DemoOptions", "Summary", "demo_config", "run", "run_demo"]
 
@@ -94,50 +99,19 @@ class DemoOptions:
         seed: seeds the schedule's order and timing and the backoff jitter (default 1).
         faults: name of a schedule in :data:`SCHEDULES` (default ``"default"``).
         replay: replay unacknowledged messages in ``on_connect`` (default ``True``).
-        rich: colour output with rich (default: only if installed and stdout is a TTY).
+        view: ``"plain"`` lines, ``"rich"`` coloured lines, ``"live"`` a live terminal
+            view (:mod:`tether._view`), or ``"auto"`` (default): live when stdout is a
+            terminal and rich is installed, plain otherwise.
     """
 
     duration: float = 20.0
     seed: int = 1
     faults: str = "default"
     replay: bool = True
-    rich: bool | None = None
+    view: str = "auto"
 
 
 # ---------------------------------------------------------------------------- output
-
-
-def _innermost(error: BaseException) -> BaseException:
-    """Unwrap a bare ``OSError`` that only wraps others (trio's "all attempts to connect
-    failed" carries the real errors in an exception group as its ``__cause__``)."""
-    for _ in range(8):
-        if type(error) is not OSError or error.__cause__ is None:
-            break
-        cause = error.__cause__
-        nested = getattr(cause, "exceptions", None)
-        error = nested[0] if nested else cause
-    return error
-
-
-def error_kind(error: BaseException | None) -> str:
-    """A short label for an error, for counting: ``HandshakeRejected(503)``,
-    ``ConnectionRefusedError``."""
-    if error is None:
-        return "-"
-    status = getattr(error, "status_code", None)
-    if status is not None:
-        return f"{type(error).__name__}({status})"
-    return type(_innermost(error)).__name__
-
-
-def describe_error(error: BaseException | None) -> str:
-    """``kind: message`` of an error, on one line, at most about 100 characters."""
-    if error is None:
-        return "-"
-    message = " ".join(str(_innermost(error)).split())
-    if len(message) > 80:
-        message = message[:77] + "..."
-    return f"{error_kind(error)}: {message}" if message else error_kind(error)
 
 
 def format_event(event: Event) -> str:
@@ -265,6 +239,13 @@ class Reporter:
         for label, value in summary.lines():
             self._emit(f"  {label + ':':<15} {value}", "summary")
 
+    async def live(self, session: tether.Session, ledger: Ledger, origin: float) -> None:
+        """Hook for a live view, run while the session is open until cancelled
+        (``origin``: trio time of the start). Line reporters need nothing here."""
+
+    def close(self) -> None:
+        """Release the output (a live view stops redrawing); called once at the end."""
+
 
 class RichReporter(Reporter):
     """:class:`Reporter` with colours, through rich (only used on a terminal)."""
@@ -294,16 +275,21 @@ class RichReporter(Reporter):
         self._console.print(Text(line, style=self._STYLES.get(kind, "")))
 
 
-def make_reporter(use_rich: bool | None = None) -> Reporter:
-    """The reporter for this terminal: rich when requested, or when ``use_rich`` is
-    ``None`` and rich is installed and stdout is a TTY; plain lines otherwise."""
-    if use_rich is None:
-        use_rich = sys.stdout.isatty()
-    if use_rich:
-        try:
+def make_reporter(view: str = "auto", span: float = 0.0) -> Reporter:
+    """The reporter for ``view`` (see :class:`DemoOptions`); ``span`` is the expected
+    duration of the run in seconds (the live view's time axis). Without rich installed,
+    every view is plain lines."""
+    if view == "auto":
+        view = "live" if sys.stdout.isatty() else "plain"
+    try:
+        if view == "live":
+            from ._view import LiveReporter
+
+            return LiveReporter(span=span)
+        if view == "rich":
             return RichReporter()
-        except ImportError:
-            pass
+    except ImportError:
+        pass
     return Reporter()
 
 
@@ -749,6 +735,7 @@ async def _exercise(
     """Traffic and faults, then drain, close, and collect the last events."""
     async with trio.open_nursery() as outer:
         outer.start_soon(lab.tracker.consume, session.events())
+        outer.start_soon(lab.reporter.live, session, traffic.ledger, origin)
         async with trio.open_nursery() as work:
             work.start_soon(traffic.send_loop)
             work.start_soon(traffic.receive_loop)
@@ -816,8 +803,14 @@ def _summarize(
 
 def run(options: DemoOptions) -> int:
     """Run the demo in a fresh Trio run; print events and the summary. Returns the exit
-    status: 0, or 1 if a message was lost or the session failed."""
-    reporter = make_reporter(options.rich)
-    summary = trio.run(run_demo, options, reporter)
-    reporter.summary(summary)
+    status: 0, or 1 if a message was lost or the session failed, 130 after Ctrl-C (the
+    session is cancelled: it still sends its Close frame)."""
+    reporter = make_reporter(options.view, span=options.duration + 2 * SETTLE_SECONDS)
+    try:
+        summary = run_until_interrupted(lambda: run_demo(options, reporter))
+        if summary is None:
+            return EXIT_INTERRUPTED
+        reporter.summary(summary)
+    finally:
+        reporter.close()
     return 0 if summary.ok else 1

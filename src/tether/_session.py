@@ -25,6 +25,7 @@ loop only; its own clock (``time.monotonic()``) never decides anything.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import random
@@ -38,18 +39,20 @@ import tenacity
 import trio
 
 from . import _policy
-from ._buffers import Message, ReceiveBuffer, SendBuffer
+from ._buffers import Message, Outbound, ReceiveBuffer, SendBuffer
 from ._connection import Connection
 from ._state import State, check_transition
 from ._transport import Opener, TcpOpener
 from ._url import WebSocketURL, parse_url
 from ._wsconn import (
     ConnectionClosed,
+    InboundTap,
     WebSocketConnection,
     lost_error,
     map_error,
     open_client,
     send_close_frame,
+    send_messages,
     start_close,
 )
 from .codec import Codec
@@ -91,6 +94,10 @@ E = TypeVar("E", bound=Event)
 #: RFC 6455 section 5.5: a control frame's payload is at most 125 bytes, 2 of them code.
 _MAX_CLOSE_REASON_BYTES = 123
 _GOING_AWAY = 1001
+#: The writer coalesces queued messages into one send_all of at most this many messages
+#: and bytes (a single larger message is still written alone).
+WRITE_BATCH_MESSAGES = 256
+WRITE_BATCH_BYTES = 256 * 1024
 _INTERNAL_ERROR = 1011
 
 
@@ -127,6 +134,9 @@ class _Generation:
     stream: trio.abc.Stream | None = None
     ws: WebSocketConnection | None = None
     senders: trio.CancelScope | None = None
+    tap: InboundTap | None = None
+    serving: bool = False
+    writing: bool = False
     opened_at: float = 0.0
     last_data_at: float = 0.0
     write_interrupted: bool = False
@@ -269,13 +279,28 @@ class Session:
         never sent; if a writer had already taken it, it will be written.
         """
         raw = self._encode(message)
-        try:
-            entry, evicted = await self._send_buffer.put(raw)
-        except SessionClosed:
-            self._terminal_seen = True
-            raise
-        if evicted:
-            self._emit(MessagesDropped, count=evicted)
+        active = self._active
+        if (
+            active is not None
+            and active.serving
+            and not active.writing
+            and not self._send_buffer
+            and active.outcome is None
+            and self._close_request is None
+        ):
+            # Nothing queued and a connection is open: write from this task (two task
+            # switches fewer per message than through the writer task).
+            entry = await self._write_directly(active, raw)
+            if entry is None:
+                return
+        else:
+            try:
+                entry, evicted = await self._send_buffer.put(raw)
+            except SessionClosed:
+                self._terminal_seen = True
+                raise
+            if evicted:
+                self._emit(MessagesDropped, count=evicted)
         assert entry.done is not None
         try:
             await entry.done.wait()
@@ -286,6 +311,32 @@ class Session:
             if isinstance(entry.error, SessionClosed):
                 self._terminal_seen = True
             raise entry.error
+
+    async def _write_directly(self, generation: _Generation, raw: Message) -> Outbound | None:
+        """Write ``raw`` on ``generation`` now. Returns None once written; if the
+        connection turned out to be dead, puts the message back at the head of the send
+        buffer (it precedes anything queued meanwhile) and returns its entry to wait on.
+        Cancelled mid-write, the stream may hold a partial frame: the generation ends."""
+        ws = generation.ws
+        assert ws is not None
+        generation.writing = True
+        try:
+            await ws.send_message(raw)
+        except ConnectionClosed:
+            generation.end(lost_error(ws))
+            return self._send_buffer.put_front(raw, trio.Event())
+        except BaseException:
+            generation.write_interrupted = True
+            generation.end(
+                ConnectionLostError(
+                    LostReason.TRANSPORT_ERROR, None, "a send() was cancelled mid-write"
+                )
+            )
+            raise
+        finally:
+            generation.writing = False
+        self._messages_sent += 1
+        return None
 
     def send_nowait(self, message: Any) -> None:
         """Buffer ``message`` without waiting; it is written in order like ``send()``.
@@ -628,7 +679,7 @@ class Session:
         with trio.move_on_after(math.inf if timeout is None else timeout) as deadline:
             extra_headers = await self._handshake_headers()
             generation.stream = await self._opener(url.host, url.port, url.tls)
-            ws = await open_client(
+            ws, generation.tap = await open_client(
                 ws_nursery,
                 generation.stream,
                 host=url.host_header,
@@ -642,6 +693,7 @@ class Session:
                 await self._on_connect(
                     Connection(
                         ws,
+                        generation.tap,
                         generation=generation.number,
                         url=url.url,
                         attempt=generation.attempt,
@@ -684,8 +736,14 @@ class Session:
             attempt=generation.attempt,
         )
         config = self._config
+        tap = generation.tap
+        assert tap is not None
+        for message in tap.serve(functools.partial(self._deliver, generation)):
+            self._receive_buffer.put(message)  # on_connect left these: keep their order
+            self._messages_received += 1
+        generation.serving = True
         async with trio.open_nursery() as tasks:
-            tasks.start_soon(self._reader, generation, ws)
+            tasks.start_soon(self._watch, generation, ws, tap)
             tasks.start_soon(self._closer, generation, ws)
             # Everything that writes, in a scope the closer cancels before its Close
             # frame; the reader keeps reading until the peer's Close arrives.
@@ -710,38 +768,46 @@ class Session:
             self._connected_since = None
             self._down_since = trio.current_time()
 
-    async def _reader(self, generation: _Generation, ws: WebSocketConnection) -> None:
+    async def _deliver(self, generation: _Generation, message: Message) -> None:
+        """Called by trio-websocket's reader task (through the InboundTap) with each
+        complete inbound message. Waiting here for room is the backpressure: while it
+        waits, that task does not read the socket."""
         buffer = self._receive_buffer
-        try:
-            while True:
-                if buffer.full():
-                    await buffer.wait_for_room()
-                    # The application, not the peer, was slow: restart the idle clock.
-                    generation.last_data_at = trio.current_time()
-                message = await ws.get_message()
-                generation.last_data_at = self._last_message_at = trio.current_time()
-                self._messages_received += 1
-                buffer.put(message)
-        except ConnectionClosed:
-            generation.end(lost_error(ws))
+        if buffer.full():
+            await buffer.wait_for_room()
+        generation.last_data_at = self._last_message_at = trio.current_time()
+        self._messages_received += 1
+        buffer.put(message)
+
+    async def _watch(
+        self, generation: _Generation, ws: WebSocketConnection, tap: InboundTap
+    ) -> None:
+        """End the generation when the connection ends (the library closes the tap)."""
+        await tap.closed.wait()
+        generation.end(lost_error(ws))
 
     async def _writer(self, generation: _Generation, ws: WebSocketConnection) -> None:
+        """Write the send buffer in order, coalescing whatever is queued into one
+        ``send_all`` (at most WRITE_BATCH_MESSAGES / WRITE_BATCH_BYTES at a time)."""
         buffer = self._send_buffer
         while True:
-            entry = await buffer.next()
+            batch = await buffer.next_batch(WRITE_BATCH_MESSAGES, WRITE_BATCH_BYTES)
             written = False
             try:
-                await ws.send_message(entry.message)
+                if len(batch) == 1:
+                    await ws.send_message(batch[0].message)
+                else:
+                    await send_messages(ws, [entry.message for entry in batch])
                 written = True
             except ConnectionClosed:
                 generation.end(lost_error(ws))
                 return
             finally:
                 if written:
-                    buffer.written(entry)
-                    self._messages_sent += 1
+                    buffer.written(batch)
+                    self._messages_sent += len(batch)
                 else:
-                    buffer.unwritten(entry)
+                    buffer.unwritten(batch)
                     generation.write_interrupted = True
 
     async def _pinger(
@@ -839,6 +905,8 @@ class Session:
                 await self._close_handshake(
                     ws, stream, 1000, _truncate_reason(outcome.detail), deadline
                 )
+        if generation.tap is not None:
+            generation.tap.detach()
         if stream is not None:
             await trio.aclose_forcefully(stream)
 
@@ -1004,8 +1072,9 @@ async def connect(
     attempt; :class:`tether.ReconnectFailed` when the policy gives up first.
 
     On exit the session closes: normally with ``aclose()`` (flush, Close 1000); if the
-    body raised, with Close 1011 and without flushing; if the body was cancelled, with
-    Close 1001 in a shielded scope bounded by ``close_timeout``. If the session ended with
+    body raised, with Close 1011 and without flushing; if the body was cancelled or
+    interrupted (``KeyboardInterrupt``), with Close 1001 in a shielded scope bounded by
+    ``close_timeout``. If the session ended with
     an error the body never saw, that error is raised on exit. No ``ExceptionGroup``
     escapes.
     """
@@ -1042,7 +1111,11 @@ async def connect(
                     yield session
                 except BaseException as exc:
                     raised = exc
-                    if not isinstance(exc, trio.Cancelled):
+                    if isinstance(exc, KeyboardInterrupt):
+                        # Ctrl-C: the user is leaving, like a cancellation.
+                        session._request_close(_GOING_AWAY, "going away", flush=False)
+                        session._force_close()
+                    elif not isinstance(exc, trio.Cancelled):
                         # An error in the body: tell the peer, do not flush.
                         session._request_close(_INTERNAL_ERROR, "client error", flush=False)
                         session._force_close()

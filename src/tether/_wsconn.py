@@ -18,7 +18,9 @@ seam casts once, here.
 
 from __future__ import annotations
 
+import collections
 import contextlib
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, cast
 
 import trio
@@ -26,19 +28,21 @@ import trio_websocket
 import wsproto
 from trio_websocket import ConnectionClosed, ConnectionRejected, WebSocketConnection
 from wsproto.connection import ConnectionState
-from wsproto.events import CloseConnection, Ping
+from wsproto.events import BytesMessage, CloseConnection, Ping, TextMessage
 
 from .events import LostReason
 from .exceptions import ConnectionLostError, HandshakeRejected
 
 __all__ = [
     "ConnectionClosed",
+    "InboundTap",
     "WebSocketConnection",
     "lost_error",
     "map_error",
     "open_client",
     "open_server",
     "send_close_frame",
+    "send_messages",
     "start_close",
 ]
 
@@ -63,12 +67,13 @@ async def open_client(
     subprotocols: tuple[str, ...],
     extra_headers: list[tuple[bytes, bytes]],
     max_message_size: int,
-) -> WebSocketConnection:
+) -> tuple[WebSocketConnection, InboundTap]:
     """Run the client handshake over ``stream``; the library's reader runs in ``nursery``.
 
-    Returns the open connection. Raises ``ConnectionResetError`` when the server ends the
-    stream instead of answering; a rejection is raised by the reader into ``nursery``.
-    Cancellation: the caller closes the stream.
+    Returns the open connection and the :class:`InboundTap` its messages arrive on.
+    Raises ``ConnectionResetError`` when the server ends the stream instead of answering;
+    a rejection is raised by the reader into ``nursery``. Cancellation: the caller closes
+    the stream.
     """
     connection = WebSocketConnection(
         cast(Any, stream),
@@ -82,6 +87,8 @@ async def open_client(
         receive_buffer_size=RECEIVE_BUFFER_SIZE,
     )
     _answer_pings_only_while_open(connection)
+    tap = InboundTap(connection, MESSAGE_QUEUE_SIZE)
+    connection._send_channel = cast(Any, tap)
     nursery.start_soon(connection._reader_task)
     async with trio.open_nursery() as race:
 
@@ -93,7 +100,98 @@ async def open_client(
         race.start_soon(wait, connection._close_handshake)
     if not connection._open_handshake.is_set():
         raise ConnectionResetError("the server closed the connection during the handshake")
-    return connection
+    return connection, tap
+
+
+class InboundTap:
+    """Stands in for trio-websocket's internal message channel, so that its reader task
+    hands each complete message straight to tether: no second queue, no extra task and
+    no task switch per message.
+
+    The library's reader calls ``send(message)`` (and waits on it: that is the
+    backpressure that stops it reading the socket), ``aclose()`` when the connection
+    ends, and enters the tap as an async context manager. Until :meth:`serve` is called
+    (while ``on_connect`` runs) messages wait here, at most ``capacity`` of them, for
+    :meth:`receive`; afterwards they go to the sink, and :meth:`serve` returns those
+    still waiting so that order is kept.
+    """
+
+    def __init__(self, connection: WebSocketConnection, capacity: int) -> None:
+        self._connection = connection
+        self._capacity = capacity
+        self._waiting: collections.deque[str | bytes] = collections.deque()
+        self._changed = trio.lowlevel.ParkingLot()
+        self._sink: Callable[[str | bytes], Awaitable[None]] | None = None
+        self._detached = False
+        self.closed = trio.Event()
+
+    async def send(self, message: str | bytes) -> None:
+        if self._detached:
+            raise trio.ClosedResourceError
+        while self._sink is None and len(self._waiting) >= self._capacity:
+            await self._changed.park()
+        if self._sink is not None:
+            await self._sink(message)
+        else:
+            self._waiting.append(message)
+            self._changed.unpark_all()
+
+    async def aclose(self) -> None:
+        self.closed.set()
+        self._changed.unpark_all()
+        await trio.lowlevel.checkpoint()
+
+    async def __aenter__(self) -> InboundTap:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def receive(self) -> str | bytes:
+        """The next message before :meth:`serve` (for ``on_connect``). Raises
+        ``ConnectionLostError`` once the connection has ended."""
+        await trio.lowlevel.checkpoint_if_cancelled()
+        while not self._waiting:
+            if self.closed.is_set():
+                raise lost_error(self._connection)
+            await self._changed.park()
+        message = self._waiting.popleft()
+        self._changed.unpark_all()
+        return message
+
+    def serve(self, sink: Callable[[str | bytes], Awaitable[None]]) -> list[str | bytes]:
+        """From now on deliver to ``sink``; returns the messages that arrived before."""
+        self._sink = sink
+        waiting = list(self._waiting)
+        self._waiting.clear()
+        self._changed.unpark_all()
+        return waiting
+
+    def detach(self) -> None:
+        """Deliver nothing more (the generation is over); the library drops the rest."""
+        self._detached = True
+        self._sink = None
+
+
+async def send_messages(connection: WebSocketConnection, messages: Sequence[str | bytes]) -> None:
+    """Write ``messages`` in order with a single ``send_all``: the frames are built one by
+    one (wsproto masks each, RFC 6455 section 5.3) and written together. Raises
+    ``ConnectionClosed`` like ``send_message`` does."""
+    if connection._close_reason:
+        raise ConnectionClosed(connection._close_reason)
+    ws = connection._wsproto
+    data = b"".join(
+        [
+            ws.send(TextMessage(data=m) if isinstance(m, str) else BytesMessage(data=m))
+            for m in messages
+        ]
+    )
+    async with connection._stream_lock:
+        try:
+            await connection._stream.send_all(data)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            await connection._abort_web_socket()
+            raise ConnectionClosed(connection._close_reason) from None
 
 
 def _answer_pings_only_while_open(connection: WebSocketConnection) -> None:

@@ -3,17 +3,23 @@
 ::
 
     tether --version
+    tether connect URL [URL ...] [--json] [--wait SECONDS] [--config FILE] ...
     tether demo [--duration SECONDS] [--seed N] [--faults NAME] [--no-replay]
+    tether proxy --upstream ws://HOST:PORT [--listen HOST:PORT] [--drop-every S] ...
 
 ``main(argv)`` returns the exit status; the ``tether`` script and ``python -m tether``
-pass it to ``SystemExit``.
+pass it to ``SystemExit``. Each subcommand lives in its own module (``_cli_connect``,
+``_demo`` with ``_view``, ``_cli_proxy``); this one only parses and dispatches.
+
+Exit status: 0 success, 1 gave up / failed, 2 bad arguments or configuration, 3 the
+server rejected the handshake (``connect``), 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
 
 import argparse
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 __all__ = ["build_parser", "main"]
 
@@ -21,9 +27,11 @@ _DEMO_DESCRIPTION = """\
 Run one tether session against an embedded echo server behind a ChaosProxy, on
 127.0.0.1, while a fault schedule breaks the path: an abrupt TCP reset, a server Close
 1001, a stalled half-open link that only pings detect, a 503 handshake rejection with
-Retry-After, and an outage with refused connects. Prints one line per session event and
-per fault, then a summary. Exit status 0, or 1 if a message was lost or the session
-failed.
+Retry-After, and an outage with refused connects. On a terminal, a live view shows the
+session's state, generation, last ping round trip, the message counters, a timeline of
+generations and the last events; otherwise (or with --plain) it prints one line per
+session event and per fault. Then a summary. Exit status 0, or 1 if a message was lost
+or the session failed, 130 on Ctrl-C.
 """
 
 _DEMO_EPILOG = """\
@@ -61,14 +69,40 @@ def _seconds(text: str) -> float:
     return value
 
 
+_EPILOG = """\
+examples:
+  tether connect ws://127.0.0.1:8765/
+  echo '{"op":"sub"}' | tether connect wss://feed.example/v1 --json --wait 2 | jq .
+  tether demo --duration 10 --seed 7
+  tether proxy --upstream ws://127.0.0.1:8765 --listen 127.0.0.1:9000 --drop-every 10
+
+exit status:
+  0    success (connect: closed normally at end of input)
+  1    gave up or failed (connect: --max-attempts/--give-up-after exhausted; demo: a
+       message was lost)
+  2    bad arguments or configuration (ConfigError)
+  3    handshake rejected by the server (connect: HTTP 401, 403, 404 ...)
+  130  interrupted (Ctrl-C)
+
+'tether COMMAND --help' describes each command.
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``tether`` command."""
+    from . import _cli_connect, _cli_proxy
+
     parser = argparse.ArgumentParser(
-        prog="tether", description="trio-tether: a WebSocket session that survives its connections."
+        prog="tether",
+        description="trio-tether: a WebSocket session that survives its connections.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _cli_connect.add_parser(commands)
     _add_demo(commands)
+    _cli_proxy.add_parser(commands)
     return parser
 
 
@@ -111,9 +145,23 @@ def _add_demo(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     )
     output = demo.add_mutually_exclusive_group()
     output.add_argument(
-        "--plain", dest="rich", action="store_false", default=None, help="plain lines"
+        "--plain",
+        dest="view",
+        action="store_const",
+        const="plain",
+        default="auto",
+        help="plain lines (the default when stdout is not a terminal)",
     )
-    output.add_argument("--rich", dest="rich", action="store_true", help="colours (needs rich)")
+    output.add_argument(
+        "--rich", dest="view", action="store_const", const="rich", help="coloured lines"
+    )
+    output.add_argument(
+        "--live",
+        dest="view",
+        action="store_const",
+        const="live",
+        help="live view: state, counters, timeline, last events (the default on a terminal)",
+    )
 
 
 def _run_demo(args: argparse.Namespace) -> int:
@@ -124,9 +172,33 @@ def _run_demo(args: argparse.Namespace) -> int:
         seed=args.seed,
         faults=args.faults,
         replay=args.replay,
-        rich=args.rich,
+        view=args.view,
     )
     return run(options)
+
+
+def _run_connect(args: argparse.Namespace) -> int:
+    from ._cli_connect import run_from_args
+
+    return run_from_args(args)
+
+
+def _run_proxy(args: argparse.Namespace) -> int:
+    from ._cli_proxy import run_from_args
+
+    return run_from_args(args, _subparser(args))
+
+
+def _subparser(args: argparse.Namespace) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = args.subparser
+    return parser
+
+
+_COMMANDS: Mapping[str, Callable[[argparse.Namespace], int]] = {
+    "connect": _run_connect,
+    "demo": _run_demo,
+    "proxy": _run_proxy,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -137,6 +209,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return _run_demo(args)
-    except KeyboardInterrupt:
+        return _COMMANDS[args.command](args)
+    except KeyboardInterrupt:  # Ctrl-C before or after the Trio run
         return 130
