@@ -45,7 +45,6 @@ class SendBuffer:
         self._queue: deque[Outbound] = deque()
         self._capacity = capacity
         self._overflow = overflow
-        self._not_empty = trio.lowlevel.ParkingLot()
         self._changed = trio.lowlevel.ParkingLot()
         self._closed: BaseException | None = None
         self.dropped = 0
@@ -65,7 +64,6 @@ class SendBuffer:
                 raise SendBufferFull(f"send buffer full ({self._capacity} messages)")
             evicted = self._evict_oldest()
         self._queue.append(Outbound(message, done))
-        self._not_empty.unpark_all()
         return evicted
 
     async def put(self, message: Message) -> tuple[Outbound, int]:
@@ -102,11 +100,10 @@ class SendBuffer:
         self._changed.unpark_all()
         return True
 
-    async def next_batch(self, max_messages: int, max_bytes: int) -> list[Outbound]:
-        """Wait for unwritten messages; mark the oldest ones in flight and return them:
-        at least one, then as many as fit in ``max_messages`` and ``max_bytes``."""
-        while not self._queue:
-            await self._not_empty.park()
+    def take_batch(self, max_messages: int, max_bytes: int) -> list[Outbound]:
+        """Mark the oldest unwritten messages in flight and return them (the writer): at
+        least one, then as many as fit in ``max_messages`` and ``max_bytes``. The buffer
+        must not be empty."""
         batch: list[Outbound] = []
         size = 0
         for entry in self._queue:
@@ -140,7 +137,6 @@ class SendBuffer:
             raise self._closed
         entry = Outbound(message, done)
         self._queue.appendleft(entry)
-        self._not_empty.unpark_all()
         return entry
 
     async def wait_empty(self) -> None:
@@ -156,7 +152,6 @@ class SendBuffer:
         while self._queue:
             self._abandon(self._queue.popleft(), error)
         self._changed.unpark_all()
-        self._not_empty.unpark_all()
         return abandoned
 
     @staticmethod

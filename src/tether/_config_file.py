@@ -38,7 +38,9 @@ import cattrs
 from cattrs.errors import (
     AttributeValidationNote,
     BaseValidationError,
+    ClassValidationError,
     ForbiddenExtraKeysError,
+    IterableValidationError,
     IterableValidationNote,
 )
 from cattrs.gen import make_dict_structure_fn
@@ -266,7 +268,7 @@ def explain(error: BaseException, path: str = "") -> list[str]:
 
     ``path`` is where ``error`` happened (``""`` for the top-level table).
     """
-    if isinstance(error, BaseValidationError):
+    if isinstance(error, (ClassValidationError, IterableValidationError)):
         with_notes, without_notes = error.group_exceptions()
         lines: list[str] = []
         for sub, note in with_notes:

@@ -94,6 +94,9 @@ E = TypeVar("E", bound=Event)
 #: RFC 6455 section 5.5: a control frame's payload is at most 125 bytes, 2 of them code.
 _MAX_CLOSE_REASON_BYTES = 123
 _GOING_AWAY = 1001
+#: Jitter draws when no ``rng`` is given: one generator for all sessions (a
+#: ``random.Random`` holds 2.5 KiB of state; per session that was the largest cost).
+_SHARED_RNG = random.Random()
 #: The writer coalesces queued messages into one send_all of at most this many messages
 #: and bytes (a single larger message is still written alone).
 WRITE_BATCH_MESSAGES = 256
@@ -133,7 +136,8 @@ class _Generation:
     outcome: ConnectionLostError | _UserClose | None = None
     stream: trio.abc.Stream | None = None
     ws: WebSocketConnection | None = None
-    senders: trio.CancelScope | None = None
+    senders: trio.Nursery | None = None
+    writer_running: bool = False
     tap: InboundTap | None = None
     serving: bool = False
     writing: bool = False
@@ -299,6 +303,7 @@ class Session:
             except SessionClosed:
                 self._terminal_seen = True
                 raise
+            self._ensure_writer()
             if evicted:
                 self._emit(MessagesDropped, count=evicted)
         assert entry.done is not None
@@ -347,6 +352,7 @@ class Session:
         :class:`tether.SessionClosed` once the session has ended.
         """
         evicted = self._send_buffer.put_nowait(self._encode(message))
+        self._ensure_writer()
         if evicted:
             self._emit(MessagesDropped, count=evicted)
 
@@ -742,20 +748,61 @@ class Session:
             self._receive_buffer.put(message)  # on_connect left these: keep their order
             self._messages_received += 1
         generation.serving = True
-        async with trio.open_nursery() as tasks:
-            tasks.start_soon(self._watch, generation, ws, tap)
-            tasks.start_soon(self._closer, generation, ws)
-            # Everything that writes, in a scope the closer cancels before its Close
-            # frame; the reader keeps reading until the peer's Close arrives.
-            async with trio.open_nursery() as senders:
-                generation.senders = senders.cancel_scope
-                senders.start_soon(self._writer, generation, ws)
-                if config.ping_interval is not None and config.ping_timeout is not None:
-                    senders.start_soon(
-                        self._pinger, generation, ws, config.ping_interval, config.ping_timeout
-                    )
-                if config.idle_timeout is not None:
-                    senders.start_soon(self._idle_watchdog, generation, config.idle_timeout)
+        tap.on_closed = functools.partial(self._connection_ended, generation, ws)
+        if tap.closed.is_set():
+            self._connection_ended(generation, ws)
+        # The tasks that write: the writer (started only while messages are queued), the
+        # pinger and the idle watchdog. This task waits for a close request meanwhile;
+        # any end of the generation cancels it from outside (generation.scope).
+        async with trio.open_nursery() as senders:
+            generation.senders = senders
+            if config.ping_interval is not None and config.ping_timeout is not None:
+                senders.start_soon(
+                    self._pinger, generation, ws, config.ping_interval, config.ping_timeout
+                )
+            if config.idle_timeout is not None:
+                senders.start_soon(self._idle_watchdog, generation, config.idle_timeout)
+            self._ensure_writer()
+            await self._close_requested.wait()
+            request = self._close_request
+            assert request is not None
+            if request.flush and not request.forced:
+                with trio.move_on_at(request.deadline):
+                    await self._send_buffer.wait_empty()
+            if generation.outcome is None:
+                generation.outcome = _UserClose(request)
+            generation.senders = None
+            senders.cancel_scope.cancel()
+        # Stop writing, send the Close frame, and let the library's reader take in what
+        # the peer sent before its own Close (RFC 6455 section 5.5.1): messages are
+        # delivered, not discarded. The tap closing ends the generation.
+        outcome = generation.outcome
+        if isinstance(outcome, _UserClose) and not generation.write_interrupted:
+            request = outcome.request
+            with trio.move_on_at(request.deadline):
+                await start_close(ws, request.code, request.reason)
+                self._close_code_sent = request.code
+                await tap.closed.wait()
+        generation.end(outcome or _UserClose(request))
+
+    def _connection_ended(self, generation: _Generation, ws: WebSocketConnection) -> None:
+        """The library's reader closed the tap: the connection is over."""
+        generation.end(lost_error(ws))
+
+    def _ensure_writer(self) -> None:
+        """Start the open generation's writer if messages are queued and none is running."""
+        generation = self._active
+        if (
+            generation is not None
+            and generation.senders is not None
+            and not generation.writer_running
+            and generation.outcome is None
+            and self._send_buffer
+        ):
+            generation.writer_running = True
+            ws = generation.ws
+            assert ws is not None
+            generation.senders.start_soon(self._writer, generation, ws)
 
     def _leave_open_state(self) -> None:
         """The open generation is ending: wait_connected() now waits for the next one."""
@@ -779,33 +826,31 @@ class Session:
         self._messages_received += 1
         buffer.put(message)
 
-    async def _watch(
-        self, generation: _Generation, ws: WebSocketConnection, tap: InboundTap
-    ) -> None:
-        """End the generation when the connection ends (the library closes the tap)."""
-        await tap.closed.wait()
-        generation.end(lost_error(ws))
-
     async def _writer(self, generation: _Generation, ws: WebSocketConnection) -> None:
-        """Write the send buffer in order, coalescing whatever is queued into one
-        ``send_all`` (at most WRITE_BATCH_MESSAGES / WRITE_BATCH_BYTES at a time)."""
+        """Write the send buffer in order until it is empty, coalescing whatever is queued
+        into one ``send_all`` (at most WRITE_BATCH_MESSAGES / WRITE_BATCH_BYTES at a
+        time). Started on demand by ``_ensure_writer``; returns when there is nothing
+        left, so an idle session has no writer task."""
         buffer = self._send_buffer
-        while True:
-            batch = await buffer.next_batch(WRITE_BATCH_MESSAGES, WRITE_BATCH_BYTES)
-            written = False
-            try:
-                await send_messages(ws, [entry.message for entry in batch])
-                written = True
-            except ConnectionClosed:
-                generation.end(lost_error(ws))
-                return
-            finally:
-                if written:
-                    buffer.written(batch)
-                    self._messages_sent += len(batch)
-                else:
-                    buffer.unwritten(batch)
-                    generation.write_interrupted = True
+        try:
+            while buffer:
+                batch = buffer.take_batch(WRITE_BATCH_MESSAGES, WRITE_BATCH_BYTES)
+                written = False
+                try:
+                    await send_messages(ws, [entry.message for entry in batch])
+                    written = True
+                except ConnectionClosed:
+                    generation.end(lost_error(ws))
+                    return
+                finally:
+                    if written:
+                        buffer.written(batch)
+                        self._messages_sent += len(batch)
+                    else:
+                        buffer.unwritten(batch)
+                        generation.write_interrupted = True
+        finally:
+            generation.writer_running = False
 
     async def _pinger(
         self, generation: _Generation, ws: WebSocketConnection, interval: float, pong_within: float
@@ -849,29 +894,6 @@ class Session:
                     )
                 )
                 return
-
-    async def _closer(self, generation: _Generation, ws: WebSocketConnection) -> None:
-        """On aclose(): flush, stop the senders, send the Close frame, then let the reader
-        take in what the peer sent before its own Close (RFC 6455 section 5.5.1), which
-        ends the generation; all by the close deadline."""
-        await self._close_requested.wait()
-        request = self._close_request
-        assert request is not None
-        if request.flush and not request.forced:
-            with trio.move_on_at(request.deadline):
-                await self._send_buffer.wait_empty()
-        if generation.outcome is not None:
-            return  # lost meanwhile: the supervisor sees the close request
-        outcome = _UserClose(request)
-        generation.outcome = outcome
-        if generation.senders is not None:
-            generation.senders.cancel()
-        if not generation.write_interrupted:
-            with trio.move_on_at(request.deadline):
-                await start_close(ws, request.code, request.reason)
-                self._close_code_sent = request.code
-                await trio.sleep_forever()  # until the reader sees the peer's Close
-        generation.end(outcome)
 
     async def _teardown(self, generation: _Generation) -> None:
         """Close the generation's connection the way its outcome calls for. Runs shielded;
@@ -1092,7 +1114,7 @@ async def connect(
         subprotocols=tuple(subprotocols),
         codec=codec,
         opener=opener,
-        rng=rng or random.Random(),
+        rng=rng or _SHARED_RNG,
         on_event=on_event,
     )
     raised: BaseException | None = None

@@ -12,10 +12,14 @@ from __future__ import annotations
 
 import socket
 import ssl
+import sys
 from collections.abc import Awaitable, Callable
 
 import attrs
 import trio
+
+if sys.version_info < (3, 11):  # pragma: no cover
+    from exceptiongroup import BaseExceptionGroup
 
 __all__ = ["Opener", "TcpOpener"]
 
@@ -47,6 +51,21 @@ def set_socket_options(sock: trio.socket.SocketType) -> None:
             sock.setsockopt(socket.IPPROTO_TCP, option, value)
 
 
+def _single_cause(error: OSError) -> OSError:
+    """``trio.open_tcp_stream`` reports "all attempts to connect failed" with the
+    per-address errors in a group as ``__cause__``. When they all have one errno (one
+    address refused, say), return the first: ``ConnectionRefusedError`` says more, and
+    is what the retry table and ``BackingOff.error`` are about."""
+    cause = error.__cause__
+    if not isinstance(cause, BaseExceptionGroup):
+        return error
+    leaves = [leaf for leaf in cause.exceptions if isinstance(leaf, OSError)]
+    same_errno = len({leaf.errno for leaf in leaves}) == 1
+    if leaves and len(leaves) == len(cause.exceptions) and same_errno:
+        return leaves[0]
+    return error
+
+
 @attrs.frozen
 class TcpOpener:
     """The default opener: TCP to ``host:port``, then TLS when ``tls`` is true.
@@ -60,7 +79,10 @@ class TcpOpener:
     ssl_context: ssl.SSLContext | None = None
 
     async def __call__(self, host: str, port: int, tls: bool) -> trio.abc.Stream:
-        tcp = await trio.open_tcp_stream(host, port)
+        try:
+            tcp = await trio.open_tcp_stream(host, port)
+        except OSError as exc:
+            raise _single_cause(exc) from exc.__cause__
         try:
             set_socket_options(tcp.socket)
             if not tls:

@@ -126,6 +126,8 @@ class InboundTap:
         self._sink: Callable[[str | bytes], Awaitable[None]] | None = None
         self._detached = False
         self.closed = trio.Event()
+        #: Called (synchronously) when the connection ends, once serving.
+        self.on_closed: Callable[[], None] | None = None
 
     async def send(self, message: str | bytes) -> None:
         if self._detached:
@@ -139,15 +141,27 @@ class InboundTap:
             self._changed.unpark_all()
 
     async def aclose(self) -> None:
-        self.closed.set()
-        self._changed.unpark_all()
+        """The library: the connection has ended."""
+        self._close(connection_ended=True)
         await trio.lowlevel.checkpoint()
+
+    def _close(self, *, connection_ended: bool) -> None:
+        if not self.closed.is_set():
+            self.closed.set()
+            self._changed.unpark_all()
+            if connection_ended and self.on_closed is not None:
+                self.on_closed()
 
     async def __aenter__(self) -> InboundTap:
         return self
 
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> None:
+        # The library's reader is leaving. If it was cancelled, the connection did not
+        # end: tether is tearing the generation down and decides how to close it.
+        self._close(connection_ended=not isinstance(exc, trio.Cancelled))
+        await trio.lowlevel.checkpoint()
 
     async def receive(self) -> str | bytes:
         """The next message before :meth:`serve` (for ``on_connect``). Raises
