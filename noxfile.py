@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import nox
+import nox.command
 
 nox.options.default_venv_backend = "venv"
 nox.options.reuse_existing_virtualenvs = True
@@ -53,7 +54,7 @@ def interop(session: nox.Session) -> None:
     when node or npm is missing)."""
     session.install("-e", ".[cli]")
     _install_group(session, "test")
-    if session.run("node", "--version", external=True, success_codes=[0, 1, 127], silent=True):
+    try:
         session.run(
             "npm",
             "install",
@@ -64,6 +65,9 @@ def interop(session: nox.Session) -> None:
             "tests/interop/node",
             external=True,
         )
+    except nox.command.CommandFailed:
+        # No node/npm or no registry: the Node ws cases skip, naming the reason.
+        session.warn("npm install failed; the Node ws interop cases will be skipped")
     session.run("pytest", "tests/interop", "-m", "interop", *session.posargs)
 
 
