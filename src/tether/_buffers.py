@@ -203,13 +203,16 @@ class ReceiveBuffer:
         """Next message; waits across reconnects. Raises the close error once closed and
         drained. A checkpoint even when a message is ready."""
         await trio.lowlevel.checkpoint_if_cancelled()
+        parked = False
         while not self._queue:
             if self._closed is not None:
                 raise self._closed
             await self._not_empty.park()
+            parked = True
         message = self._queue.popleft()
         self._not_full.unpark_all()
-        await trio.lowlevel.cancel_shielded_checkpoint()
+        if not parked:  # parking was the checkpoint; otherwise yield once now
+            await trio.lowlevel.cancel_shielded_checkpoint()
         return message
 
     def close(self, error: BaseException) -> None:
