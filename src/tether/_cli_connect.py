@@ -38,7 +38,7 @@ import trio
 
 import tether
 
-from ._cli_format import describe_error, status_line
+from ._cli_format import EVENT_STYLES, describe_error, status_line
 from ._cli_run import EXIT_INTERRUPTED, run_until_interrupted
 from .events import Event
 
@@ -350,13 +350,7 @@ class Status:
     errors. Coloured with rich when stderr is a terminal."""
 
     _STYLES: Mapping[str, str] = {
-        "Connecting": "cyan",
-        "Connected": "green",
-        "ConnectionLost": "yellow",
-        "BackingOff": "magenta",
-        "GaveUp": "bold red",
-        "Closed": "blue",
-        "MessagesDropped": "red",
+        **EVENT_STYLES,
         "warning": "bold red",
         "error": "bold red",
     }

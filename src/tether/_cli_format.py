@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from .events import (
     BackingOff,
     Closed,
@@ -12,6 +14,19 @@ from .events import (
     GaveUp,
     MessagesDropped,
 )
+
+#: Colour of each session event in terminal output (rich styles), shared by the demo,
+#: its live view and ``tether connect``'s status line.
+EVENT_STYLES: Mapping[str, str] = {
+    "Connecting": "cyan",
+    "Connected": "green",
+    "ConnectionLost": "yellow",
+    "BackingOff": "magenta",
+    "GaveUp": "bold red",
+    "Closed": "blue",
+    "MessagesDropped": "red",
+}
+
 
 __all__ = ["describe_error", "error_kind", "status_line"]
 

@@ -55,7 +55,7 @@ from tether.events import (
 )
 from tether.testing._proxy import ChaosProxy
 
-from ._cli_format import describe_error, error_kind
+from ._cli_format import EVENT_STYLES, describe_error, error_kind
 from ._cli_run import EXIT_INTERRUPTED, run_until_interrupted
 
 __all__ = ["SCHEDULES", "DemoOptions", "Summary", "demo_config", "run", "run_demo"]
@@ -254,13 +254,7 @@ class RichReporter(Reporter):
         "header": "bold",
         "fault": "bold red",
         "note": "dim",
-        "Connecting": "cyan",
-        "Connected": "green",
-        "ConnectionLost": "yellow",
-        "BackingOff": "magenta",
-        "GaveUp": "bold red",
-        "Closed": "blue",
-        "MessagesDropped": "red",
+        **EVENT_STYLES,
     }
 
     def __init__(self) -> None:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import trio
 
+from ._cli_format import EVENT_STYLES
 from ._demo import Reporter, Summary, format_event
 from .events import Closed, Connected, ConnectionLost, Event
 
@@ -47,17 +48,7 @@ TIMELINE_WIDTH = 56
 #: Seconds between two redraws.
 REFRESH_INTERVAL = 0.1
 
-_STYLES: Mapping[str, str] = {
-    "fault": "bold red",
-    "note": "dim",
-    "Connecting": "cyan",
-    "Connected": "green",
-    "ConnectionLost": "yellow",
-    "BackingOff": "magenta",
-    "GaveUp": "bold red",
-    "Closed": "blue",
-    "MessagesDropped": "red",
-}
+_STYLES: Mapping[str, str] = {"fault": "bold red", "note": "dim", **EVENT_STYLES}
 _STATE_STYLES: Mapping[str, str] = {
     "open": "bold green",
     "connecting": "bold cyan",
