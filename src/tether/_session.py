@@ -5,14 +5,18 @@ Shape (DESIGN.md section 1)::
     connect()                      async context manager; owns the session nursery
     └── supervisor task            tenacity AsyncRetrying on Trio's clock, one attempt at a time
         └── generation N           one connect attempt and, if it opens, its whole life:
-            ├── ws nursery         trio-websocket's protocol reader for this connection
+            ├── ws nursery         trio-websocket's protocol reader for this connection;
+            │                      it hands each message to the session through the
+            │                      InboundTap (no reader task of ours, no second queue)
             └── generation scope   cancelled to supersede N (reconnect(), loss, close)
                 ├── open           stream + handshake + on_connect, under connect_timeout
-                ├── reader         connection -> ReceiveBuffer; records data arrival
-                ├── writer         SendBuffer -> connection, in order
-                ├── pinger         ping every ping_interval, pong within ping_timeout
-                ├── idle watchdog  idle_timeout since the last data message
-                └── closer         aclose(): flush, then end the generation gracefully
+                ├── senders        writer (only while messages are queued; coalesces),
+                │                  pinger (ping_interval / ping_timeout), idle watchdog
+                └── (this task)    waits for aclose(): flush, Close frame, peer's Close
+
+``send()`` writes from the caller's task when a generation is open and nothing is queued
+(ordered behind any write in progress by the library's FIFO stream lock); otherwise it
+queues for the writer. An idle session is two tasks: the supervisor and the reader.
 
 A generation never outlives its scope, and the buffers are the only state shared across
 generations, so no task of generation N can act on N+1: there is no "is this still the
