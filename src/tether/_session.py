@@ -326,7 +326,10 @@ class Session:
         Raises :class:`tether.SessionClosed` (or ``ReconnectFailed``) if the session ends
         first, ``TypeError`` if ``message`` is not ``str``/``bytes`` (without a codec).
         Cancellation: if the message was still waiting in the buffer it is withdrawn and
-        never sent; if a writer had already taken it, it will be written.
+        never sent; if the writer task had already taken it, it will be written. If it was
+        being written from this task (nothing was queued) and the write blocks (the
+        socket's buffer is full), cancelling it ends the connection: a partial frame
+        cannot be taken back, so the session reconnects and the message is not resent.
         """
         raw = self._encode(message)
         active = self._active
