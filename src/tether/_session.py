@@ -803,25 +803,27 @@ class Session:
         # The tasks that write: the writer (started only while messages are queued), the
         # pinger and the idle watchdog. This task waits for a close request meanwhile;
         # any end of the generation cancels it from outside (generation.scope).
-        async with trio.open_nursery() as senders:
-            generation.senders = senders
-            if config.ping_interval is not None and config.ping_timeout is not None:
-                senders.start_soon(
-                    self._pinger, generation, ws, config.ping_interval, config.ping_timeout
-                )
-            if config.idle_timeout is not None:
-                senders.start_soon(self._idle_watchdog, generation, config.idle_timeout)
-            self._ensure_writer()
-            await self._close_requested.wait()
-            request = self._close_request
-            assert request is not None
-            if request.flush and not request.forced:
-                with trio.move_on_at(request.deadline):
-                    await self._send_buffer.wait_empty()
-            if generation.outcome is None:
-                generation.outcome = _UserClose(request)
-            generation.senders = None
-            senders.cancel_scope.cancel()
+        try:
+            async with trio.open_nursery() as senders:
+                generation.senders = senders
+                if config.ping_interval is not None and config.ping_timeout is not None:
+                    senders.start_soon(
+                        self._pinger, generation, ws, config.ping_interval, config.ping_timeout
+                    )
+                if config.idle_timeout is not None:
+                    senders.start_soon(self._idle_watchdog, generation, config.idle_timeout)
+                self._ensure_writer()
+                await self._close_requested.wait()
+                request = self._close_request
+                assert request is not None
+                if request.flush and not request.forced:
+                    with trio.move_on_at(request.deadline):
+                        await self._send_buffer.wait_empty()
+                if generation.outcome is None:
+                    generation.outcome = _UserClose(request)
+                senders.cancel_scope.cancel()
+        finally:
+            generation.senders = None  # closed to new tasks, however it ended
         # Stop writing, send the Close frame, and let the library's reader take in what
         # the peer sent before its own Close (RFC 6455 section 5.5.1): messages are
         # delivered, not discarded. The tap closing ends the generation.
