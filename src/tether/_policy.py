@@ -1,6 +1,6 @@
 """Pure decisions of the session: retry or fail, backoff delays, close codes, Retry-After.
 
-Nothing here does I/O or reads a clock; the Trio shell (``_session.py``) passes in times
+Nothing here does I/O or reads a clock; the Trio shell (``_supervisor.py``) passes in times
 and random generators. Every rule is unit-tested without an event loop.
 """
 
