@@ -84,3 +84,10 @@ def bench(session: nox.Session) -> None:
         "picows==2.3.1",
     )
     session.run("python", "benchmarks/bench.py", *session.posargs)
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the documentation with Sphinx (MyST Markdown + autodoc); warnings fail it."""
+    session.install("-e", ".[cli]", "sphinx>=7", "myst-parser>=2")
+    session.run("sphinx-build", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html")
