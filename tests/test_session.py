@@ -441,3 +441,30 @@ async def test_events_subscription_never_blocks_the_session(
     rest = [event async for event in full]
     assert isinstance(rest[-1], events.Closed)
     assert rest[-1].code == 1000
+
+
+async def test_last_rtt_is_the_ping_round_trip(autojump_clock: trio.abc.Clock) -> None:
+    config = attrs.evolve(QUIET, ping_interval=5, ping_timeout=5)
+    async with (
+        memory_server() as server,
+        tether.connect(URL, config=config, opener=server.opener) as session,
+    ):
+        assert session.statistics().last_rtt is None
+        server.slow(0.5)  # every chunk takes 0.5 s each way
+        await trio.sleep(6.5)  # the first ping goes out at +5 and is answered at +6
+        assert session.statistics().last_rtt == 1.0
+
+
+async def test_a_failing_on_event_callback_does_not_break_the_session(
+    autojump_clock: trio.abc.Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(event: events.Event) -> None:
+        raise RuntimeError("bug in the user's logger")
+
+    async with (
+        memory_server() as server,
+        tether.connect(URL, config=QUIET, opener=server.opener, on_event=broken) as session,
+    ):
+        await session.send("still fine")
+        assert await session.receive() == "still fine"
+    assert "on_event callback raised" in caplog.text
