@@ -20,7 +20,7 @@ from tether import Backoff, Config, LostReason, events
 from tether._policy import backoff_delay
 from tether.testing import ServerConnection, memory_server
 
-from .helpers import EventLog
+from .helpers import EventLog, silent
 
 URL = "ws://tether.test/"
 
@@ -32,12 +32,6 @@ FAST = Config(
     close_timeout=2,
     backoff=Backoff(initial=1, maximum=8, jitter=False),
 )
-
-
-async def silent(conn: ServerConnection) -> None:
-    """A server handler that reads and never answers."""
-    while True:
-        await conn.get_message()
 
 
 # ---------------------------------------------------------------------------- F1
@@ -324,23 +318,15 @@ async def test_f7_body_error_sends_close_1011_and_raises_plain_error(
 async def test_f8_send_racing_a_closing_connection_goes_to_next_generation(
     autojump_clock: trio.abc.Clock,
 ) -> None:
-    got: list[tuple[int, str | bytes]] = []
-    arrived = trio.Event()
-
-    async def recorder(conn: ServerConnection) -> None:
-        while True:
-            got.append((conn.record.id, await conn.get_message()))
-            arrived.set()
-
     async with (
-        memory_server(recorder) as server,
+        memory_server() as server,
         tether.connect(URL, config=FAST, opener=server.opener) as session,
     ):
         await trio.sleep(10)
         server.drop()  # the connection is dead; the session has not noticed yet
         await session.send("raced")  # must not raise a transport error
-        await arrived.wait()
-        assert got == [(2, "raced")]
+        assert await session.receive() == "raced"  # the echo: the server has it
+        assert [record.messages for record in server.connections] == [[], ["raced"]]
         assert trio.current_time() == 10
         assert session.generation == 2
 
@@ -387,16 +373,10 @@ async def test_f9_each_message_resets_the_idle_deadline(autojump_clock: trio.abc
 async def test_f10_sends_during_outage_are_buffered_and_flushed_in_order_after_on_connect(
     autojump_clock: trio.abc.Clock,
 ) -> None:
-    got: list[tuple[int, str | bytes]] = []
-
-    async def recorder(conn: ServerConnection) -> None:
-        while True:
-            got.append((conn.record.id, await conn.get_message()))
-
     async def on_connect(conn: tether.Connection) -> None:
         await conn.send(f"auth-{conn.generation}")
 
-    async with memory_server(recorder) as server:
+    async with memory_server(silent) as server:
         async with tether.connect(
             URL, config=FAST, opener=server.opener, on_connect=on_connect
         ) as session:
@@ -409,7 +389,7 @@ async def test_f10_sends_during_outage_are_buffered_and_flushed_in_order_after_o
             server.come_back()
             await session.wait_connected()
             await session.send("last")
-        second = [message for conn_id, message in got if conn_id == 2]
+        second = server.connections[1].messages
         assert second == ["auth-2", *[f"m{n}" for n in range(50)], "last"]
         with pytest.raises(tether.SessionClosed):
             await session.send("after close")

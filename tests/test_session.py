@@ -12,17 +12,17 @@ from wsproto.events import AcceptConnection, Request
 
 import tether
 from tether import Backoff, Config, LostReason, Overflow, events
-from tether.testing import ServerConnection, memory_server
+from tether.testing import MemoryServer, ServerConnection, memory_server
 
-from .helpers import EventLog
+from .helpers import EventLog, silent
 
 URL = "ws://tether.test/"
 QUIET = Config(ping_interval=None, backoff=Backoff(initial=1, maximum=8, jitter=False))
 
 
-async def recorder_into(got: list[tuple[int, str | bytes]], conn: ServerConnection) -> None:
-    while True:
-        got.append((conn.record.id, await conn.get_message()))
+def received(server: MemoryServer) -> list[str | bytes]:
+    """Every message the server received, over all its connections, in order."""
+    return [message for record in server.connections for message in record.messages]
 
 
 # ---------------------------------------------------------------------------- overflow
@@ -51,9 +51,8 @@ async def test_overflow_drop_oldest_reports_every_eviction(
     autojump_clock: trio.abc.Clock,
 ) -> None:
     config = attrs.evolve(QUIET, send_buffer=3, overflow=Overflow.DROP_OLDEST)
-    got: list[tuple[int, str | bytes]] = []
     log = EventLog()
-    async with memory_server(lambda conn: recorder_into(got, conn)) as server:
+    async with memory_server(silent) as server:
         async with tether.connect(
             URL, config=config, opener=server.opener, on_event=log
         ) as session:
@@ -77,7 +76,7 @@ async def test_overflow_drop_oldest_reports_every_eviction(
             assert session.statistics().messages_dropped == 3
             server.come_back()
             await session.wait_connected()
-        assert [m for _, m in got] == ["m3", "m4", "m5"]
+        assert received(server) == ["m3", "m4", "m5"]
 
 
 async def test_overflow_block_waits_for_room(autojump_clock: trio.abc.Clock) -> None:
@@ -105,8 +104,7 @@ async def test_overflow_block_waits_for_room(autojump_clock: trio.abc.Clock) -> 
 
 
 async def test_cancelled_send_withdraws_its_message(autojump_clock: trio.abc.Clock) -> None:
-    got: list[tuple[int, str | bytes]] = []
-    async with memory_server(lambda conn: recorder_into(got, conn)) as server:
+    async with memory_server(silent) as server:
         async with tether.connect(URL, config=QUIET, opener=server.opener) as session:
             server.go_down()
             await trio.sleep(0.5)
@@ -115,7 +113,7 @@ async def test_cancelled_send_withdraws_its_message(autojump_clock: trio.abc.Clo
             assert session.statistics().send_buffered == 0
             server.come_back()
             await session.send("kept")
-        assert [m for _, m in got] == ["kept"]
+        assert received(server) == ["kept"]
 
 
 # ---------------------------------------------------------------------------- close
@@ -124,9 +122,8 @@ async def test_cancelled_send_withdraws_its_message(autojump_clock: trio.abc.Clo
 async def test_aclose_during_outage_waits_for_reconnect_to_flush(
     autojump_clock: trio.abc.Clock,
 ) -> None:
-    got: list[tuple[int, str | bytes]] = []
     config = attrs.evolve(QUIET, close_timeout=5)
-    async with memory_server(lambda conn: recorder_into(got, conn)) as server:
+    async with memory_server(silent) as server:
         async with tether.connect(URL, config=config, opener=server.opener) as session:
             server.go_down()
             await trio.sleep(0.5)
@@ -139,7 +136,7 @@ async def test_aclose_during_outage_waits_for_reconnect_to_flush(
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(restore)
                 await session.aclose()
-        assert [m for _, m in got] == ["pending"]
+        assert received(server) == ["pending"]
         assert server.connections[-1].close_code == 1000
 
 
