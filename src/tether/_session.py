@@ -109,7 +109,7 @@ class Session(SessionCore):
         active = self._active
         if (
             active is not None
-            and active.serving
+            and active.opened
             and not active.writing
             and not self._send_buffer
             and active.outcome is None

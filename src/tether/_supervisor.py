@@ -140,7 +140,6 @@ class _Generation:
     senders: trio.Nursery | None = None
     writer_running: bool = False
     tap: InboundTap | None = None
-    serving: bool = False
     writing: bool = False
     opened_at: float = 0.0
     last_data_at: float = 0.0
@@ -560,7 +559,6 @@ class SessionCore:
         for message in tap.serve(functools.partial(self._deliver, generation)):
             self._receive_buffer.put(message)  # on_connect left these: keep their order
             self._messages_received += 1
-        generation.serving = True
         tap.on_closed = functools.partial(self._connection_ended, generation, ws)
         if tap.closed.is_set():
             self._connection_ended(generation, ws)
@@ -592,13 +590,14 @@ class SessionCore:
         # the peer sent before its own Close (RFC 6455 section 5.5.1): messages are
         # delivered, not discarded. The tap closing ends the generation.
         outcome = generation.outcome
+        assert outcome is not None  # set above, or the generation was cancelled
         if isinstance(outcome, _UserClose) and not generation.write_interrupted:
             request = outcome.request
             with trio.move_on_at(request.deadline):
                 await start_close(ws, request.code, request.reason)
                 self._close_code_sent = request.code
                 await tap.closed.wait()
-        generation.end(outcome or _UserClose(request))
+        generation.end(outcome)
 
     def _connection_ended(self, generation: _Generation, ws: WebSocketConnection) -> None:
         """The library's reader closed the tap: the connection is over."""
