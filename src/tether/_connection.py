@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ._wsconn import ConnectionClosed, InboundTap, WebSocketConnection, lost_error
+from ._wsclient import ClientConnection, ConnectionClosed, lost_error, send_messages
 
 __all__ = ["Connection"]
 
@@ -34,8 +34,7 @@ class Connection:
 
     def __init__(
         self,
-        ws: WebSocketConnection,
-        tap: InboundTap,
+        ws: ClientConnection,
         *,
         generation: int,
         url: str,
@@ -46,7 +45,6 @@ class Connection:
         decode: Callable[[str | bytes], Any],
     ) -> None:
         self._ws = ws
-        self._tap = tap
         self._encode = encode
         self._decode = decode
         self.generation = generation
@@ -63,10 +61,10 @@ class Connection:
     async def send(self, message: Any) -> None:
         """Write ``message`` (through the session's codec) now."""
         try:
-            await self._ws.send_message(self._encode(message))
+            await send_messages(self._ws, (self._encode(message),))
         except ConnectionClosed:
             raise lost_error(self._ws) from None
 
     async def receive(self) -> Any:
         """The server's next message on this connection (decoded by the codec)."""
-        return self._decode(await self._tap.receive())
+        return self._decode(await self._ws.receive())

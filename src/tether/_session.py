@@ -27,7 +27,7 @@ from ._supervisor import (
 )
 from ._transport import Opener, TcpOpener
 from ._url import WebSocketURL, parse_url
-from ._wsconn import (
+from ._wsclient import (
     ConnectionClosed,
     lost_error,
     send_messages,

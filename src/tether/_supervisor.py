@@ -5,9 +5,8 @@ Shape (DESIGN.md section 1)::
     connect()                      async context manager; owns the session nursery
     └── supervisor task            tenacity AsyncRetrying on Trio's clock, one attempt at a time
         └── generation N           one connect attempt and, if it opens, its whole life:
-            ├── ws nursery         trio-websocket's protocol reader for this connection;
-            │                      it hands each message to the session through the
-            │                      InboundTap (no reader task of ours, no second queue)
+            ├── ws nursery         the connection's reader (_wsclient.py): it hands each
+            │                      message straight to the session's receive buffer
             └── generation scope   cancelled to supersede N (reconnect(), loss, close)
                 ├── open           stream + handshake + on_connect, under connect_timeout
                 ├── senders        writer (only while messages are queued; coalesces),
@@ -15,7 +14,7 @@ Shape (DESIGN.md section 1)::
                 └── (this task)    waits for aclose(): flush, Close frame, peer's Close
 
 ``send()`` writes from the caller's task when a generation is open and nothing is queued
-(ordered behind any write in progress by the library's FIFO stream lock); otherwise it
+(ordered behind any write in progress by the connection's FIFO write lock); otherwise it
 queues for the writer. An idle session is two tasks: the supervisor and the reader.
 
 A generation never outlives its scope, and the buffers are the only state shared across
@@ -29,6 +28,7 @@ loop only; its own clock (``time.monotonic()``) never decides anything.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import math
@@ -47,16 +47,13 @@ from ._connection import Connection
 from ._state import State, check_transition
 from ._transport import Opener
 from ._url import WebSocketURL
-from ._wsconn import (
+from ._wsclient import (
+    ClientConnection,
     ConnectionClosed,
-    InboundTap,
-    WebSocketConnection,
     lost_error,
     map_error,
     open_client,
-    send_close_frame,
     send_messages,
-    start_close,
 )
 from .codec import Codec
 from .config import Config
@@ -136,10 +133,9 @@ class _Generation:
     opened: bool = False
     outcome: ConnectionLostError | _UserClose | None = None
     stream: trio.abc.Stream | None = None
-    ws: WebSocketConnection | None = None
+    ws: ClientConnection | None = None
     senders: trio.Nursery | None = None
     writer_running: bool = False
-    tap: InboundTap | None = None
     writing: bool = False
     opened_at: float = 0.0
     last_data_at: float = 0.0
@@ -490,14 +486,14 @@ class SessionCore:
                 self._last_attempt_opened = True
             raise mapped from mapped.__cause__
 
-    async def _open(self, generation: _Generation, ws_nursery: trio.Nursery) -> WebSocketConnection:
+    async def _open(self, generation: _Generation, ws_nursery: trio.Nursery) -> ClientConnection:
         """Stream, handshake and ``on_connect``, all within ``connect_timeout``."""
         timeout = self._config.connect_timeout
         url = generation.url
         with trio.move_on_after(math.inf if timeout is None else timeout) as deadline:
             extra_headers = await self._handshake_headers()
             generation.stream = await self._opener(url.host, url.port, url.tls)
-            ws, generation.tap = await open_client(
+            ws = await open_client(
                 ws_nursery,
                 generation.stream,
                 host=url.host_header,
@@ -511,7 +507,6 @@ class SessionCore:
                 await self._on_connect(
                     Connection(
                         ws,
-                        generation.tap,
                         generation=generation.number,
                         url=url.url,
                         attempt=generation.attempt,
@@ -535,7 +530,7 @@ class SessionCore:
             raise ConfigError(f"headers: must be a mapping of str to str, got {headers!r}")
         return [(str(k).encode("latin-1"), str(v).encode("latin-1")) for k, v in headers.items()]
 
-    async def _serve(self, generation: _Generation, ws: WebSocketConnection) -> None:
+    async def _serve(self, generation: _Generation, ws: ClientConnection) -> None:
         """The generation is open: run its tasks until one of them ends it."""
         now = trio.current_time()
         generation.opened = True
@@ -554,13 +549,11 @@ class SessionCore:
             attempt=generation.attempt,
         )
         config = self._config
-        tap = generation.tap
-        assert tap is not None
-        for message in tap.serve(functools.partial(self._deliver, generation)):
+        for message in ws.serve(functools.partial(self._deliver, generation)):
             self._receive_buffer.put(message)  # on_connect left these: keep their order
             self._messages_received += 1
-        tap.on_closed = functools.partial(self._connection_ended, generation, ws)
-        if tap.closed.is_set():
+        ws.on_closed = functools.partial(self._connection_ended, generation, ws)
+        if ws.ended:
             self._connection_ended(generation, ws)
         # The tasks that write: the writer (started only while messages are queued), the
         # pinger and the idle watchdog. This task waits for a close request meanwhile;
@@ -586,21 +579,22 @@ class SessionCore:
                 senders.cancel_scope.cancel()
         finally:
             generation.senders = None  # closed to new tasks, however it ended
-        # Stop writing, send the Close frame, and let the library's reader take in what
-        # the peer sent before its own Close (RFC 6455 section 5.5.1): messages are
-        # delivered, not discarded. The tap closing ends the generation.
+        # Stop writing, send the Close frame, and let the reader take in what the peer
+        # sent before its own Close (RFC 6455 section 5.5.1): messages are delivered, not
+        # discarded. The reader ending ends the generation.
         outcome = generation.outcome
         assert outcome is not None  # set above, or the generation was cancelled
         if isinstance(outcome, _UserClose) and not generation.write_interrupted:
             request = outcome.request
             with trio.move_on_at(request.deadline):
-                await start_close(ws, request.code, request.reason)
+                with contextlib.suppress(ConnectionClosed):
+                    await ws.start_close(request.code, request.reason)
                 self._close_code_sent = request.code
-                await tap.closed.wait()
+                await ws.wait_ended()
         generation.end(outcome)
 
-    def _connection_ended(self, generation: _Generation, ws: WebSocketConnection) -> None:
-        """The library's reader closed the tap: the connection is over."""
+    def _connection_ended(self, generation: _Generation, ws: ClientConnection) -> None:
+        """The connection's reader ended: the connection is over."""
         generation.end(lost_error(ws))
 
     def _ensure_writer(self) -> None:
@@ -630,9 +624,9 @@ class SessionCore:
             self._down_since = trio.current_time()
 
     async def _deliver(self, generation: _Generation, message: Message) -> None:
-        """Called by trio-websocket's reader task (through the InboundTap) with each
-        complete inbound message. Waiting here for room is the backpressure: while it
-        waits, that task does not read the socket."""
+        """Called by the connection's reader task with each complete inbound message.
+        Waiting here for room is the backpressure: while it waits, that task does not
+        read the socket."""
         buffer = self._receive_buffer
         if buffer.full():
             await buffer.wait_for_room()
@@ -640,7 +634,7 @@ class SessionCore:
         self._messages_received += 1
         buffer.put(message)
 
-    async def _writer(self, generation: _Generation, ws: WebSocketConnection) -> None:
+    async def _writer(self, generation: _Generation, ws: ClientConnection) -> None:
         """Write the send buffer in order until it is empty, coalescing whatever is queued
         into one ``send_all`` (at most WRITE_BATCH_MESSAGES / WRITE_BATCH_BYTES at a
         time). Started on demand by ``_ensure_writer``; returns when there is nothing
@@ -667,7 +661,7 @@ class SessionCore:
             generation.writer_running = False
 
     async def _pinger(
-        self, generation: _Generation, ws: WebSocketConnection, interval: float, pong_within: float
+        self, generation: _Generation, ws: ClientConnection, interval: float, pong_within: float
     ) -> None:
         while True:
             await trio.sleep(interval)
@@ -715,43 +709,40 @@ class SessionCore:
         ws, stream, outcome = generation.ws, generation.stream, generation.outcome
         timeout = self._config.close_timeout
         deadline = trio.current_time() + (math.inf if timeout is None else timeout)
-        if ws is not None and stream is not None and ws.closed is None:
+        if ws is not None and stream is not None and not ws.ended:
             if generation.write_interrupted:
                 pass  # a frame was cut off mid-write: the stream is garbage, just abort
             elif isinstance(outcome, _UserClose):
                 request = outcome.request
                 await self._close_handshake(
                     ws,
-                    stream,
                     request.code,
                     request.reason,
                     max(request.deadline, trio.current_time()),
                 )
                 self._close_code_sent = request.code
             elif outcome is None:
-                # Cancelled from outside: the library's reader is cancelled too, so send
-                # the Close frame ourselves and do not wait for the reply.
-                with trio.move_on_at(deadline):
-                    await send_close_frame(ws, stream, _GOING_AWAY, "going away")
+                # Cancelled from outside: the reader is cancelled too, so send the Close
+                # frame and do not wait for the reply.
+                with trio.move_on_at(deadline), contextlib.suppress(ConnectionClosed):
+                    await ws.start_close(_GOING_AWAY, "going away")
                 self._close_code_sent = _GOING_AWAY
             elif outcome.reason in (LostReason.SUPERSEDED, LostReason.IDLE_TIMEOUT):
-                await self._close_handshake(
-                    ws, stream, 1000, _truncate_reason(outcome.detail), deadline
-                )
-        if generation.tap is not None:
-            generation.tap.detach()
+                await self._close_handshake(ws, 1000, _truncate_reason(outcome.detail), deadline)
+        if ws is not None:
+            ws.detach()
         if stream is not None:
             await trio.aclose_forcefully(stream)
 
     @staticmethod
     async def _close_handshake(
-        ws: WebSocketConnection, stream: trio.abc.Stream, code: int, reason: str, deadline: float
+        ws: ClientConnection, code: int, reason: str, deadline: float
     ) -> None:
         with trio.move_on_at(deadline):
-            await ws.aclose(code, reason or None)
+            await ws.aclose(code, reason)
         # Out of time before the frame went out: still tell the peer, briefly.
-        with trio.move_on_after(1.0):
-            await send_close_frame(ws, stream, code, reason)
+        with trio.move_on_after(1.0), contextlib.suppress(ConnectionClosed):
+            await ws.start_close(code, reason)
 
     # ------------------------------------------------------------------ end of session
 

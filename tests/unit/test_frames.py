@@ -7,7 +7,7 @@ import wsproto
 from hypothesis import given, settings
 from wsproto.events import AcceptConnection, BytesMessage, Request, TextMessage
 
-from tether._wsconn import encode_frame
+from tether._frames import encode_frame
 
 BOUNDARY_SIZES = [0, 1, 125, 126, 127, 4095, 4096, 4097, 65535, 65536, 65537, 300_000]
 

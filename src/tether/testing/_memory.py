@@ -43,7 +43,6 @@ import attrs
 import trio
 import trio_websocket
 
-from .._wsconn import open_server
 from ._faults import (
     Close,
     Drop,
@@ -56,6 +55,7 @@ from ._faults import (
     Stall,
     check_close_code,
 )
+from ._ws_server import open_server
 
 if sys.version_info < (3, 11):  # pragma: no cover
     from exceptiongroup import BaseExceptionGroup  # type: ignore[import-not-found,unused-ignore]

@@ -1,0 +1,167 @@
+"""The client's opening handshake (RFC 6455 section 4.1) over h11, with no I/O.
+
+:class:`ClientHandshake` writes the upgrade request and reads the server's answer,
+byte chunk by byte chunk, into one of three outcomes: :class:`Accepted` (with the bytes
+that followed the response: the first frames), :class:`tether.HandshakeRejected` (an
+HTTP answer other than 101, with its headers and at most 64 KiB of its body), or a
+``ConnectionError`` for a response that is not a valid WebSocket acceptance. h11 does
+the HTTP/1.1 parsing and bounds the header size (16 KiB).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from collections.abc import Sequence
+from typing import Final
+
+import attrs
+import h11
+
+from .exceptions import HandshakeRejected
+
+__all__ = ["Accepted", "ClientHandshake", "HandshakeFailed"]
+
+#: Section 1.3: the GUID appended to the key before hashing.
+_ACCEPT_GUID: Final = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+#: Body bytes of a rejection kept for :attr:`HandshakeRejected.body`; the rest is not read.
+MAX_REJECTION_BODY: Final = 64 * 1024
+
+
+class HandshakeFailed(ConnectionError):
+    """The server's answer was not a valid WebSocket acceptance (malformed HTTP, a bad
+    ``Sec-WebSocket-Accept``, a subprotocol or extension we did not offer). Retried like
+    any connection error: the server may be mid-deploy."""
+
+
+@attrs.frozen
+class Accepted:
+    """The server switched protocols. ``headers``: its response headers, lower-case
+    names; ``trailing``: bytes it sent after the response (already WebSocket frames)."""
+
+    subprotocol: str | None
+    headers: list[tuple[bytes, bytes]]
+    trailing: bytes
+
+
+def accept_token(key: bytes) -> bytes:
+    """``Sec-WebSocket-Accept`` for ``key`` (section 4.2.2 step 5.4)."""
+    return base64.b64encode(hashlib.sha1(key + _ACCEPT_GUID).digest())
+
+
+def _tokens(value: bytes) -> list[str]:
+    return [token.strip().lower() for token in value.decode("latin-1").split(",")]
+
+
+class ClientHandshake:
+    """One opening handshake. :meth:`request` gives the bytes to send; feed what the
+    server sends to :meth:`receive` until it returns :class:`Accepted` or raises.
+
+    Raises from :meth:`receive`: :class:`tether.HandshakeRejected` for a non-101 answer,
+    :class:`HandshakeFailed` for an invalid one, ``ConnectionResetError`` when the server
+    ends the stream (``receive(b"")``) before answering.
+    """
+
+    __slots__ = ("_body", "_h11", "_key", "_rejection", "_request", "_subprotocols")
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        resource: str,
+        subprotocols: Sequence[str] = (),
+        extra_headers: Sequence[tuple[bytes, bytes]] = (),
+    ) -> None:
+        self._key = base64.b64encode(os.urandom(16))
+        self._subprotocols = tuple(subprotocols)
+        self._h11 = h11.Connection(h11.CLIENT)
+        self._rejection: h11.Response | None = None
+        self._body = bytearray()
+        headers = [
+            (b"Host", host.encode("idna")),
+            (b"Upgrade", b"websocket"),
+            (b"Connection", b"Upgrade"),
+            (b"Sec-WebSocket-Key", self._key),
+            (b"Sec-WebSocket-Version", b"13"),
+        ]
+        if subprotocols:
+            headers.append((b"Sec-WebSocket-Protocol", ", ".join(subprotocols).encode("ascii")))
+        headers.extend(extra_headers)
+        self._request = h11.Request(method=b"GET", target=resource.encode("ascii"), headers=headers)
+
+    def request(self) -> bytes:
+        """The upgrade request (section 4.1)."""
+        return self._h11.send(self._request) or b""
+
+    def receive(self, data: bytes | bytearray) -> Accepted | None:
+        """Take the server's next bytes (``b""``: it ended the stream). Returns
+        :class:`Accepted` once the server switched protocols, ``None`` while more bytes
+        are needed."""
+        connection = self._h11
+        connection.receive_data(bytes(data))
+        while True:
+            try:
+                event = connection.next_event()
+            except h11.RemoteProtocolError as error:
+                if self._rejection is not None:
+                    raise self._rejected() from None  # the body ended early: keep what came
+                if not data:
+                    raise ConnectionResetError(
+                        "the server closed the connection during the handshake"
+                    ) from None
+                raise HandshakeFailed(f"malformed HTTP response to the upgrade: {error}") from None
+            if event is h11.NEED_DATA:
+                if not data:
+                    if self._rejection is not None:
+                        raise self._rejected()
+                    raise ConnectionResetError(
+                        "the server closed the connection during the handshake"
+                    )
+                return None
+            if isinstance(event, h11.InformationalResponse):
+                if event.status_code == 101:
+                    return self._accept(event)
+                continue  # 100 Continue and the like: the answer is still to come
+            if isinstance(event, h11.Response):
+                self._rejection = event
+            elif isinstance(event, h11.Data):
+                room = MAX_REJECTION_BODY - len(self._body)
+                self._body += event.data[:room]
+                if room <= len(event.data):
+                    raise self._rejected()
+            elif isinstance(event, (h11.EndOfMessage, h11.ConnectionClosed)) or (
+                event is h11.PAUSED
+            ):
+                if self._rejection is not None:
+                    raise self._rejected()
+                raise HandshakeFailed(f"unexpected HTTP event during the upgrade: {event!r}")
+
+    def _rejected(self) -> HandshakeRejected:
+        response = self._rejection
+        assert response is not None
+        headers = {
+            name.decode("latin-1").lower(): value.decode("latin-1")
+            for name, value in response.headers
+        }
+        return HandshakeRejected(response.status_code, headers, bytes(self._body))
+
+    def _accept(self, response: h11.InformationalResponse) -> Accepted:
+        fields: dict[bytes, bytes] = {}
+        for name, value in response.headers:
+            fields[name.lower()] = value
+        if "websocket" not in _tokens(fields.get(b"upgrade", b"")):
+            raise HandshakeFailed("101 response without 'Upgrade: websocket'")
+        if "upgrade" not in _tokens(fields.get(b"connection", b"")):
+            raise HandshakeFailed("101 response without 'Connection: Upgrade'")
+        if fields.get(b"sec-websocket-accept") != accept_token(self._key):
+            raise HandshakeFailed("101 response with a wrong Sec-WebSocket-Accept")
+        if b"sec-websocket-extensions" in fields:
+            raise HandshakeFailed("the server chose an extension the client did not offer")
+        subprotocol: str | None = None
+        if b"sec-websocket-protocol" in fields:
+            subprotocol = fields[b"sec-websocket-protocol"].decode("latin-1").strip()
+            if subprotocol not in self._subprotocols:
+                raise HandshakeFailed(f"the server chose subprotocol {subprotocol!r}, not offered")
+        trailing, _ = self._h11.trailing_data
+        return Accepted(subprotocol, [(n.lower(), v) for n, v in response.headers], trailing)
