@@ -4,6 +4,9 @@
 generation's writer has written them; :class:`ReceiveBuffer` holds inbound messages until
 the application reads them. Both outlive any one connection, which is what lets a send
 made during a reconnect survive it and a ``receive()`` wait across it.
+
+Their queues are created on first use: an idle session's buffers hold no storage (an empty
+``deque`` is 760 bytes, a third of the memory budget of an idle session).
 """
 
 from __future__ import annotations
@@ -18,6 +21,9 @@ from .exceptions import MessageDropped, SendBufferFull
 __all__ = ["Outbound", "ReceiveBuffer", "SendBuffer"]
 
 Message = str | bytes
+
+#: The queue of a buffer that has never held anything: empty, and never written to.
+_NEVER_USED: tuple[()] = ()
 
 
 class Outbound:
@@ -42,7 +48,7 @@ class SendBuffer:
     """
 
     def __init__(self, capacity: int, overflow: Overflow) -> None:
-        self._queue: deque[Outbound] = deque()
+        self._queue: deque[Outbound] | tuple[()] = _NEVER_USED
         self._capacity = capacity
         self._overflow = overflow
         self._changed = trio.lowlevel.ParkingLot()
@@ -63,8 +69,14 @@ class SendBuffer:
             if self._overflow is not Overflow.DROP_OLDEST:
                 raise SendBufferFull(f"send buffer full ({self._capacity} messages)")
             evicted = self._evict_oldest()
-        self._queue.append(Outbound(message, done))
+        self._writable().append(Outbound(message, done))
         return evicted
+
+    def _writable(self) -> deque[Outbound]:
+        queue = self._queue
+        if isinstance(queue, tuple):
+            queue = self._queue = deque()
+        return queue
 
     async def put(self, message: Message) -> tuple[Outbound, int]:
         """Buffer ``message`` for a ``send()`` that will wait on it. Under ``BLOCK`` this
@@ -77,12 +89,13 @@ class SendBuffer:
             await self._changed.park()
         done = trio.Event()
         evicted = self.put_nowait(message, done)
-        return self._queue[-1], evicted
+        return self._writable()[-1], evicted
 
     def _evict_oldest(self) -> int:
-        for entry in self._queue:
+        queue = self._writable()
+        for entry in queue:
             if not entry.in_flight:
-                self._queue.remove(entry)
+                queue.remove(entry)
                 self._abandon(entry, MessageDropped("evicted by Overflow.DROP_OLDEST"))
                 self.dropped += 1
                 return 1
@@ -94,7 +107,7 @@ class SendBuffer:
         if entry.in_flight or entry.done is None or entry.done.is_set():
             return False
         try:
-            self._queue.remove(entry)
+            self._writable().remove(entry)
         except ValueError:
             return False
         self._changed.unpark_all()
@@ -116,7 +129,7 @@ class SendBuffer:
 
     def written(self, batch: list[Outbound]) -> None:
         """The writer wrote ``batch`` (the head entries): remove them, wake their senders."""
-        queue = self._queue
+        queue = self._writable()
         for entry in batch:
             head = queue.popleft()
             assert head is entry
@@ -136,7 +149,7 @@ class SendBuffer:
         if self._closed is not None:
             raise self._closed
         entry = Outbound(message, done)
-        self._queue.appendleft(entry)
+        self._writable().appendleft(entry)
         return entry
 
     async def wait_empty(self) -> None:
@@ -148,9 +161,10 @@ class SendBuffer:
         """Refuse further messages with ``error``; abandon the buffered ones (their
         senders get ``error``). Returns how many were abandoned."""
         self._closed = error
-        abandoned = len(self._queue)
-        while self._queue:
-            self._abandon(self._queue.popleft(), error)
+        queue = self._writable()
+        abandoned = len(queue)
+        while queue:
+            self._abandon(queue.popleft(), error)
         self._changed.unpark_all()
         return abandoned
 
@@ -171,10 +185,10 @@ class ReceiveBuffer:
     """
 
     def __init__(self, capacity: int) -> None:
-        self._queue: deque[Message] = deque()
+        self._queue: deque[Message] | tuple[()] = _NEVER_USED
         self._capacity = capacity
-        self._not_empty = trio.lowlevel.ParkingLot()
-        self._not_full = trio.lowlevel.ParkingLot()
+        #: Parks the reader while full and ``get()`` while empty: never both at once.
+        self._changed = trio.lowlevel.ParkingLot()
         self._closed: BaseException | None = None
         self.blocked = False
 
@@ -191,13 +205,16 @@ class ReceiveBuffer:
         self.blocked = True
         try:
             while len(self._queue) >= self._capacity:
-                await self._not_full.park()
+                await self._changed.park()
         finally:
             self.blocked = False
 
     def put(self, message: Message) -> None:
-        self._queue.append(message)
-        self._not_empty.unpark_all()
+        queue = self._queue
+        if isinstance(queue, tuple):
+            queue = self._queue = deque()
+        queue.append(message)
+        self._changed.unpark_all()
 
     async def get(self) -> Message:
         """Next message; waits across reconnects. Raises the close error once closed and
@@ -207,10 +224,12 @@ class ReceiveBuffer:
         while not self._queue:
             if self._closed is not None:
                 raise self._closed
-            await self._not_empty.park()
+            await self._changed.park()
             parked = True
-        message = self._queue.popleft()
-        self._not_full.unpark_all()
+        queue = self._queue
+        assert isinstance(queue, deque)  # not empty, so it has been used
+        message = queue.popleft()
+        self._changed.unpark_all()
         if not parked:  # parking was the checkpoint; otherwise yield once now
             await trio.lowlevel.cancel_shielded_checkpoint()
         return message
@@ -219,4 +238,4 @@ class ReceiveBuffer:
         """After the buffered messages, ``get()`` raises ``error``."""
         if self._closed is None:
             self._closed = error
-        self._not_empty.unpark_all()
+        self._changed.unpark_all()

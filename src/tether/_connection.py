@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ._handshake import Accepted
 from ._wsclient import ClientConnection, ConnectionClosed, lost_error, send_messages
 
 __all__ = ["Connection"]
@@ -35,6 +36,7 @@ class Connection:
     def __init__(
         self,
         ws: ClientConnection,
+        accepted: Accepted,
         *,
         generation: int,
         url: str,
@@ -52,10 +54,10 @@ class Connection:
         self.attempt = attempt
         self.last_message_at = last_message_at
         self.messages_received = messages_received
-        self.subprotocol: str | None = ws.subprotocol
+        self.subprotocol: str | None = accepted.subprotocol
         self.handshake_headers: Mapping[str, str] = {
             key.decode("latin-1").lower(): value.decode("latin-1")
-            for key, value in ws.handshake_headers
+            for key, value in accepted.headers
         }
 
     async def send(self, message: Any) -> None:

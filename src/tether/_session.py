@@ -216,7 +216,7 @@ class Session(SessionCore):
         ``give_up_after`` count from here). Calling it again before that attempt starts
         has no further effect. Raises :class:`tether.SessionClosed` once closing.
         """
-        if self._close_request is not None or self._finished.is_set():
+        if self._close_request is not None or self._finished:
             raise SessionClosed("the session is closed")
         self._outage_attempts = 0
         self._outage_started_at = trio.current_time()
@@ -233,7 +233,7 @@ class Session(SessionCore):
         :class:`tether.SessionClosed` if the session ends first."""
         await trio.lowlevel.checkpoint_if_cancelled()
         while self._state is not State.OPEN:
-            if self._finished.is_set() or self._close_request is not None:
+            if self._finished or self._close_request is not None:
                 raise self._terminal_or_closed()
             await self._state_changed.park()
 
@@ -248,7 +248,7 @@ class Session(SessionCore):
         if max_buffer < 1:
             raise ConfigError(f"max_buffer: must be >= 1, got {max_buffer!r}")
         send, receive = trio.open_memory_channel[Event](max_buffer)
-        if self._finished.is_set():
+        if self._finished:
             send.close()
         else:
             self._subscribers.append(send)
@@ -291,10 +291,10 @@ class Session(SessionCore):
             raise ConfigError(f"code: {code} cannot be sent in a Close frame (RFC 6455 7.4)")
         request = self._request_close(code, reason, flush=True)
         with trio.move_on_at(request.deadline):
-            await self._finished.wait()
-        if not self._finished.is_set():
+            await self._wait_finished()
+        if not self._finished:
             self._force_close()
-        await self._finished.wait()
+        await self._wait_finished()
 
 
 def _parse_urls(url: str | Sequence[str]) -> list[WebSocketURL]:

@@ -186,7 +186,6 @@ class SessionCore:
         "_attempts",
         "_close_code_sent",
         "_close_request",
-        "_close_requested",
         "_codec",
         "_config",
         "_connected_since",
@@ -254,9 +253,9 @@ class SessionCore:
         self._send_buffer = SendBuffer(config.send_buffer, config.overflow)
         self._receive_buffer = ReceiveBuffer(config.receive_buffer)
         self._close_request: _CloseRequest | None = None
-        self._close_requested = trio.Event()
         self._close_code_sent: int | None = None
-        self._finished = trio.Event()
+        #: The session has ended (state CLOSED); waiters park on ``_state_changed``.
+        self._finished = False
         self._terminal: SessionClosed | None = None
         self._terminal_seen = False
         self._subscribers: list[trio.MemorySendChannel[Event]] = []
@@ -290,10 +289,10 @@ class SessionCore:
         deadline = trio.current_time() + (math.inf if timeout is None else timeout)
         request = _CloseRequest(code, _truncate_reason(reason), flush, deadline)
         self._close_request = request
-        if self._finished.is_set():
+        if self._finished:
             return request
         self._set_state(State.CLOSING)
-        self._close_requested.set()
+        self._state_changed.unpark_all()  # _serve waits for the request there
         active = self._active
         if active is not None and not active.opened and not (flush and self._send_buffer):
             active.end(_UserClose(request))
@@ -493,7 +492,7 @@ class SessionCore:
         with trio.move_on_after(math.inf if timeout is None else timeout) as deadline:
             extra_headers = await self._handshake_headers()
             generation.stream = await self._opener(url.host, url.port, url.tls)
-            ws = await open_client(
+            ws, accepted = await open_client(
                 ws_nursery,
                 generation.stream,
                 host=url.host_header,
@@ -507,6 +506,7 @@ class SessionCore:
                 await self._on_connect(
                     Connection(
                         ws,
+                        accepted,
                         generation=generation.number,
                         url=url.url,
                         attempt=generation.attempt,
@@ -568,7 +568,8 @@ class SessionCore:
                 if config.idle_timeout is not None:
                     senders.start_soon(self._idle_watchdog, generation, config.idle_timeout)
                 self._ensure_writer()
-                await self._close_requested.wait()
+                while self._close_request is None:
+                    await self._state_changed.park()
                 request = self._close_request
                 assert request is not None
                 if request.flush and not request.forced:
@@ -776,7 +777,8 @@ class SessionCore:
         for channel in self._subscribers:
             channel.close()
         self._subscribers.clear()
-        self._finished.set()
+        self._finished = True
+        self._state_changed.unpark_all()
 
     def _terminal_for(self, error: BaseException) -> SessionClosed:
         if isinstance(error, HandshakeRejected) and not self._gave_up:
@@ -838,8 +840,12 @@ class SessionCore:
     def _decode(self, raw: Message) -> Any:
         return raw if self._codec is None else self._codec.decode(raw)
 
+    async def _wait_finished(self) -> None:
+        while not self._finished:
+            await self._state_changed.park()
+
     async def _wait_first_open(self) -> None:
         while self._generation == 0:
-            if self._finished.is_set():
+            if self._finished:
                 raise self._terminal_or_closed()
             await self._state_changed.park()
