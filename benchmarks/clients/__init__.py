@@ -25,6 +25,7 @@ TETHER = "tether"
 
 CLIENTS: tuple[ClientSpec, ...] = (
     ClientSpec(TETHER, "tether_session", (*THROUGHPUT, "reconnect", "dead_peer")),
+    ClientSpec("tether pure-Python", "tether_pure"),
     ClientSpec("trio-websocket", "trio_websocket_default"),
     ClientSpec("trio-websocket tuned", "trio_websocket_tuned", (*THROUGHPUT, "reconnect")),
     ClientSpec("websockets.trio", "websockets_trio"),

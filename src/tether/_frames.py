@@ -12,6 +12,7 @@ Section numbers below are RFC 6455's.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Final
 
 __all__ = [
@@ -27,6 +28,8 @@ __all__ = [
     "close_payload",
     "encode_control",
     "encode_frame",
+    "encode_frame_split",
+    "speedups",
 ]
 
 OPCODE_CONTINUATION: Final = 0x0
@@ -106,16 +109,44 @@ class Close:
 Inbound = str | bytes | Ping | Pong | Close
 
 
+def _c_apply_mask() -> Callable[[bytes, bytes], bytes] | None:
+    """websockets' C masking function, if websockets is installed (the ``speedups``
+    extra) and ``TETHER_NO_SPEEDUPS`` is not set in the environment."""
+    if os.environ.get("TETHER_NO_SPEEDUPS"):
+        return None
+    try:
+        from websockets import speedups as c_speedups  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return None
+    apply_mask: Callable[[bytes, bytes], bytes] = c_speedups.apply_mask
+    return apply_mask
+
+
+_apply_mask = _c_apply_mask()
+#: Which masking code runs: ``"websockets.speedups"`` (C, about 0.02 ms per MiB here)
+#: or ``"python"`` (about 1.1 ms per MiB: bytes.translate and integer XOR).
+speedups = "python" if _apply_mask is None else "websockets.speedups"
+
+
 def _mask(payload: bytes, key: bytes) -> bytes | bytearray:
     """``payload`` XOR the repeated 4-byte ``key`` (section 5.3)."""
+    if _apply_mask is not None:
+        return _apply_mask(payload, key)
     size = len(payload)
     if size < _SMALL_PAYLOAD:
         mask = int.from_bytes(key * (size // 4 + 1), "little") & ((1 << (8 * size)) - 1)
         return (int.from_bytes(payload, "little") ^ mask).to_bytes(size, "little")
     masked = bytearray(payload)
-    for offset in range(4):
-        masked[offset::4] = masked[offset::4].translate(_XOR_TABLES[key[offset]])
+    _mask_in_place(masked, 0, size, key)
     return masked
+
+
+def _mask_in_place(buffer: bytearray, start: int, stop: int, key: bytes) -> None:
+    """XOR ``buffer[start:stop]`` with ``key`` repeated from ``start``: four strided
+    ``bytes.translate`` passes, all in C (about 1.2 ms per MiB here)."""
+    for offset in range(4):
+        position = start + offset
+        buffer[position:stop:4] = buffer[position:stop:4].translate(_XOR_TABLES[key[offset]])
 
 
 def _header(first_byte: int, size: int) -> bytes:
@@ -127,30 +158,34 @@ def _header(first_byte: int, size: int) -> bytes:
     return bytes((first_byte, 0xFF)) + size.to_bytes(8, "big")
 
 
+def _payload(message: str | bytes) -> tuple[bytes, int]:
+    if isinstance(message, str):
+        return message.encode("utf-8"), 0x80 | OPCODE_TEXT
+    return message, 0x80 | OPCODE_BINARY
+
+
 def encode_frame(message: str | bytes) -> bytes | bytearray:
     """One complete, masked client data frame for ``message`` (section 5.2): FIN set,
     opcode text (``str``, sent as UTF-8) or binary (``bytes``), a fresh 4-byte masking key
     from ``os.urandom`` (section 5.3 wants it unpredictable).
 
-    Small frames are built with one big-integer XOR; large ones are masked in place in
-    one buffer with four strided ``bytes.translate`` passes (about 1.1 ms per MiB here).
+    Masked by websockets' C function when it is installed (the ``speedups`` extra; see
+    :data:`speedups`); otherwise small frames take one big-integer XOR and larger ones
+    are masked in place in one buffer. For large messages :func:`encode_frame_split`
+    saves a copy.
     """
-    if isinstance(message, str):
-        payload, first = message.encode("utf-8"), 0x80 | OPCODE_TEXT
-    else:
-        payload, first = message, 0x80 | OPCODE_BINARY
-    size = len(payload)
+    head, masked = encode_frame_split(message)
+    return head + masked
+
+
+def encode_frame_split(message: str | bytes) -> tuple[bytes, bytes | bytearray]:
+    """:func:`encode_frame` as its header (with the masking key) and its masked payload,
+    not joined: for a large message, joining them would allocate and fill another buffer
+    of its size (measured: 0.35 ms per MiB in the 1 MiB echo loop, page faults included).
+    """
+    payload, first = _payload(message)
     key = os.urandom(4)
-    if size < _SMALL_PAYLOAD:
-        return _header(first, size) + key + _mask(payload, key)
-    frame = bytearray(_header(first, size))
-    frame += key
-    start = len(frame)
-    frame += payload
-    for offset in range(4):
-        position = start + offset
-        frame[position::4] = frame[position::4].translate(_XOR_TABLES[key[offset]])
-    return frame
+    return _header(first, len(payload)) + key, _mask(payload, key)
 
 
 def encode_control(opcode: int, payload: bytes = b"") -> bytes:

@@ -40,6 +40,7 @@ from ._frames import (
     close_payload,
     encode_control,
     encode_frame,
+    encode_frame_split,
 )
 from ._handshake import Accepted, ClientHandshake
 from .events import LostReason
@@ -57,8 +58,11 @@ __all__ = [
 #: Bytes asked of the stream per read while no large frame is arriving (trio-websocket's
 #: default of 4 KiB gave 114 MiB/s for 1 MiB messages; 64 KiB gave 207 MiB/s).
 RECEIVE_BUFFER_SIZE: Final = 65536
+#: Messages of at least this many bytes (UTF-8 for text: a ``str``'s ``len`` is a lower
+#: bound) are written as header and payload, two ``send_all`` calls, instead of joined.
+LARGE_MESSAGE_SIZE: Final = 65536
 #: Largest single read, when a large frame's remaining bytes are known.
-MAX_READ_SIZE: Final = 4 * 1024 * 1024
+MAX_READ_SIZE: Final = 256 * 1024
 #: Messages held for ``receive()`` while ``on_connect`` runs; the reader waits beyond.
 PRE_SERVE_CAPACITY: Final = 64
 #: Seconds the reader spends writing a Close frame in answer to the server's Close or
@@ -295,9 +299,9 @@ class ClientConnection:
 
     # ------------------------------------------------------------------ writing
 
-    async def _write(self, data: bytes | bytearray) -> None:
-        """One ``send_all``, after the writes that came first (FIFO). The turn is handed
-        straight to the next waiter, so nobody can cut in between."""
+    async def _write(self, *parts: bytes | bytearray) -> None:
+        """``send_all`` each of ``parts``, after the writes that came first (FIFO). The
+        turn is handed straight to the next waiter, so nobody can cut in between."""
         if self._writing:
             if self._write_waiters is None:
                 self._write_waiters = trio.lowlevel.ParkingLot()
@@ -305,7 +309,8 @@ class ClientConnection:
         else:
             self._writing = True  # uncontended: no extra yield; send_all checkpoints anyway
         try:
-            await self._stream.send_all(data)
+            for part in parts:
+                await self._stream.send_all(part)
         except (trio.BrokenResourceError, trio.ClosedResourceError) as error:
             if self.broken is None and not self.ended:
                 self.broken = f"write failed: {error!r}"
@@ -321,7 +326,11 @@ class ClientConnection:
         if self.close_sent is not None or self.ended:
             raise ConnectionClosed
         if len(messages) == 1:
-            await self._write(encode_frame(messages[0]))
+            message = messages[0]
+            if len(message) < LARGE_MESSAGE_SIZE:
+                await self._write(encode_frame(message))
+            else:
+                await self._write(*encode_frame_split(message))
         else:
             await self._write(b"".join([encode_frame(message) for message in messages]))
 

@@ -1,15 +1,35 @@
-"""tether's own client data frames parse, in wsproto's server, as the messages sent."""
+"""tether's own client data frames parse, in wsproto's server, as the messages sent,
+with either masking implementation (websockets' C function or tether's pure Python)."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import hypothesis.strategies as st
+import pytest
 import wsproto
 from hypothesis import given, settings
 from wsproto.events import AcceptConnection, BytesMessage, Request, TextMessage
 
-from tether._frames import encode_frame
+import tether._frames
+from tether._frames import _mask, encode_frame, encode_frame_split
 
 BOUNDARY_SIZES = [0, 1, 125, 126, 127, 4095, 4096, 4097, 65535, 65536, 65537, 300_000]
+C_MASK = tether._frames._c_apply_mask()
+
+
+@contextlib.contextmanager
+def masking_with(implementation: str) -> Iterator[None]:
+    """Mask with websockets' C function (``"c"``) or tether's pure Python (``"python"``)."""
+    if implementation == "c" and C_MASK is None:
+        pytest.skip("websockets.speedups is not installed")
+    original = tether._frames._apply_mask
+    tether._frames._apply_mask = C_MASK if implementation == "c" else None
+    try:
+        yield
+    finally:
+        tether._frames._apply_mask = original
 
 
 def server_after_handshake() -> wsproto.WSConnection:
@@ -50,7 +70,25 @@ def parse(frames: bytes) -> list[str | bytes]:
     )
 )
 def test_frames_round_trip_through_wsproto(messages: list[str | bytes]) -> None:
-    assert parse(b"".join(encode_frame(m) for m in messages)) == messages
+    for implementation in ("c", "python") if C_MASK is not None else ("python",):
+        with masking_with(implementation):
+            assert parse(b"".join(encode_frame(m) for m in messages)) == messages
+            split = b"".join(b"".join(encode_frame_split(m)) for m in messages)
+            assert parse(split) == messages
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.one_of(st.binary(max_size=9000), st.sampled_from(BOUNDARY_SIZES).map(bytes)),
+    st.binary(min_size=4, max_size=4),
+)
+def test_pure_python_masking_equals_websockets_c_masking(payload: bytes, key: bytes) -> None:
+    if C_MASK is None:
+        pytest.skip("websockets.speedups is not installed")
+    expected = bytes(value ^ key[index % 4] for index, value in enumerate(payload))
+    assert C_MASK(payload, key) == expected
+    with masking_with("python"):
+        assert bytes(_mask(payload, key)) == expected
 
 
 def test_frames_are_masked_with_fresh_keys() -> None:
