@@ -118,6 +118,15 @@ def _versions() -> str:
     return ", ".join(found)
 
 
+def _masking() -> str:
+    """Which masking code the ``tether`` client runs (``tether._frames.speedups``)."""
+    try:
+        from tether import _frames
+    except ImportError:
+        return "(tether not importable)"
+    return _frames.speedups
+
+
 def _progress(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
@@ -184,6 +193,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f" {load_before:.2f} before, {os.getloadavg()[0]:.2f} after (the harness itself"
         " adds up to 2: more means something else competed for the 2 cores)",
         f"* packages: {_versions()}; tether at git {_git_revision()}",
+        f"* masking: `tether` masks frames with {_masking()}; `tether pure-Python` sets"
+        " `TETHER_NO_SPEEDUPS=1` (pure-Python masking, no speedups extra)",
         f"* server: picows echo server on 127.0.0.1 in its own process (default asyncio"
         f" loop); {server_cpu:.1f} CPU-s over the whole run; per-benchmark shares below",
         "* cells: median (value ÷ tether's median; tether = 1.00; no ratio where tether"

@@ -29,6 +29,7 @@ __all__ = [
     "encode_control",
     "encode_frame",
     "encode_frame_split",
+    "fit_close_reason",
     "speedups",
 ]
 
@@ -196,12 +197,18 @@ def encode_control(opcode: int, payload: bytes = b"") -> bytes:
     return _header(0x80 | opcode, len(payload)) + key + bytes(_mask(payload, key))
 
 
+def fit_close_reason(reason: str) -> str:
+    """``reason`` cut at a character boundary to the 123 UTF-8 bytes a Close frame has
+    room for (section 5.5: 125 bytes, 2 of them the code); characters UTF-8 cannot
+    encode (lone surrogates) become ``?``."""
+    encoded = reason.encode("utf-8", errors="replace")[: MAX_CONTROL_PAYLOAD - 2]
+    return encoded.decode("utf-8", errors="ignore")
+
+
 def close_payload(code: int, reason: str) -> bytes:
-    """The body of a Close frame (section 5.5.1): the code, then the reason in UTF-8,
-    cut at a character boundary to fit the 125-byte control frame limit."""
-    encoded = reason.encode("utf-8")[: MAX_CONTROL_PAYLOAD - 2]
-    encoded = encoded.decode("utf-8", errors="ignore").encode("utf-8")
-    return code.to_bytes(2, "big") + encoded
+    """The body of a Close frame (section 5.5.1): the code, then the reason in UTF-8
+    (:func:`fit_close_reason`)."""
+    return code.to_bytes(2, "big") + fit_close_reason(reason).encode("utf-8")
 
 
 def _parse_close(payload: bytes) -> Close:

@@ -50,6 +50,14 @@ def accept_token(key: bytes) -> bytes:
     return base64.b64encode(hashlib.sha1(key + _ACCEPT_GUID).digest())
 
 
+def _ascii_host(host: str) -> bytes:
+    """The ``Host`` header value: as written when ASCII, else IDNA (RFC 5891)."""
+    try:
+        return host.encode("ascii")
+    except UnicodeEncodeError:
+        return host.encode("idna")
+
+
 def _tokens(value: bytes) -> list[str]:
     return [token.strip().lower() for token in value.decode("latin-1").split(",")]
 
@@ -79,7 +87,7 @@ class ClientHandshake:
         self._rejection: h11.Response | None = None
         self._body = bytearray()
         headers = [
-            (b"Host", host.encode("idna")),
+            (b"Host", _ascii_host(host)),
             (b"Upgrade", b"websocket"),
             (b"Connection", b"Upgrade"),
             (b"Sec-WebSocket-Key", self._key),

@@ -44,6 +44,7 @@ import trio
 from . import _policy
 from ._buffers import Message, ReceiveBuffer, SendBuffer
 from ._connection import Connection
+from ._frames import fit_close_reason
 from ._state import State, check_transition
 from ._transport import Opener
 from ._url import WebSocketURL
@@ -89,8 +90,6 @@ HeadersArg = Mapping[str, str] | Callable[[], Awaitable[Mapping[str, str]]] | No
 OnConnect = Callable[[Connection], Awaitable[None]]
 E = TypeVar("E", bound=Event)
 
-#: RFC 6455 section 5.5: a control frame's payload is at most 125 bytes, 2 of them code.
-_MAX_CLOSE_REASON_BYTES = 123
 _GOING_AWAY = 1001
 #: Jitter draws when no ``rng`` is given: one generator for all sessions (a
 #: ``random.Random`` holds 2.5 KiB of state; per session that was the largest cost).
@@ -150,11 +149,6 @@ class _Generation:
             if self.on_end is not None:
                 self.on_end()
         self.scope.cancel()
-
-
-def _truncate_reason(reason: str) -> str:
-    encoded = reason.encode("utf-8")[:_MAX_CLOSE_REASON_BYTES]
-    return encoded.decode("utf-8", errors="ignore")
 
 
 def _single_error(error: BaseException) -> BaseException:
@@ -287,7 +281,7 @@ class SessionCore:
             return self._close_request
         timeout = self._config.close_timeout
         deadline = trio.current_time() + (math.inf if timeout is None else timeout)
-        request = _CloseRequest(code, _truncate_reason(reason), flush, deadline)
+        request = _CloseRequest(code, fit_close_reason(reason), flush, deadline)
         self._close_request = request
         if self._finished:
             return request
@@ -729,7 +723,7 @@ class SessionCore:
                     await ws.start_close(_GOING_AWAY, "going away")
                 self._close_code_sent = _GOING_AWAY
             elif outcome.reason in (LostReason.SUPERSEDED, LostReason.IDLE_TIMEOUT):
-                await self._close_handshake(ws, 1000, _truncate_reason(outcome.detail), deadline)
+                await self._close_handshake(ws, 1000, fit_close_reason(outcome.detail), deadline)
         if ws is not None:
             ws.detach()
         if stream is not None:

@@ -1,4 +1,4 @@
-"""The transport seam: stream openers below trio-websocket.
+"""The transport seam: stream openers below the WebSocket connection.
 
 An *opener* is ``async (host: str, port: int, tls: bool) -> trio.abc.Stream``. The session
 calls it once per connect attempt, under ``Config.connect_timeout``, and speaks the

@@ -10,6 +10,10 @@ from .exceptions import ConfigError
 
 __all__ = ["WebSocketURL", "parse_url"]
 
+#: Characters a request target may hold as they are (RFC 3986 section 2: unreserved,
+#: reserved, and ``%`` of an existing escape).
+_RESOURCE_SAFE = "/?#[]@!$&'()*+,;=:%~-._"
+
 
 @attrs.frozen
 class WebSocketURL:
@@ -50,6 +54,9 @@ def parse_url(url: object) -> WebSocketURL:
     resource = parts.path or "/"
     if parts.query:
         resource += "?" + parts.query
+    # The request line is ASCII (RFC 9112 section 3.2): percent-encode anything else as
+    # UTF-8, keeping escapes and reserved characters as written.
+    resource = urllib.parse.quote(resource, safe=_RESOURCE_SAFE)
     return WebSocketURL(
         url=url,
         host=parts.hostname,

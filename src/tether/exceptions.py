@@ -16,7 +16,7 @@
 
 No public call of tether raises an ``ExceptionGroup``: groups from Trio nurseries are
 unwrapped at the boundary and the single meaningful error is raised. Errors of the
-transport (``OSError``, ``trio.BrokenResourceError``, trio-websocket's exceptions) never
+transport (``OSError``, ``trio.BrokenResourceError``, h11's protocol errors) never
 escape a public call; they surface as ``__cause__`` of a tether error or as the
 ``error`` of a :class:`tether.events.BackingOff` event.
 """

@@ -811,3 +811,9 @@ def test_encode_control_accepts_125_bytes() -> None:
     (event,) = wsproto_reads(encode_control(OPCODE_PONG, b"y" * 125))
     assert isinstance(event, WsPong)
     assert bytes(event.payload) == b"y" * 125
+
+
+def test_close_reason_with_a_lone_surrogate_is_replaced_not_raised() -> None:
+    """A reason UTF-8 cannot encode still makes a valid Close frame."""
+    payload = close_payload(1000, "bye \ud800 now")
+    assert payload == (1000).to_bytes(2, "big") + b"bye ? now"

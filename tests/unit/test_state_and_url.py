@@ -37,6 +37,8 @@ def test_transition_table(current: State, target: State) -> None:
         ("wss://example.com/feed?x=1", "example.com", 443, "/feed?x=1", True, "example.com"),
         ("ws://127.0.0.1:8765/a", "127.0.0.1", 8765, "/a", False, "127.0.0.1:8765"),
         ("WS://[::1]:9000/", "::1", 9000, "/", False, "[::1]:9000"),
+        # Non-ASCII in the path or query is percent-encoded (UTF-8); escapes are kept.
+        ("ws://h/p\u00e4th?q=\u00fc&r=%20", "h", 80, "/p%C3%A4th?q=%C3%BC&r=%20", False, "h"),
     ],
 )
 def test_parse_url(
