@@ -15,14 +15,11 @@ from dataclasses import dataclass
 
 import hypothesis.strategies as st
 import pytest
-import wsproto
 from hypothesis import HealthCheck, given, settings
 from wsproto.events import (
-    AcceptConnection,
     CloseConnection,
     Event,
     Message,
-    Request,
 )
 from wsproto.events import Ping as WsPing
 from wsproto.events import Pong as WsPong
@@ -43,6 +40,8 @@ from tether._frames import (
     encode_frame,
 )
 
+from ..helpers import wsproto_server
+
 FIN = 0x80
 CONTINUATION, TEXT, BINARY, CLOSE, PING, PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
 #: Large enough for every message the property tests send.
@@ -57,16 +56,6 @@ Described = tuple[object, ...]
 
 
 # --- helpers ---------------------------------------------------------------------------
-
-
-def wsproto_server() -> wsproto.WSConnection:
-    """A wsproto server past the opening handshake, ready to send frames."""
-    client = wsproto.WSConnection(wsproto.ConnectionType.CLIENT)
-    server = wsproto.WSConnection(wsproto.ConnectionType.SERVER)
-    server.receive_data(client.send(Request(host="h", target="/")))
-    assert any(isinstance(e, Request) for e in server.events())
-    server.send(AcceptConnection())
-    return server
 
 
 def server_frames(*events: Event) -> bytes:

@@ -8,12 +8,13 @@ from collections.abc import Iterator
 
 import hypothesis.strategies as st
 import pytest
-import wsproto
 from hypothesis import given, settings
-from wsproto.events import AcceptConnection, BytesMessage, Request, TextMessage
+from wsproto.events import BytesMessage, TextMessage
 
 import tether._frames
 from tether._frames import _mask, encode_frame, encode_frame_split
+
+from ..helpers import wsproto_server
 
 BOUNDARY_SIZES = [0, 1, 125, 126, 127, 4095, 4096, 4097, 65535, 65536, 65537, 300_000]
 C_MASK = tether._frames._c_apply_mask()
@@ -32,17 +33,8 @@ def masking_with(implementation: str) -> Iterator[None]:
         tether._frames._apply_mask = original
 
 
-def server_after_handshake() -> wsproto.WSConnection:
-    client = wsproto.WSConnection(wsproto.ConnectionType.CLIENT)
-    server = wsproto.WSConnection(wsproto.ConnectionType.SERVER)
-    server.receive_data(client.send(Request(host="h", target="/")))
-    assert any(isinstance(e, Request) for e in server.events())
-    server.send(AcceptConnection())
-    return server
-
-
 def parse(frames: bytes) -> list[str | bytes]:
-    server = server_after_handshake()
+    server = wsproto_server()
     server.receive_data(frames)
     messages: list[str | bytes] = []
     partial: list[str | bytes] = []
