@@ -1,11 +1,14 @@
-"""The connection's own socket reads (tether._wsclient._read_socket) on real sockets."""
+"""tether's client connection (tether._wsclient): its own socket reads on real socket
+pairs, and the order of its writes."""
 
 from __future__ import annotations
 
 import pytest
 import trio
 
-from tether._wsclient import _read_socket
+from tether._wsclient import ClientConnection, ConnectionClosed, _read_socket
+
+from .helpers import wsproto_server
 
 
 async def test_reads_what_is_there_without_waiting_after_a_full_read() -> None:
@@ -71,3 +74,44 @@ async def test_closing_while_waiting_raises_closed(nursery: trio.Nursery) -> Non
         with trio.fail_after(5):
             await done.wait()
         assert len(raised) == 1
+
+
+async def test_writes_take_turns_in_order_and_nothing_follows_the_close_frame(
+    nursery: trio.Nursery,
+) -> None:
+    """Frames never interleave; writes queued before our Close go out before it, and a
+    write that reaches its turn after the Close raises instead of following it (RFC 6455
+    section 5.5.1)."""
+    client_end, server_end = trio.testing.lockstep_stream_pair()  # send_all waits for reads
+    connection = ClientConnection(client_end, max_message_size=1 << 20)
+    outcomes: dict[str, str] = {}
+
+    async def send(name: str) -> None:
+        try:
+            await connection.send([name])
+            outcomes[name] = "written"
+        except ConnectionClosed:
+            outcomes[name] = "refused"
+
+    nursery.start_soon(send, "first")  # holds the turn: nobody reads yet
+    await trio.testing.wait_all_tasks_blocked()
+    nursery.start_soon(send, "queued")
+    await trio.testing.wait_all_tasks_blocked()
+    nursery.start_soon(connection.start_close, 1000, "bye")
+    await trio.testing.wait_all_tasks_blocked()
+    nursery.start_soon(send, "late")
+    await trio.testing.wait_all_tasks_blocked()
+
+    server = wsproto_server()
+    events: list[object] = []
+    while len(events) < 3:
+        with trio.fail_after(5):
+            server.receive_data(await server_end.receive_some())
+        events.extend(server.events())
+    await trio.testing.wait_all_tasks_blocked()
+    assert [getattr(e, "data", None) or getattr(e, "code", None) for e in events] == [
+        "first",
+        "queued",
+        1000,
+    ]
+    assert outcomes == {"first": "written", "queued": "written", "late": "refused"}

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ._handshake import Accepted
-from ._wsclient import ClientConnection, ConnectionClosed, lost_error, send_messages
+from ._wsclient import ClientConnection, ConnectionClosed, lost_error
 
 __all__ = ["Connection"]
 
@@ -63,7 +63,7 @@ class Connection:
     async def send(self, message: Any) -> None:
         """Write ``message`` (through the session's codec) now."""
         try:
-            await send_messages(self._ws, (self._encode(message),))
+            await self._ws.send((self._encode(message),))
         except ConnectionClosed:
             raise lost_error(self._ws) from None
 

@@ -30,7 +30,6 @@ from ._url import WebSocketURL, parse_url
 from ._wsclient import (
     ConnectionClosed,
     lost_error,
-    send_messages,
 )
 from .codec import Codec
 from .config import Config
@@ -149,7 +148,7 @@ class Session(SessionCore):
         assert ws is not None
         generation.writing = True
         try:
-            await send_messages(ws, (raw,))
+            await ws.send((raw,))
         except ConnectionClosed:
             generation.end(lost_error(ws))
             return self._send_buffer.put_front(raw, trio.Event())

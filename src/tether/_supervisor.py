@@ -54,7 +54,6 @@ from ._wsclient import (
     lost_error,
     map_error,
     open_client,
-    send_messages,
 )
 from .codec import Codec
 from .config import Config
@@ -640,7 +639,7 @@ class SessionCore:
                 batch = buffer.take_batch(WRITE_BATCH_MESSAGES, WRITE_BATCH_BYTES)
                 written = False
                 try:
-                    await send_messages(ws, [entry.message for entry in batch])
+                    await ws.send([entry.message for entry in batch])
                     written = True
                 except ConnectionClosed:
                     generation.end(lost_error(ws))

@@ -52,7 +52,6 @@ __all__ = [
     "lost_error",
     "map_error",
     "open_client",
-    "send_messages",
 ]
 
 #: Bytes asked of the stream per read while no large frame is arriving (trio-websocket's
@@ -88,6 +87,8 @@ class ClientConnection:
 
     __slots__ = (
         "_changed",
+        "_close_sent",
+        "_close_started",
         "_parser",
         "_pong_waiter",
         "_sink",
@@ -98,7 +99,6 @@ class ClientConnection:
         "_writing",
         "broken",
         "close_received",
-        "close_sent",
         "ended",
         "on_closed",
         "violation",
@@ -122,19 +122,15 @@ class ClientConnection:
         self._sink: Sink | None = None
         self._pong_waiter: tuple[bytes, trio.Event] | None = None
         self.on_closed: Callable[[], None] | None = None
-        #: Our Close frame's code once it went out; the server's Close once received.
-        self.close_sent: int | None = None
+        #: Our Close frame's code once it is being written; the server's Close once received.
+        self._close_started = False
+        self._close_sent: int | None = None
         self.close_received: Close | None = None
         #: The server broke the protocol; the connection was failed with its code.
         self.violation: ProtocolViolation | None = None
         #: How the stream broke, if it did (no Close either way).
         self.broken: str | None = None
         self.ended = False
-
-    @property
-    def is_open(self) -> bool:
-        """No Close frame sent or received, stream not broken: data may be written."""
-        return self.close_sent is None and not self.ended
 
     # ------------------------------------------------------------------ reading
 
@@ -209,7 +205,7 @@ class ClientConnection:
 
     async def _answer_ping(self, ping: Ping) -> None:
         """RFC 6455 section 5.5.2; not after our Close (section 5.5.1)."""
-        if self.close_sent is None:
+        if self._close_sent is None:
             try:
                 await self._write(encode_control(OPCODE_PONG, ping.payload))
             except ConnectionClosed:
@@ -226,13 +222,13 @@ class ClientConnection:
         """The server's Close: answer it with the same code unless we sent ours first
         (section 5.5.1), and end."""
         self.close_received = close
-        if self.close_sent is None and not self.ended:
+        if not self._close_started and not self.ended:
             code = close.code if close.code != 1005 else None
             await self._write_close_frame(code, "")
 
     async def _write_close_frame(self, code: int | None, reason: str) -> None:
         """Best effort, bounded: a Close frame from the reader (answer or failure)."""
-        if self.close_sent is not None:
+        if self._close_started:
             return
         with trio.move_on_after(CLOSE_FRAME_WRITE_TIMEOUT):
             try:
@@ -302,9 +298,12 @@ class ClientConnection:
 
     # ------------------------------------------------------------------ writing
 
-    async def _write(self, *parts: bytes | bytearray) -> None:
+    async def _write(self, *parts: bytes | bytearray, close_code: int | None = None) -> None:
         """``send_all`` each of ``parts``, after the writes that came first (FIFO). The
-        turn is handed straight to the next waiter, so nobody can cut in between."""
+        turn is handed straight to the next waiter, so nobody can cut in between.
+        ``close_code``: these parts are our Close frame. Raises :class:`ConnectionClosed`
+        if, by its turn, our Close frame has gone out (RFC 6455 section 5.5.1: nothing
+        follows a Close); writes queued before the Close still go out before it."""
         if self._writing:
             if self._write_waiters is None:
                 self._write_waiters = trio.lowlevel.ParkingLot()
@@ -312,6 +311,10 @@ class ClientConnection:
         else:
             self._writing = True  # uncontended: no extra yield; send_all checkpoints anyway
         try:
+            if close_code is not None:
+                self._close_sent = close_code
+            elif self._close_sent is not None:
+                raise ConnectionClosed
             for part in parts:
                 await self._stream.send_all(part)
         except (trio.BrokenResourceError, trio.ClosedResourceError) as error:
@@ -326,7 +329,7 @@ class ClientConnection:
     async def send(self, messages: Sequence[str | bytes]) -> None:
         """Write ``messages`` in order with a single ``send_all``. Raises
         :class:`ConnectionClosed` once the connection is closing or closed."""
-        if self.close_sent is not None or self.ended:
+        if self._close_sent is not None or self.ended:
             raise ConnectionClosed
         if len(messages) == 1:
             message = messages[0]
@@ -340,7 +343,7 @@ class ClientConnection:
     async def ping(self) -> None:
         """Send a Ping with a fresh 4-byte payload and wait for its Pong (or the end of
         the connection). Raises :class:`ConnectionClosed` if it cannot be sent."""
-        if self.close_sent is not None or self.ended:
+        if self._close_sent is not None or self.ended:
             raise ConnectionClosed
         payload = os.urandom(4)
         pong = trio.Event()
@@ -352,11 +355,13 @@ class ClientConnection:
         """Send our Close frame (``code`` ``None``: one without a status code) unless one
         was already sent or the connection has ended; the reader keeps delivering what
         the server sent before its own Close (RFC 6455 section 5.5.1)."""
-        if self.close_sent is not None or self.ended:
+        if self._close_started or self.ended:
             return
-        self.close_sent = code if code is not None else 1005
+        self._close_started = True
         payload = b"" if code is None else close_payload(code, reason)
-        await self._write(encode_control(OPCODE_CLOSE, payload))
+        await self._write(
+            encode_control(OPCODE_CLOSE, payload), close_code=1005 if code is None else code
+        )
 
     async def aclose(self, code: int, reason: str) -> None:
         """The close handshake: send Close and wait for the reader to end. Bound it from
@@ -420,11 +425,6 @@ async def open_client(
     )
     nursery.start_soon(connection.read)
     return connection, accepted
-
-
-async def send_messages(connection: ClientConnection, messages: Sequence[str | bytes]) -> None:
-    """Write ``messages`` on ``connection`` (see :meth:`ClientConnection.send`)."""
-    await connection.send(messages)
 
 
 def lost_error(connection: ClientConnection) -> ConnectionLostError:
