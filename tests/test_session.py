@@ -465,3 +465,70 @@ async def test_a_failing_on_event_callback_does_not_break_the_session(
         await session.send("still fine")
         assert await session.receive() == "still fine"
     assert "on_event callback raised" in caplog.text
+
+
+async def test_messages_before_a_protocol_violation_are_delivered(
+    autojump_clock: trio.abc.Clock, nursery: trio.Nursery
+) -> None:
+    """The reader hands over what the same read completed before the bad frame, then
+    fails the connection (the frames arrive in one chunk)."""
+    log = EventLog()
+    config = attrs.evolve(QUIET, max_attempts=1)
+    frames = b"\x81\x05first" + b"\x81\x06second" + b"\x83\x00"  # then opcode 0x3: 1002
+    opener = _garbage_after_handshake_opener(frames, nursery)
+    received: list[object] = []
+    with pytest.raises(tether.ReconnectFailed):
+        async with tether.connect(URL, config=config, opener=opener, on_event=log) as session:
+            while True:
+                received.append(await session.receive())
+    assert received == ["first", "second"]
+    assert [(e.reason, e.code) for e in log.of(events.ConnectionLost)] == [
+        (LostReason.PROTOCOL_ERROR, 1002)
+    ]
+
+
+async def test_closing_during_on_connect_with_its_queue_full_does_not_wait_out_the_timeout(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    """More than 64 messages arrived for an on_connect that is still running when the
+    session closes: the reader drops them and reads on to the server's Close."""
+
+    async def chatty(conn: ServerConnection) -> None:
+        for n in range(100):
+            await conn.send_message(f"m{n}")
+        await silent(conn)
+
+    async def on_connect(conn: tether.Connection) -> None:
+        if conn.generation >= 2:
+            await trio.sleep(100)  # say, waiting on an auth service
+
+    config = attrs.evolve(QUIET, close_timeout=5, connect_timeout=None)
+    async with memory_server(chatty) as server:
+        async with tether.connect(
+            URL, config=config, opener=server.opener, on_connect=on_connect
+        ) as session:
+            session.reconnect()
+            await trio.sleep(1)  # generation 2's on_connect is waiting
+            started = trio.current_time()
+            await session.aclose()
+            assert trio.current_time() == started  # not after close_timeout (5 s)
+        assert server.connections[1].close_code == 1000
+
+
+async def test_a_ping_unanswered_when_the_link_drops_is_not_a_round_trip(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    config = Config(ping_interval=1, ping_timeout=10)
+    log = EventLog()
+    async with (
+        memory_server(silent) as server,
+        tether.connect(URL, config=config, opener=server.opener, on_event=log) as session,
+    ):
+        await trio.sleep(1.5)
+        assert session.statistics().last_rtt == 0.0  # answered at once (virtual)
+        server.stall()  # the ping at t=2 gets no pong
+        await trio.sleep(4)
+        server.drop()  # ... and the link ends with it outstanding, at t=5.5
+        lost = await log.wait_count(events.ConnectionLost, 1)
+        assert lost.reason is LostReason.TRANSPORT_ERROR
+        assert session.statistics().last_rtt == 0.0  # not 3.5

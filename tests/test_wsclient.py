@@ -115,3 +115,62 @@ async def test_writes_take_turns_in_order_and_nothing_follows_the_close_frame(
         1000,
     ]
     assert outcomes == {"first": "written", "queued": "written", "late": "refused"}
+
+
+async def test_a_closed_socket_is_refused_before_waiting_on_it() -> None:
+    """Closed while the reader was runnable: it must not wait on (or register) a
+    descriptor of -1, which Trio rejects with ValueError."""
+    left, right = trio.socket.socketpair()
+    with right:
+        left.close()
+        with pytest.raises(trio.ClosedResourceError):
+            await _read_socket(left, 100, drained=True)
+
+
+async def test_a_close_cancelled_before_its_turn_can_be_sent_later(
+    nursery: trio.Nursery,
+) -> None:
+    client_end, server_end = trio.testing.lockstep_stream_pair()
+    connection = ClientConnection(client_end, max_message_size=1 << 20)
+    nursery.start_soon(connection.send, ["big"])  # holds the turn until the server reads
+    await trio.testing.wait_all_tasks_blocked()
+    with trio.move_on_after(0.01) as timed_out:
+        await connection.start_close(1000, "bye")
+    assert timed_out.cancelled_caught  # nothing written: still waiting for its turn
+    nursery.start_soon(connection.start_close, 1000, "bye")  # the retry must write
+    server = wsproto_server()
+    events: list[object] = []
+    while len(events) < 2:
+        with trio.fail_after(5):
+            server.receive_data(await server_end.receive_some())
+        events.extend(server.events())
+    assert [getattr(e, "data", None) or getattr(e, "code", None) for e in events] == [
+        "big",
+        1000,
+    ]
+
+
+async def test_a_ping_raises_when_the_connection_ends_before_its_pong(
+    nursery: trio.Nursery,
+) -> None:
+    client_end, server_end = trio.testing.memory_stream_pair()
+    connection = ClientConnection(client_end, max_message_size=1 << 20)
+    nursery.start_soon(connection.read)
+    outcome: list[str] = []
+    done = trio.Event()
+
+    async def ping() -> None:
+        try:
+            await connection.ping()
+            outcome.append("answered")
+        except ConnectionClosed:
+            outcome.append("closed")
+        done.set()
+
+    nursery.start_soon(ping)
+    await trio.testing.wait_all_tasks_blocked()
+    await server_end.aclose()  # the stream ends, no Pong
+    with trio.fail_after(5):
+        await done.wait()
+    assert outcome == ["closed"]
+    assert connection.ended

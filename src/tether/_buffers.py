@@ -178,10 +178,12 @@ class SendBuffer:
 class ReceiveBuffer:
     """FIFO of at most ``capacity`` received, unread messages.
 
-    The reader calls :meth:`wait_for_room` *before* taking a message off the socket, so a
-    message is never held by a task that can be cancelled: it is either still in the
-    connection or already here. ``blocked`` is true while the reader waits for room,
-    which is how the health timers know the application, not the peer, is slow.
+    The connection's reader calls :meth:`wait_for_room` before handing over each message,
+    and stops reading the socket while it waits: that is the backpressure. Messages the
+    reader has parsed but not yet handed over exist only while their connection is
+    open; they are lost with it, like everything still in flight on a dropped link.
+    ``blocked`` is true while the reader waits for room, which is how the health timers
+    know the application, not the peer, is slow.
     """
 
     def __init__(self, capacity: int) -> None:

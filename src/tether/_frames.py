@@ -74,6 +74,9 @@ class ProtocolViolation(Exception):
         super().__init__(code, reason)
         self.code = code
         self.reason = reason
+        #: What the same :meth:`FrameParser.feed` call completed before the bad frame:
+        #: to be delivered, then the connection failed.
+        self.completed: list[Inbound] = []
 
 
 class Ping:
@@ -272,16 +275,23 @@ class FrameParser:
     def feed(self, data: bytes | bytearray) -> list[Inbound]:
         """Parse ``data`` (the next bytes from the server). Returns the messages and
         control frames it completed, in order; binary messages are always ``bytes``.
-        Raises :class:`ProtocolViolation`."""
-        if type(data) is not bytes:
-            data = bytes(data)
+        Raises :class:`ProtocolViolation`, whose ``completed`` holds what came before the
+        bad frame."""
         completed: list[Inbound] = []
+        try:
+            self._feed(bytes(data) if type(data) is not bytes else data, completed)
+        except ProtocolViolation as violation:
+            violation.completed = completed
+            raise
+        return completed
+
+    def _feed(self, data: bytes, completed: list[Inbound]) -> None:
         chunks = self._chunks
         if chunks:
             chunks.append(data)
             self._chunks_size += len(data)
             if self._chunks_size < self._need:
-                return completed
+                return
             data = b"".join(chunks)
             chunks.clear()
             self._chunks_size = 0
@@ -330,7 +340,7 @@ class FrameParser:
                 chunks.append(rest)
                 self._chunks_size = len(rest)
                 self._need = length
-                return completed
+                return
             self._complete(completed, first, data[start:stop])
             position = stop
         if position < end:
@@ -338,7 +348,7 @@ class FrameParser:
             chunks.append(rest)
             self._chunks_size = len(rest)
             self._need = 2 if len(rest) < 2 else 4 if rest[1] & 0x7F == 126 else 10
-        return completed
+        return
 
     def _complete(self, completed: list[Inbound], first: int, payload: bytes) -> None:
         """Act on one whole frame: append what it completes to ``completed``."""

@@ -143,7 +143,9 @@ class Session(SessionCore):
         """Write ``raw`` on ``generation`` now. Returns None once written; if the
         connection turned out to be dead, puts the message back at the head of the send
         buffer (it precedes anything queued meanwhile) and returns its entry to wait on.
-        Cancelled mid-write, the stream may hold a partial frame: the generation ends."""
+        Cancelled while waiting for its write turn, nothing was written (the usual Trio
+        meaning of a cancelled send); cancelled mid-write, the stream may hold a partial
+        frame: the generation ends."""
         ws = generation.ws
         assert ws is not None
         generation.writing = True
@@ -153,6 +155,8 @@ class Session(SessionCore):
             generation.end(lost_error(ws))
             return self._send_buffer.put_front(raw, trio.Event())
         except BaseException:
+            if not ws.frame_cut:
+                raise
             generation.write_interrupted = True
             generation.end(
                 ConnectionLostError(

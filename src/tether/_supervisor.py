@@ -650,7 +650,8 @@ class SessionCore:
                         self._messages_sent += len(batch)
                     else:
                         buffer.unwritten(batch)
-                        generation.write_interrupted = True
+                        if ws.frame_cut or ws.broken is not None:
+                            generation.write_interrupted = True
         finally:
             generation.writer_running = False
 
@@ -703,6 +704,11 @@ class SessionCore:
         ws, stream, outcome = generation.ws, generation.stream, generation.outcome
         timeout = self._config.close_timeout
         deadline = trio.current_time() + (math.inf if timeout is None else timeout)
+        if ws is not None and not generation.opened:
+            # Ended during on_connect: what arrived for it is dropped, so that the reader,
+            # which may be waiting for on_connect to take a message, reads on to the
+            # server's Close.
+            ws.detach()
         if ws is not None and stream is not None and not ws.ended:
             if generation.write_interrupted:
                 pass  # a frame was cut off mid-write: the stream is garbage, just abort

@@ -7,8 +7,9 @@ message straight to the session (no queue between them, no task switch per messa
 while the session has no room the reader waits, and that is the backpressure: it stops
 reading the socket), answers Pings while the connection is open, matches Pongs, and
 takes in the server's Close. Writers (``send()`` callers, the session's writer task, the
-pinger, the reader's Pongs and the Close) take turns, first come first served, one
-``send_all`` each, so frames never interleave. Parking lots are made on first need: an
+pinger, the reader's Pongs and the Close) take turns, first come first served, one turn
+per write (a large message's header and payload are two ``send_all`` calls in one turn),
+so frames never interleave. Parking lots are made on first need: an
 idle connection is its stream, its parser and a few fields.
 
 Why not trio-websocket's ``WebSocketConnection`` (which tether used before): per message
@@ -100,6 +101,7 @@ class ClientConnection:
         "broken",
         "close_received",
         "ended",
+        "frame_cut",
         "on_closed",
         "violation",
     )
@@ -122,14 +124,20 @@ class ClientConnection:
         self._sink: Sink | None = None
         self._pong_waiter: tuple[bytes, trio.Event] | None = None
         self.on_closed: Callable[[], None] | None = None
-        #: Our Close frame's code once it is being written; the server's Close once received.
+        #: A Close of ours was asked for / has taken its write turn (with this code).
         self._close_started = False
         self._close_sent: int | None = None
+        #: The server's Close, once received.
         self.close_received: Close | None = None
         #: The server broke the protocol; the connection was failed with its code.
         self.violation: ProtocolViolation | None = None
         #: How the stream broke, if it did (no Close either way).
         self.broken: str | None = None
+        #: A data write was cancelled inside ``send_all``: the stream may end mid-frame,
+        #: so nothing more is written on it (not even a Close frame). Control frames are
+        #: at most 131 bytes and go out whole in practice; their cancellation is not
+        #: counted.
+        self.frame_cut = False
         self.ended = False
 
     # ------------------------------------------------------------------ reading
@@ -151,7 +159,12 @@ class ClientConnection:
             drained = True  # as if the handshake's read had emptied the socket
             while True:
                 if data:
-                    for item in parser.feed(data):
+                    try:
+                        items = parser.feed(data)
+                        violation = None
+                    except ProtocolViolation as error:
+                        items, violation = error.completed, error  # deliver what came first
+                    for item in items:
                         kind = type(item)
                         if kind is str or kind is bytes:
                             await self._deliver(item)  # type: ignore[arg-type]
@@ -162,6 +175,8 @@ class ClientConnection:
                         else:
                             await self._peer_closed(item)  # type: ignore[arg-type]
                             return
+                    if violation is not None:
+                        raise violation
                 wanted = parser.wanted
                 asked = (
                     RECEIVE_BUFFER_SIZE
@@ -188,20 +203,19 @@ class ClientConnection:
             self._end(connection_ended)
 
     async def _deliver(self, message: str | bytes) -> None:
-        sink = self._sink
-        if sink is not None:
-            await sink(message)
-            return
-        waiting = self._waiting
-        if waiting is None:  # detached: the generation is over
-            return
-        while len(waiting) >= PRE_SERVE_CAPACITY and self._sink is None:
-            await self._park()
-        if self._sink is not None:
-            await self._sink(message)
-        elif self._waiting is not None:
-            waiting.append(message)
-            self._wake()
+        while True:
+            sink = self._sink
+            if sink is not None:
+                await sink(message)
+                return
+            waiting = self._waiting
+            if waiting is None:  # detached: the generation is over
+                return
+            if len(waiting) < PRE_SERVE_CAPACITY:
+                waiting.append(message)
+                self._wake()
+                return
+            await self._park()  # until receive() takes one, serve() or detach()
 
     async def _answer_ping(self, ping: Ping) -> None:
         """RFC 6455 section 5.5.2; not after our Close (section 5.5.1)."""
@@ -209,12 +223,12 @@ class ClientConnection:
             try:
                 await self._write(encode_control(OPCODE_PONG, ping.payload))
             except ConnectionClosed:
-                pass  # the write recorded how the stream broke; the reader ends on next read
+                pass  # our Close went out first, or the stream broke (recorded): no Pong
 
     def _take_pong(self, pong: Pong) -> None:
         waiter = self._pong_waiter
         if waiter is not None and waiter[0] == pong.payload:
-            self._pong_waiter = None
+            self._pong_waiter = None  # answered: ping() returns normally
             waiter[1].set()
         # Otherwise unsolicited (section 5.5.3 allows it): ignored.
 
@@ -222,14 +236,12 @@ class ClientConnection:
         """The server's Close: answer it with the same code unless we sent ours first
         (section 5.5.1), and end."""
         self.close_received = close
-        if not self._close_started and not self.ended:
+        if not self._close_started:
             code = close.code if close.code != 1005 else None
             await self._write_close_frame(code, "")
 
     async def _write_close_frame(self, code: int | None, reason: str) -> None:
         """Best effort, bounded: a Close frame from the reader (answer or failure)."""
-        if self._close_started:
-            return
         with trio.move_on_after(CLOSE_FRAME_WRITE_TIMEOUT):
             try:
                 await self.start_close(code, reason)
@@ -240,14 +252,11 @@ class ClientConnection:
         """The reader is leaving. Cancelled (``connection_ended`` false), the connection
         itself is not over: the session tearing the generation down may still send its
         Close frame."""
-        if self.ended:
-            return
         self.ended = connection_ended
         self._wake()
         waiter = self._pong_waiter
         if waiter is not None:
-            self._pong_waiter = None
-            waiter[1].set()
+            waiter[1].set()  # left in place: ping() sees it was not answered
         if connection_ended and self.on_closed is not None:
             self.on_closed()
 
@@ -258,7 +267,11 @@ class ClientConnection:
         ``ConnectionLostError`` once the connection has ended."""
         await trio.lowlevel.checkpoint_if_cancelled()
         waiting = self._waiting
-        assert waiting is not None, "receive() after serve()"
+        if waiting is None:
+            raise RuntimeError(
+                "Connection.receive() is for on_connect only; once it has returned, "
+                "messages go to Session.receive()"
+            )
         while not waiting:
             if self.ended:
                 raise lost_error(self)
@@ -298,12 +311,17 @@ class ClientConnection:
 
     # ------------------------------------------------------------------ writing
 
-    async def _write(self, *parts: bytes | bytearray, close_code: int | None = None) -> None:
+    async def _write(
+        self, *parts: bytes | bytearray, close_code: int | None = None, data: bool = False
+    ) -> None:
         """``send_all`` each of ``parts``, after the writes that came first (FIFO). The
         turn is handed straight to the next waiter, so nobody can cut in between.
-        ``close_code``: these parts are our Close frame. Raises :class:`ConnectionClosed`
-        if, by its turn, our Close frame has gone out (RFC 6455 section 5.5.1: nothing
-        follows a Close); writes queued before the Close still go out before it."""
+        ``close_code``: these parts are our Close frame; ``data``: they are data frames,
+        and a cancellation inside ``send_all`` marks :attr:`frame_cut`.
+
+        Raises :class:`ConnectionClosed` if our Close frame took its turn first (RFC 6455
+        section 5.5.1: nothing follows a Close; writes queued before the Close still go
+        out before it), or if an earlier data write was cut off mid-frame."""
         if self._writing:
             if self._write_waiters is None:
                 self._write_waiters = trio.lowlevel.ParkingLot()
@@ -311,16 +329,22 @@ class ClientConnection:
         else:
             self._writing = True  # uncontended: no extra yield; send_all checkpoints anyway
         try:
+            if self.frame_cut or (close_code is None and self._close_sent is not None):
+                raise ConnectionClosed
             if close_code is not None:
                 self._close_sent = close_code
-            elif self._close_sent is not None:
-                raise ConnectionClosed
             for part in parts:
                 await self._stream.send_all(part)
         except (trio.BrokenResourceError, trio.ClosedResourceError) as error:
             if self.broken is None and not self.ended:
                 self.broken = f"write failed: {error!r}"
             raise ConnectionClosed from None
+        except ConnectionClosed:
+            raise
+        except BaseException:
+            if data:  # cancelled inside send_all: part of a data frame may be out
+                self.frame_cut = True
+            raise
         finally:
             waiters = self._write_waiters
             if not (waiters and waiters.unpark(count=1)):
@@ -334,22 +358,29 @@ class ClientConnection:
         if len(messages) == 1:
             message = messages[0]
             if len(message) < LARGE_MESSAGE_SIZE:
-                await self._write(encode_frame(message))
+                await self._write(encode_frame(message), data=True)
             else:
-                await self._write(*encode_frame_split(message))
+                await self._write(*encode_frame_split(message), data=True)
         else:
-            await self._write(b"".join([encode_frame(message) for message in messages]))
+            frames = b"".join([encode_frame(message) for message in messages])
+            await self._write(frames, data=True)
 
     async def ping(self) -> None:
-        """Send a Ping with a fresh 4-byte payload and wait for its Pong (or the end of
-        the connection). Raises :class:`ConnectionClosed` if it cannot be sent."""
+        """Send a Ping with a fresh 4-byte payload and wait for its Pong. Raises
+        :class:`ConnectionClosed` if it cannot be sent or the connection ends before the
+        Pong: only an answer counts as a round trip. If the reader is cancelled instead
+        (the generation is being torn down), waits for the caller's own cancellation;
+        the caller bounds the wait anyway (``ping_timeout``)."""
         if self._close_sent is not None or self.ended:
             raise ConnectionClosed
-        payload = os.urandom(4)
-        pong = trio.Event()
-        self._pong_waiter = (payload, pong)
-        await self._write(encode_control(OPCODE_PING, payload))
-        await pong.wait()
+        waiter = (os.urandom(4), trio.Event())
+        self._pong_waiter = waiter
+        await self._write(encode_control(OPCODE_PING, waiter[0]))
+        await waiter[1].wait()
+        if self._pong_waiter is waiter:  # woken by the reader leaving, not by a Pong
+            if self.ended:
+                raise ConnectionClosed
+            await trio.sleep_forever()
 
     async def start_close(self, code: int | None, reason: str) -> None:
         """Send our Close frame (``code`` ``None``: one without a status code) unless one
@@ -359,9 +390,13 @@ class ClientConnection:
             return
         self._close_started = True
         payload = b"" if code is None else close_payload(code, reason)
-        await self._write(
-            encode_control(OPCODE_CLOSE, payload), close_code=1005 if code is None else code
-        )
+        try:
+            await self._write(
+                encode_control(OPCODE_CLOSE, payload), close_code=1005 if code is None else code
+            )
+        finally:
+            if self._close_sent is None:  # cancelled before its turn: nothing went out
+                self._close_started = False
 
     async def aclose(self, code: int, reason: str) -> None:
         """The close handshake: send Close and wait for the reader to end. Bound it from
@@ -380,6 +415,8 @@ async def _read_socket(socket: trio.socket.SocketType, size: int, drained: bool)
     Raises ``trio.ClosedResourceError`` once the socket is closed: its descriptor number
     may already belong to another socket, so it is never read after that."""
     while True:
+        if socket.fileno() == -1:  # closed while this task was runnable
+            raise trio.ClosedResourceError("the socket was closed")
         if drained:
             await trio.lowlevel.wait_readable(socket)
         else:
