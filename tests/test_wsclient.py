@@ -128,13 +128,13 @@ async def test_a_closed_socket_is_refused_before_waiting_on_it() -> None:
 
 
 async def test_a_close_cancelled_before_its_turn_can_be_sent_later(
-    nursery: trio.Nursery,
+    autojump_clock: trio.abc.Clock, nursery: trio.Nursery
 ) -> None:
     client_end, server_end = trio.testing.lockstep_stream_pair()
     connection = ClientConnection(client_end, max_message_size=1 << 20)
     nursery.start_soon(connection.send, ["big"])  # holds the turn until the server reads
     await trio.testing.wait_all_tasks_blocked()
-    with trio.move_on_after(0.01) as timed_out:
+    with trio.move_on_after(1) as timed_out:  # virtual time
         await connection.start_close(1000, "bye")
     assert timed_out.cancelled_caught  # nothing written: still waiting for its turn
     nursery.start_soon(connection.start_close, 1000, "bye")  # the retry must write
