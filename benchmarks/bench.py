@@ -119,9 +119,9 @@ def _versions() -> str:
 
 
 def _masking() -> str:
-    """Which masking code the ``tether`` client runs (``tether._frames.speedups``)."""
+    """Which masking code the ``tether`` client runs (``tether.protocol._frames.speedups``)."""
     try:
-        from tether import _frames
+        from tether.protocol import _frames
     except ImportError:
         return "(tether not importable)"
     return _frames.speedups

@@ -16,7 +16,7 @@ import trio
 import trio.testing
 
 from tether import cli
-from tether._demo import SCHEDULES, Ledger, Reporter, Summary, describe_error, plan
+from tether.cli._demo import SCHEDULES, Ledger, Reporter, Summary, describe_error, plan
 from tether.events import ConnectionLost, LostReason
 
 

@@ -17,7 +17,7 @@ import trio.testing
 
 import tether
 from tether import Backoff, Config, LostReason, events
-from tether._policy import backoff_delay
+from tether.policy._retry import backoff_delay
 from tether.testing import ServerConnection, memory_server
 
 from .helpers import EventLog, silent

@@ -1,4 +1,4 @@
-"""tether's client connection (tether._wsclient): its own socket reads on real socket
+"""tether's client connection (tether.connection._client): its own socket reads on real socket
 pairs, and the order of its writes."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import trio
 
-from tether._wsclient import ClientConnection, ConnectionClosed, _read_socket
+from tether.connection._client import ClientConnection, ConnectionClosed, _read_socket
 
 from .helpers import wsproto_server
 

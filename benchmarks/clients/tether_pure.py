@@ -16,7 +16,7 @@ from clients._drivers import benches, trio_both
 from clients.tether_session import open_link
 
 if __name__ == "__main__":
-    import tether._frames
+    import tether.protocol._frames
 
-    assert tether._frames.speedups == "python", tether._frames.speedups
+    assert tether.protocol._frames.speedups == "python", tether.protocol._frames.speedups
     main(benches(open_link, trio_both), "trio")

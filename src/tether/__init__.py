@@ -14,12 +14,9 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from . import events
-from ._connection import Connection
-from ._session import Session, connect
-from ._state import State
-from ._transport import Opener, TcpOpener
 from .codec import Codec, JsonCodec
 from .config import Backoff, Config, Overflow
+from .connection import Opener, TcpOpener
 from .events import LostReason
 from .exceptions import (
     ConfigError,
@@ -32,6 +29,8 @@ from .exceptions import (
     SessionClosed,
     TetherError,
 )
+from .session import Connection, Session, connect
+from .state import State
 from .statistics import Statistics
 
 try:

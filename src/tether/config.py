@@ -182,7 +182,7 @@ class Config:
         path, e.g. ``backoff.initial: expected a number, got 'fast'`` or
         ``pingg_interval: unknown key (did you mean ping_interval?)``.
         """
-        from ._config_file import config_from_mapping
+        from .cli._config_file import config_from_mapping
 
         return config_from_mapping(mapping)
 
@@ -205,6 +205,6 @@ class Config:
         Raises :class:`tether.ConfigError` for a file that cannot be read, invalid TOML
         (with its line and column), or bad keys, as :meth:`from_mapping`.
         """
-        from ._config_file import config_from_toml
+        from .cli._config_file import config_from_toml
 
         return config_from_toml(path_or_text)

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 
 import attrs
 
-from ._state import State
 from .events import LostReason
+from .state import State
 
 __all__ = ["Statistics"]
 

@@ -11,7 +11,7 @@ import trio
 
 import tether
 from tether import LostReason, events
-from tether._cli_proxy import parse_address, parse_upstream
+from tether.cli._proxy import parse_address, parse_upstream
 
 from ..helpers import EventLog
 from .support import Cli, WsServer, run_tether

@@ -11,13 +11,13 @@ import pytest
 from hypothesis import given, settings
 from wsproto.events import BytesMessage, TextMessage
 
-import tether._frames
-from tether._frames import _mask, encode_frame, encode_frame_split
+import tether.protocol._frames
+from tether.protocol._frames import _mask, encode_frame, encode_frame_split
 
 from ..helpers import wsproto_server
 
 BOUNDARY_SIZES = [0, 1, 125, 126, 127, 4095, 4096, 4097, 65535, 65536, 65537, 300_000]
-C_MASK = tether._frames._c_apply_mask()
+C_MASK = tether.protocol._frames._c_apply_mask()
 
 
 @contextlib.contextmanager
@@ -25,12 +25,12 @@ def masking_with(implementation: str) -> Iterator[None]:
     """Mask with websockets' C function (``"c"``) or tether's pure Python (``"python"``)."""
     if implementation == "c" and C_MASK is None:
         pytest.skip("websockets.speedups is not installed")
-    original = tether._frames._apply_mask
-    tether._frames._apply_mask = C_MASK if implementation == "c" else None
+    original = tether.protocol._frames._apply_mask
+    tether.protocol._frames._apply_mask = C_MASK if implementation == "c" else None
     try:
         yield
     finally:
-        tether._frames._apply_mask = original
+        tether.protocol._frames._apply_mask = original
 
 
 def parse(frames: bytes) -> list[str | bytes]:

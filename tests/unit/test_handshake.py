@@ -1,4 +1,4 @@
-"""The client's opening handshake (tether._handshake) against wsproto's server side.
+"""The client's opening handshake (tether.protocol._handshake) against wsproto's server side.
 
 wsproto's server parses the request ClientHandshake writes and produces the answers it
 reads (acceptance, rejection); the invalid answers wsproto would never send are written
@@ -24,8 +24,8 @@ from wsproto.events import (
 )
 
 from tether import HandshakeRejected
-from tether._frames import FrameParser
-from tether._handshake import (
+from tether.protocol._frames import FrameParser
+from tether.protocol._handshake import (
     MAX_REJECTION_BODY,
     Accepted,
     ClientHandshake,

@@ -17,7 +17,7 @@ from tether import (
     ReconnectFailed,
     SessionClosed,
 )
-from tether._policy import (
+from tether.policy._retry import (
     backoff_delay,
     backoff_step,
     default_retry_if,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tether import ConfigError, State
-from tether._state import InvalidTransition, check_transition
-from tether._url import parse_url
+from tether.policy._url import parse_url
+from tether.state import InvalidTransition, check_transition
 
 ALLOWED = {
     (State.CONNECTING, State.OPEN),

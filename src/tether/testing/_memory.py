@@ -8,7 +8,7 @@
             server.drop()                                     # the client sees 1006
             await server.wait_connections(2)                  # it reconnected
 
-``server.opener`` is a stream opener (the transport seam of ``tether._transport``): each
+``server.opener`` is a stream opener (the transport seam of ``tether.connection._transport``): each
 call creates a *link*, a pair of in-memory stream ends, hands the client end to the
 caller and serves the other end with trio-websocket (``wrap_server_stream``, then
 ``accept()`` or ``reject()``, then the handler). No sockets, no real time: everything,

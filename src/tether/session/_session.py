@@ -1,7 +1,7 @@
 """The public face of a session: :func:`connect` and :class:`Session`.
 
 The machinery beneath (supervisor, generations, close) is
-:class:`tether._supervisor.SessionCore`; see that module for the shape.
+:class:`tether.session._supervisor.SessionCore`; see that module for the shape.
 """
 
 from __future__ import annotations
@@ -13,8 +13,30 @@ from typing import Any
 
 import trio
 
+from ..codec import Codec
+from ..config import Config
+from ..connection import (
+    ConnectionClosed,
+    Opener,
+    TcpOpener,
+    lost_error,
+)
+from ..events import (
+    Event,
+    LostReason,
+    MessagesDropped,
+)
+from ..exceptions import (
+    ConfigError,
+    ConnectionLostError,
+    ReconnectFailed,
+    SessionClosed,
+    TetherError,
+)
+from ..policy import WebSocketURL, parse_url
+from ..state import State
+from ..statistics import Statistics
 from ._buffers import Message, Outbound
-from ._state import State
 from ._supervisor import (
     _GOING_AWAY,
     _INTERNAL_ERROR,
@@ -25,27 +47,6 @@ from ._supervisor import (
     _Generation,
     _single_error,
 )
-from ._transport import Opener, TcpOpener
-from ._url import WebSocketURL, parse_url
-from ._wsclient import (
-    ConnectionClosed,
-    lost_error,
-)
-from .codec import Codec
-from .config import Config
-from .events import (
-    Event,
-    LostReason,
-    MessagesDropped,
-)
-from .exceptions import (
-    ConfigError,
-    ConnectionLostError,
-    ReconnectFailed,
-    SessionClosed,
-    TetherError,
-)
-from .statistics import Statistics
 
 try:  # Python 3.10
     from exceptiongroup import BaseExceptionGroup  # type: ignore[import-not-found,unused-ignore]

@@ -6,7 +6,7 @@ import urllib.parse
 
 import attrs
 
-from .exceptions import ConfigError
+from ..exceptions import ConfigError
 
 __all__ = ["WebSocketURL", "parse_url"]
 

@@ -26,7 +26,7 @@ session failed.
 
 All output goes through one :class:`Reporter`: plain lines (``--plain``, and whenever
 stdout is not a terminal), coloured lines (``--rich``), or, on a terminal, the live view
-of :mod:`tether._view` (``--live``), which redraws a panel with the session's state,
+of :mod:`tether.cli._view` (``--live``), which redraws a panel with the session's state,
 counters, a timeline of generations and the last events.
 """
 
@@ -53,10 +53,10 @@ from tether.events import (
     GaveUp,
     MessagesDropped,
 )
-from tether.testing._proxy import ChaosProxy
+from tether.testing import ChaosProxy
 
-from ._cli_format import EVENT_STYLES, describe_error, error_kind
-from ._cli_run import EXIT_INTERRUPTED, run_until_interrupted
+from ._format import EVENT_STYLES, describe_error, error_kind
+from ._run import EXIT_INTERRUPTED, run_until_interrupted
 
 __all__ = ["SCHEDULES", "DemoOptions", "Summary", "demo_config", "run", "run_demo"]
 
@@ -100,7 +100,7 @@ class DemoOptions:
         faults: name of a schedule in :data:`SCHEDULES` (default ``"default"``).
         replay: replay unacknowledged messages in ``on_connect`` (default ``True``).
         view: ``"plain"`` lines, ``"rich"`` coloured lines, ``"live"`` a live terminal
-            view (:mod:`tether._view`), or ``"auto"`` (default): live when stdout is a
+            view (:mod:`tether.cli._view`), or ``"auto"`` (default): live when stdout is a
             terminal and rich is installed, plain otherwise.
     """
 

@@ -41,23 +41,18 @@ import attrs
 import tenacity
 import trio
 
-from . import _policy
-from ._buffers import Message, ReceiveBuffer, SendBuffer
-from ._connection import Connection
-from ._frames import fit_close_reason
-from ._state import State, check_transition
-from ._transport import Opener
-from ._url import WebSocketURL
-from ._wsclient import (
+from .. import policy as _policy
+from ..codec import Codec
+from ..config import Config
+from ..connection import (
     ClientConnection,
     ConnectionClosed,
+    Opener,
     lost_error,
     map_error,
     open_client,
 )
-from .codec import Codec
-from .config import Config
-from .events import (
+from ..events import (
     BackingOff,
     Closed,
     Connected,
@@ -68,13 +63,18 @@ from .events import (
     LostReason,
     MessagesDropped,
 )
-from .exceptions import (
+from ..exceptions import (
     ConfigError,
     ConnectionLostError,
     HandshakeRejected,
     ReconnectFailed,
     SessionClosed,
 )
+from ..policy import WebSocketURL
+from ..protocol import fit_close_reason
+from ..state import State, check_transition
+from ._buffers import Message, ReceiveBuffer, SendBuffer
+from ._handle import Connection
 
 try:  # Python 3.10
     from exceptiongroup import BaseExceptionGroup  # type: ignore[import-not-found,unused-ignore]

@@ -19,7 +19,7 @@ from typing import Final
 import attrs
 import h11
 
-from .exceptions import HandshakeRejected
+from ..exceptions import HandshakeRejected
 
 __all__ = ["Accepted", "ClientHandshake", "HandshakeFailed"]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ._handshake import Accepted
-from ._wsclient import ClientConnection, ConnectionClosed, lost_error
+from ..connection import ClientConnection, ConnectionClosed, lost_error
+from ..protocol import Accepted
 
 __all__ = ["Connection"]
 

@@ -38,9 +38,9 @@ import trio
 
 import tether
 
-from ._cli_format import EVENT_STYLES, describe_error, status_line
-from ._cli_run import EXIT_INTERRUPTED, run_until_interrupted
-from .events import Event
+from ..events import Event
+from ._format import EVENT_STYLES, describe_error, status_line
+from ._run import EXIT_INTERRUPTED, run_until_interrupted
 
 __all__ = [
     "EXIT_BAD_ARGUMENTS",

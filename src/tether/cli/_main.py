@@ -90,7 +90,7 @@ exit status:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``tether`` command."""
-    from . import _cli_connect, _cli_proxy
+    from . import _connect, _proxy
 
     parser = argparse.ArgumentParser(
         prog="tether",
@@ -100,9 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    _cli_connect.add_parser(commands)
+    _connect.add_parser(commands)
     _add_demo(commands)
-    _cli_proxy.add_parser(commands)
+    _proxy.add_parser(commands)
     return parser
 
 
@@ -178,13 +178,13 @@ def _run_demo(args: argparse.Namespace) -> int:
 
 
 def _run_connect(args: argparse.Namespace) -> int:
-    from ._cli_connect import run_from_args
+    from ._connect import run_from_args
 
     return run_from_args(args)
 
 
 def _run_proxy(args: argparse.Namespace) -> int:
-    from ._cli_proxy import run_from_args
+    from ._proxy import run_from_args
 
     return run_from_args(args, _subparser(args))
 

@@ -1,6 +1,6 @@
 """The live terminal view of ``tether demo`` (rich), used when stdout is a terminal.
 
-:class:`LiveReporter` replaces the demo's line :class:`~tether._demo.Reporter`: instead
+:class:`LiveReporter` replaces the demo's line :class:`~tether.cli._demo.Reporter`: instead
 of one line per event it keeps a model of the run (:class:`ViewModel`) and redraws one
 panel several times a second:
 
@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import trio
 
-from ._cli_format import EVENT_STYLES
+from ..events import Closed, Connected, ConnectionLost, Event
 from ._demo import Reporter, Summary, format_event
-from .events import Closed, Connected, ConnectionLost, Event
+from ._format import EVENT_STYLES
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType

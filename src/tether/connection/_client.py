@@ -29,10 +29,14 @@ from typing import Final
 
 import trio
 
-from ._frames import (
+from ..events import LostReason
+from ..exceptions import ConnectionLostError
+from ..protocol import (
     OPCODE_CLOSE,
     OPCODE_PING,
     OPCODE_PONG,
+    Accepted,
+    ClientHandshake,
     Close,
     FrameParser,
     Ping,
@@ -43,9 +47,6 @@ from ._frames import (
     encode_frame,
     encode_frame_split,
 )
-from ._handshake import Accepted, ClientHandshake
-from .events import LostReason
-from .exceptions import ConnectionLostError
 
 __all__ = [
     "ClientConnection",

@@ -45,8 +45,8 @@ from cattrs.errors import (
 )
 from cattrs.gen import make_dict_structure_fn
 
-from .config import Backoff, Config, Overflow
-from .exceptions import ConfigError
+from ..config import Backoff, Config, Overflow
+from ..exceptions import ConfigError
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -15,8 +15,8 @@ from collections import deque
 
 import trio
 
-from .config import Overflow
-from .exceptions import MessageDropped, SendBufferFull
+from ..config import Overflow
+from ..exceptions import MessageDropped, SendBufferFull
 
 __all__ = ["Outbound", "ReceiveBuffer", "SendBuffer"]
 

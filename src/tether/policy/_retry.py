@@ -12,9 +12,9 @@ import random
 import ssl
 from collections.abc import Mapping
 
-from .config import Backoff
-from .events import LostReason
-from .exceptions import ConfigError, ConnectionLostError, HandshakeRejected, SessionClosed
+from ..config import Backoff
+from ..events import LostReason
+from ..exceptions import ConfigError, ConnectionLostError, HandshakeRejected, SessionClosed
 
 __all__ = [
     "COME_BACK_LATER_CLOSE_CODES",

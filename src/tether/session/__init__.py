@@ -1,0 +1,11 @@
+"""The session: one WebSocket session over any number of connection generations.
+
+:func:`connect` and :class:`Session` are the public face (re-exported as
+``tether.connect`` / ``tether.Session``); :class:`Connection` is the handle
+``on_connect`` receives. The machinery beneath is private to this package.
+"""
+
+from ._handle import Connection
+from ._session import Session, connect
+
+__all__ = ["Connection", "Session", "connect"]
