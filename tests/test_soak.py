@@ -203,7 +203,7 @@ async def test_one_hour_fault_plan(autojump_clock: trio.abc.Clock, seed: int) ->
     steady_trees: list[Counter[str]] = []
 
     async def sender(session: tether.Session) -> None:
-        supervisor = find_task("SessionCore._supervise")
+        supervisor = find_task("Supervisor.run")
         while trio.current_time() < stop_at:
             number, ledger.issued = ledger.issued, ledger.issued + 1
             await session.send(str(number))

@@ -5,7 +5,8 @@
 ``on_connect`` receives. The machinery beneath is private to this package.
 """
 
+from ._connect import connect
 from ._handle import Connection
-from ._session import Session, connect
+from ._session import Session
 
 __all__ = ["Connection", "Session", "connect"]

@@ -1,88 +1,76 @@
-"""The public face of a session: :func:`connect` and :class:`Session`.
+"""The public face of a session: :class:`Session`, made by :func:`tether.connect`.
 
-The machinery beneath (supervisor, generations, close) is
-:class:`tether.session._supervisor.SessionCore`; see that module for the shape.
+A ``Session`` holds its machinery (composition, see ``_machinery.py``) and talks to it
+through a narrow interface: the writer for sends, the receive buffer for receives, the
+supervisor for ``reconnect()``, the closer for ``aclose()``, the event hub and counters
+for ``events()`` and ``statistics()``.
 """
 
 from __future__ import annotations
 
-import random
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
 from typing import Any
 
 import trio
 
-from ..codec import Codec
 from ..config import Config
-from ..connection import (
-    ConnectionClosed,
-    Opener,
-    TcpOpener,
-    lost_error,
-)
-from ..events import (
-    Event,
-    LostReason,
-    MessagesDropped,
-)
-from ..exceptions import (
-    ConfigError,
-    ConnectionLostError,
-    ReconnectFailed,
-    SessionClosed,
-    TetherError,
-)
-from ..policy import WebSocketURL, parse_url
+from ..events import Event
+from ..exceptions import ConfigError, ReconnectFailed, SessionClosed
 from ..state import State
 from ..statistics import Statistics
-from ._buffers import Message, Outbound
-from ._supervisor import (
-    _GOING_AWAY,
-    _INTERNAL_ERROR,
-    _SHARED_RNG,
-    HeadersArg,
-    OnConnect,
-    SessionCore,
-    _Generation,
-    _single_error,
-)
+from ._machinery import Machinery
 
-try:  # Python 3.10
-    from exceptiongroup import BaseExceptionGroup  # type: ignore[import-not-found,unused-ignore]
-except ImportError:  # pragma: no cover
-    pass
+__all__ = ["Session"]
 
-__all__ = ["Session", "connect"]
+#: Codes an endpoint may not send in a Close frame (RFC 6455 section 7.4.1-7.4.2).
+_UNSENDABLE_CLOSE_CODES = frozenset((1004, 1005, 1006, 1015))
 
 
-class Session(SessionCore):
+class Session:
     """A WebSocket session that outlives its connections. Create it with :func:`connect`.
 
     Messages are ``str`` (text frames) or ``bytes`` (binary frames), or whatever the
-    session's codec encodes. See DESIGN.md section 3 for the guarantees: ``receive()``
-    waits across reconnects; ``send()`` never loses a message silently; a slow reader
+    session's codec encodes. The guarantees (docs/design.md, "Send, receive, close"):
+    ``receive()`` waits across reconnects; ``send()`` never loses a message silently; a slow reader
     gets backpressure, not a disconnect; every close sends a Close frame.
     """
 
-    __slots__ = ()
+    __slots__ = (
+        "_closer",
+        "_counters",
+        "_encoding",
+        "_hub",
+        "_lifecycle",
+        "_machinery",
+        "_receive_buffer",
+        "_supervisor",
+        "_writer",
+    )
 
-    # ------------------------------------------------------------------ public API
+    def __init__(self, machinery: Machinery) -> None:
+        self._machinery = machinery
+        self._lifecycle = machinery.lifecycle
+        self._encoding = machinery.encoding
+        self._writer = machinery.writer
+        self._receive_buffer = machinery.receive_buffer
+        self._supervisor = machinery.supervisor
+        self._closer = machinery.closer
+        self._hub = machinery.hub
+        self._counters = machinery.counters
 
     @property
     def state(self) -> State:
         """The session's :class:`tether.State` now."""
-        return self._state
+        return self._lifecycle.state
 
     @property
     def generation(self) -> int:
         """Number of the current (or last) open connection: 1 for the first, +1 per open."""
-        return self._generation
+        return self._lifecycle.generation
 
     @property
     def config(self) -> Config:
         """The :class:`tether.Config` this session runs with."""
-        return self._config
+        return self._machinery.config
 
     async def send(self, message: Any) -> None:
         """Send ``message``; return once it was written to a live connection.
@@ -105,70 +93,7 @@ class Session(SessionCore):
         socket's buffer is full), cancelling it ends the connection: a partial frame
         cannot be taken back, so the session reconnects and the message is not resent.
         """
-        raw = self._encode(message)
-        active = self._active
-        if (
-            active is not None
-            and active.opened
-            and not active.writing
-            and not self._send_buffer
-            and active.outcome is None
-            and self._close_request is None
-        ):
-            # Nothing queued and a connection is open: write from this task (two task
-            # switches fewer per message than through the writer task).
-            entry = await self._write_directly(active, raw)
-            if entry is None:
-                return
-        else:
-            try:
-                entry, evicted = await self._send_buffer.put(raw)
-            except SessionClosed:
-                self._terminal_seen = True
-                raise
-            self._ensure_writer()
-            if evicted:
-                self._emit(MessagesDropped, count=evicted)
-        assert entry.done is not None
-        try:
-            await entry.done.wait()
-        except BaseException:
-            self._send_buffer.withdraw(entry)
-            raise
-        if entry.error is not None:
-            if isinstance(entry.error, SessionClosed):
-                self._terminal_seen = True
-            raise entry.error
-
-    async def _write_directly(self, generation: _Generation, raw: Message) -> Outbound | None:
-        """Write ``raw`` on ``generation`` now. Returns None once written; if the
-        connection turned out to be dead, puts the message back at the head of the send
-        buffer (it precedes anything queued meanwhile) and returns its entry to wait on.
-        Cancelled while waiting for its write turn, nothing was written (the usual Trio
-        meaning of a cancelled send); cancelled mid-write, the stream may hold a partial
-        frame: the generation ends."""
-        ws = generation.ws
-        assert ws is not None
-        generation.writing = True
-        try:
-            await ws.send((raw,))
-        except ConnectionClosed:
-            generation.end(lost_error(ws))
-            return self._send_buffer.put_front(raw, trio.Event())
-        except BaseException:
-            if not ws.frame_cut:
-                raise
-            generation.write_interrupted = True
-            generation.end(
-                ConnectionLostError(
-                    LostReason.TRANSPORT_ERROR, None, "a send() was cancelled mid-write"
-                )
-            )
-            raise
-        finally:
-            generation.writing = False
-        self._messages_sent += 1
-        return None
+        await self._writer.send(self._encoding.encode(message))
 
     def send_nowait(self, message: Any) -> None:
         """Buffer ``message`` without waiting; it is written in order like ``send()``.
@@ -178,10 +103,7 @@ class Session(SessionCore):
         oldest unwritten message and emits ``MessagesDropped``. Raises
         :class:`tether.SessionClosed` once the session has ended.
         """
-        evicted = self._send_buffer.put_nowait(self._encode(message))
-        self._ensure_writer()
-        if evicted:
-            self._emit(MessagesDropped, count=evicted)
+        self._writer.send_nowait(self._encoding.encode(message))
 
     async def receive(self) -> Any:
         """The next message, whichever generation carried it; waits across reconnects.
@@ -194,11 +116,12 @@ class Session(SessionCore):
         try:
             raw = await self._receive_buffer.get()
         except SessionClosed:
-            self._terminal_seen = True
+            self._lifecycle.terminal_seen = True
             raise
-        if self._codec is None:
+        codec = self._encoding.codec
+        if codec is None:
             return raw
-        return self._codec.decode(raw)
+        return codec.decode(raw)
 
     def __aiter__(self) -> Session:
         return self
@@ -220,26 +143,19 @@ class Session(SessionCore):
         ``give_up_after`` count from here). Calling it again before that attempt starts
         has no further effect. Raises :class:`tether.SessionClosed` once closing.
         """
-        if self._close_request is not None or self._finished:
+        if self._closer.request is not None or self._lifecycle.finished:
             raise SessionClosed("the session is closed")
-        self._outage_attempts = 0
-        self._outage_started_at = trio.current_time()
-        self._skip_next_delay = True
-        detail = reason or "reconnect() called"
-        self._leave_open_state()
-        if self._active is not None:
-            self._active.end(ConnectionLostError(LostReason.SUPERSEDED, None, detail))
-        elif self._sleep_scope is not None:
-            self._sleep_scope.cancel()
+        self._supervisor.supersede(reason or "reconnect() called")
 
     async def wait_connected(self) -> None:
         """Wait until a generation is open (returns at once if one is). Raises
         :class:`tether.SessionClosed` if the session ends first."""
         await trio.lowlevel.checkpoint_if_cancelled()
-        while self._state is not State.OPEN:
-            if self._finished or self._close_request is not None:
-                raise self._terminal_or_closed()
-            await self._state_changed.park()
+        lifecycle = self._lifecycle
+        while lifecycle.state is not State.OPEN:
+            if lifecycle.finished or self._closer.request is not None:
+                raise lifecycle.terminal_or_closed()
+            await lifecycle.changed.park()
 
     def events(self, max_buffer: int = 1024) -> trio.MemoryReceiveChannel[Event]:
         """Subscribe to session events (:mod:`tether.events`) from this call on.
@@ -251,34 +167,28 @@ class Session(SessionCore):
         """
         if max_buffer < 1:
             raise ConfigError(f"max_buffer: must be >= 1, got {max_buffer!r}")
-        send, receive = trio.open_memory_channel[Event](max_buffer)
-        if self._finished:
-            send.close()
-        else:
-            self._subscribers.append(send)
-        return receive
+        return self._hub.subscribe(max_buffer, ended=self._lifecycle.finished)
 
     def statistics(self) -> Statistics:
         """A frozen snapshot of the session's counters (:class:`tether.Statistics`)."""
-        now = trio.current_time()
-        downtime = self._downtime
-        if self._down_since is not None:
-            downtime += now - self._down_since
+        counters = self._counters
+        send_buffer = self._machinery.send_buffer
+        generation = self._lifecycle.generation
         return Statistics(
-            state=self._state,
-            generation=self._generation,
-            attempts=self._attempts,
-            reconnects=max(0, self._generation - 1),
-            lost=dict(self._lost),
-            messages_sent=self._messages_sent,
-            messages_received=self._messages_received,
-            messages_dropped=self._send_buffer.dropped,
-            send_buffered=len(self._send_buffer),
+            state=self._lifecycle.state,
+            generation=generation,
+            attempts=counters.attempts,
+            reconnects=max(0, generation - 1),
+            lost=dict(counters.lost),
+            messages_sent=counters.messages_sent,
+            messages_received=counters.messages_received,
+            messages_dropped=send_buffer.dropped,
+            send_buffered=len(send_buffer),
             receive_buffered=len(self._receive_buffer),
-            last_rtt=self._last_rtt,
-            connected_since=self._connected_since,
-            downtime=downtime,
-            events_dropped=self._events_dropped,
+            last_rtt=counters.last_rtt,
+            connected_since=counters.connected_since,
+            downtime=counters.downtime_at(trio.current_time()),
+            events_dropped=self._hub.dropped,
         )
 
     async def aclose(self, code: int = 1000, reason: str = "") -> None:
@@ -291,121 +201,12 @@ class Session(SessionCore):
         Idempotent. Never raises a transport error. Cancellation: the connection is
         still closed (Close frame 1001) by the enclosing ``connect()``.
         """
-        if not 1000 <= code <= 4999 or code in (1004, 1005, 1006, 1015):
+        if not 1000 <= code <= 4999 or code in _UNSENDABLE_CLOSE_CODES:
             raise ConfigError(f"code: {code} cannot be sent in a Close frame (RFC 6455 7.4)")
-        request = self._request_close(code, reason, flush=True)
+        request = self._closer.request_close(code, reason, flush=True)
+        lifecycle = self._lifecycle
         with trio.move_on_at(request.deadline):
-            await self._wait_finished()
-        if not self._finished:
-            self._force_close()
-        await self._wait_finished()
-
-
-def _parse_urls(url: str | Sequence[str]) -> list[WebSocketURL]:
-    if isinstance(url, str):
-        return [parse_url(url)]
-    urls = [parse_url(item) for item in url]
-    if not urls:
-        raise ConfigError("url: the failover list is empty")
-    return urls
-
-
-@asynccontextmanager
-async def connect(
-    url: str | Sequence[str],
-    *,
-    config: Config | None = None,
-    on_connect: OnConnect | None = None,
-    headers: HeadersArg = None,
-    subprotocols: Sequence[str] = (),
-    ssl_context: Any = None,
-    codec: Codec | None = None,
-    opener: Opener | None = None,
-    rng: random.Random | None = None,
-    on_event: Callable[[Event], None] | None = None,
-) -> AsyncIterator[Session]:
-    """Open a reconnecting WebSocket session; enter once generation 1 is open.
-
-    Args:
-        url: ``ws://`` or ``wss://`` URL, or a sequence tried in order within each outage
-            (failover; each outage starts again at the first).
-        config: a :class:`tether.Config` (default ``Config()``).
-        on_connect: ``async fn(conn: tether.Connection)``, run at the start of every
-            generation, before buffered sends are flushed: authenticate, subscribe.
-            Bounded by ``connect_timeout`` together with the handshake. Raising
-            ``ConnectionLostError`` (from ``conn``) retries; any other exception is
-            classified by the retry policy (by default it ends the session).
-        headers: extra handshake headers: a mapping, or an ``async fn() -> mapping``
-            called before every attempt (a token refreshed on each reconnect).
-        subprotocols: ``Sec-WebSocket-Protocol`` values to offer, in preference order.
-        ssl_context: for ``wss://`` with the default opener (default: system trust).
-        codec: encode/decode messages (:class:`tether.JsonCodec`); default raw str/bytes.
-        opener: the transport seam, ``async (host, port, tls) -> trio.abc.Stream``
-            (default :class:`tether.TcpOpener`; ``tether.testing`` has in-memory ones).
-        rng: ``random.Random`` for backoff jitter (seed it for a repeatable schedule).
-        on_event: ``fn(event)`` called synchronously for every event from the first
-            ``Connecting`` on, including those before entry (``events()`` subscribes
-            only after). It must not block; an exception from it is logged and ignored.
-
-    Raises (on entry): :class:`tether.ConfigError` for a bad URL or argument, at once;
-    :class:`tether.HandshakeRejected` for a fatal rejection (401, 403, 404 ...) after one
-    attempt; :class:`tether.ReconnectFailed` when the policy gives up first.
-
-    On exit the session closes: normally with ``aclose()`` (flush, Close 1000); if the
-    body raised, with Close 1011 and without flushing; if the body was cancelled or
-    interrupted (``KeyboardInterrupt``), with Close 1001 in a shielded scope bounded by
-    ``close_timeout``. If the session ended with
-    an error the body never saw, that error is raised on exit. No ``ExceptionGroup``
-    escapes.
-    """
-    urls = _parse_urls(url)
-    if config is None:
-        config = Config()
-    elif not isinstance(config, Config):
-        raise ConfigError(f"config: must be a tether.Config, got {config!r}")
-    if isinstance(subprotocols, str):
-        subprotocols = (subprotocols,)
-    if opener is None:
-        opener = TcpOpener(ssl_context=ssl_context)
-    session = Session(
-        urls,
-        config=config,
-        on_connect=on_connect,
-        headers=headers,
-        subprotocols=tuple(subprotocols),
-        codec=codec,
-        opener=opener,
-        rng=rng or _SHARED_RNG,
-        on_event=on_event,
-    )
-    raised: BaseException | None = None
-    try:
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(session._supervise)
-            try:
-                await session._wait_first_open()
-            except TetherError as exc:
-                raised = exc
-            else:
-                try:
-                    yield session
-                except BaseException as exc:
-                    raised = exc
-                    if isinstance(exc, KeyboardInterrupt):
-                        # Ctrl-C: the user is leaving, like a cancellation.
-                        session._request_close(_GOING_AWAY, "going away", flush=False)
-                        session._force_close()
-                    elif not isinstance(exc, trio.Cancelled):
-                        # An error in the body: tell the peer, do not flush.
-                        session._request_close(_INTERNAL_ERROR, "client error", flush=False)
-                        session._force_close()
-                    # Cancelled: the generation's teardown sends Close 1001 itself.
-                else:
-                    await session.aclose()
-    except BaseExceptionGroup as group:
-        raise _single_error(group) from None
-    if raised is not None:
-        raise raised
-    if session._terminal is not None and not session._terminal_seen:
-        session._terminal_seen = True
-        raise session._terminal
+            await lifecycle.wait_finished()
+        if not lifecycle.finished:
+            self._closer.force()
+        await lifecycle.wait_finished()

@@ -1,0 +1,142 @@
+"""``tether.connect()``: parse and check the arguments before any I/O, build the
+session, run its supervisor in the session nursery, and close it on exit the way the
+exit calls for (Close 1000 after a flush, 1011 on an error, 1001 on cancellation)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import trio
+
+from ..codec import Codec
+from ..config import Config
+from ..connection import Opener, TcpOpener
+from ..events import Event
+from ..exceptions import ConfigError, TetherError
+from ..policy import WebSocketURL, parse_url
+from ._closing import GOING_AWAY, INTERNAL_ERROR
+from ._groups import BaseExceptionGroup, single_error
+from ._machinery import build_machinery
+from ._runner import HeadersArg, OnConnect
+from ._session import Session
+
+__all__ = ["SHARED_RNG", "connect"]
+
+#: Jitter draws when no ``rng`` is given: one generator for all sessions (a
+#: ``random.Random`` holds 2.5 KiB of state; per session that was the largest cost).
+SHARED_RNG = random.Random()
+
+
+def _parse_urls(url: str | Sequence[str]) -> list[WebSocketURL]:
+    if isinstance(url, str):
+        return [parse_url(url)]
+    urls = [parse_url(item) for item in url]
+    if not urls:
+        raise ConfigError("url: the failover list is empty")
+    return urls
+
+
+@asynccontextmanager
+async def connect(
+    url: str | Sequence[str],
+    *,
+    config: Config | None = None,
+    on_connect: OnConnect | None = None,
+    headers: HeadersArg = None,
+    subprotocols: Sequence[str] = (),
+    ssl_context: Any = None,
+    codec: Codec | None = None,
+    opener: Opener | None = None,
+    rng: random.Random | None = None,
+    on_event: Callable[[Event], None] | None = None,
+) -> AsyncIterator[Session]:
+    """Open a reconnecting WebSocket session; enter once generation 1 is open.
+
+    Args:
+        url: ``ws://`` or ``wss://`` URL, or a sequence tried in order within each outage
+            (failover; each outage starts again at the first).
+        config: a :class:`tether.Config` (default ``Config()``).
+        on_connect: ``async fn(conn: tether.Connection)``, run at the start of every
+            generation, before buffered sends are flushed: authenticate, subscribe.
+            Bounded by ``connect_timeout`` together with the handshake. Raising
+            ``ConnectionLostError`` (from ``conn``) retries; any other exception is
+            classified by the retry policy (by default it ends the session).
+        headers: extra handshake headers: a mapping, or an ``async fn() -> mapping``
+            called before every attempt (a token refreshed on each reconnect).
+        subprotocols: ``Sec-WebSocket-Protocol`` values to offer, in preference order.
+        ssl_context: for ``wss://`` with the default opener (default: system trust).
+        codec: encode/decode messages (:class:`tether.JsonCodec`); default raw str/bytes.
+        opener: the transport seam, ``async (host, port, tls) -> trio.abc.Stream``
+            (default :class:`tether.TcpOpener`; ``tether.testing`` has in-memory ones).
+        rng: ``random.Random`` for backoff jitter (seed it for a repeatable schedule).
+        on_event: ``fn(event)`` called synchronously for every event from the first
+            ``Connecting`` on, including those before entry (``events()`` subscribes
+            only after). It must not block; an exception from it is logged and ignored.
+
+    Raises (on entry): :class:`tether.ConfigError` for a bad URL or argument, at once;
+    :class:`tether.HandshakeRejected` for a fatal rejection (401, 403, 404 ...) after one
+    attempt; :class:`tether.ReconnectFailed` when the policy gives up first.
+
+    On exit the session closes: normally with ``aclose()`` (flush, Close 1000); if the
+    body raised, with Close 1011 and without flushing; if the body was cancelled or
+    interrupted (``KeyboardInterrupt``), with Close 1001 in a shielded scope bounded by
+    ``close_timeout``. If the session ended with
+    an error the body never saw, that error is raised on exit. No ``ExceptionGroup``
+    escapes.
+    """
+    urls = _parse_urls(url)
+    if config is None:
+        config = Config()
+    elif not isinstance(config, Config):
+        raise ConfigError(f"config: must be a tether.Config, got {config!r}")
+    if isinstance(subprotocols, str):
+        subprotocols = (subprotocols,)
+    if opener is None:
+        opener = TcpOpener(ssl_context=ssl_context)
+    machinery = build_machinery(
+        urls,
+        config=config,
+        on_connect=on_connect,
+        headers=headers,
+        subprotocols=tuple(subprotocols),
+        codec=codec,
+        opener=opener,
+        rng=rng or SHARED_RNG,
+        on_event=on_event,
+    )
+    session = Session(machinery)
+    lifecycle, closer = machinery.lifecycle, machinery.closer
+    raised: BaseException | None = None
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(machinery.supervisor.run)
+            try:
+                await lifecycle.wait_first_open()
+            except TetherError as exc:
+                raised = exc
+            else:
+                try:
+                    yield session
+                except BaseException as exc:
+                    raised = exc
+                    if isinstance(exc, KeyboardInterrupt):
+                        # Ctrl-C: the user is leaving, like a cancellation.
+                        closer.request_close(GOING_AWAY, "going away", flush=False)
+                        closer.force()
+                    elif not isinstance(exc, trio.Cancelled):
+                        # An error in the body: tell the peer, do not flush.
+                        closer.request_close(INTERNAL_ERROR, "client error", flush=False)
+                        closer.force()
+                    # Cancelled: the generation's teardown sends Close 1001 itself.
+                else:
+                    await session.aclose()
+    except BaseExceptionGroup as group:
+        raise single_error(group) from None
+    if raised is not None:
+        raise raised
+    if lifecycle.terminal is not None and not lifecycle.terminal_seen:
+        lifecycle.terminal_seen = True
+        raise lifecycle.terminal

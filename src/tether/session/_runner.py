@@ -1,0 +1,229 @@
+"""One generation's life: open it (stream, handshake, ``on_connect``, all within
+``connect_timeout``), serve it (deliver inbound messages, run its writing tasks, wait for
+a close request), and tear it down, however it ends.
+
+Shape of a generation::
+
+    ws nursery             the connection's reader (tether.connection): it hands each
+    │                      message straight to the session's receive buffer
+    └── generation scope   cancelled to supersede it (reconnect(), loss, close)
+        ├── open           stream + handshake + on_connect, under connect_timeout
+        ├── senders        writer (only while messages are queued; coalesces),
+        │                  pinger (ping_interval / ping_timeout), idle watchdog
+        └── (this task)    waits for aclose(): flush, Close frame, peer's Close
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+
+import trio
+
+from ..config import Config
+from ..connection import ClientConnection, Opener, lost_error, open_client
+from ..events import Connected
+from ..exceptions import ConfigError
+from ..state import State
+from ._buffers import Message, ReceiveBuffer, SendBuffer
+from ._closing import Closer
+from ._counters import Counters
+from ._encoding import MessageEncoding
+from ._event_hub import EventHub
+from ._generation import Generation, UserClose
+from ._handle import Connection
+from ._keepalive import keep_pinging, watch_idle
+from ._lifecycle import Lifecycle
+from ._writer import Writer
+
+__all__ = ["GenerationRunner", "HeadersArg", "OnConnect"]
+
+HeadersArg = Mapping[str, str] | Callable[[], Awaitable[Mapping[str, str]]] | None
+OnConnect = Callable[[Connection], Awaitable[None]]
+
+
+class GenerationRunner:
+    """Runs generations for the supervisor, one at a time."""
+
+    __slots__ = (
+        "_closer",
+        "_config",
+        "_counters",
+        "_encoding",
+        "_headers",
+        "_hub",
+        "_lifecycle",
+        "_on_connect",
+        "_opener",
+        "_receive_buffer",
+        "_send_buffer",
+        "_subprotocols",
+        "_writer",
+    )
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        opener: Opener,
+        headers: HeadersArg,
+        subprotocols: Sequence[str],
+        on_connect: OnConnect | None,
+        encoding: MessageEncoding,
+        lifecycle: Lifecycle,
+        counters: Counters,
+        hub: EventHub,
+        send_buffer: SendBuffer,
+        receive_buffer: ReceiveBuffer,
+        closer: Closer,
+        writer: Writer,
+    ) -> None:
+        self._config = config
+        self._opener = opener
+        self._headers = headers
+        self._subprotocols = tuple(subprotocols)
+        self._on_connect = on_connect
+        self._encoding = encoding
+        self._lifecycle = lifecycle
+        self._counters = counters
+        self._hub = hub
+        self._send_buffer = send_buffer
+        self._receive_buffer = receive_buffer
+        self._closer = closer
+        self._writer = writer
+
+    async def run(self, generation: Generation) -> None:
+        """The generation's whole life; returns once it has ended and is torn down (its
+        ``outcome`` says how), raises if it could not open. Exceptions may come as
+        groups from the generation's nurseries."""
+        generation.on_end = self._lifecycle.leave_open_state
+        async with trio.open_nursery() as ws_nursery:
+            try:
+                with generation.scope:
+                    ws = await self._open(generation, ws_nursery)
+                    await self._serve(generation, ws)
+            finally:
+                with trio.CancelScope(shield=True):
+                    await self._closer.teardown(generation)
+                ws_nursery.cancel_scope.cancel()
+
+    async def _open(self, generation: Generation, ws_nursery: trio.Nursery) -> ClientConnection:
+        """Stream, handshake and ``on_connect``, all within ``connect_timeout``."""
+        timeout = self._config.connect_timeout
+        url = generation.url
+        with trio.move_on_after(math.inf if timeout is None else timeout) as deadline:
+            extra_headers = await self._handshake_headers()
+            generation.stream = await self._opener(url.host, url.port, url.tls)
+            ws, accepted = await open_client(
+                ws_nursery,
+                generation.stream,
+                host=url.host_header,
+                resource=url.resource,
+                subprotocols=self._subprotocols,
+                extra_headers=extra_headers,
+                max_message_size=self._config.max_message_size,
+            )
+            generation.ws = ws
+            if self._on_connect is not None:
+                counters = self._counters
+                await self._on_connect(
+                    Connection(
+                        ws,
+                        accepted,
+                        generation=generation.number,
+                        url=url.url,
+                        attempt=generation.attempt,
+                        last_message_at=counters.last_message_at,
+                        messages_received=counters.messages_received,
+                        encode=self._encoding.encode,
+                        decode=self._encoding.decode,
+                    )
+                )
+            return ws
+        assert deadline.cancelled_caught
+        raise TimeoutError(f"connect attempt timed out after {timeout} s ({url.url})")
+
+    async def _handshake_headers(self) -> list[tuple[bytes, bytes]]:
+        headers = self._headers
+        if headers is None:
+            return []
+        if callable(headers):
+            headers = await headers()
+        if not isinstance(headers, Mapping):
+            raise ConfigError(f"headers: must be a mapping of str to str, got {headers!r}")
+        return [(str(k).encode("latin-1"), str(v).encode("latin-1")) for k, v in headers.items()]
+
+    async def _serve(self, generation: Generation, ws: ClientConnection) -> None:
+        """The generation is open: run its tasks until one of them ends it."""
+        now = trio.current_time()
+        lifecycle = self._lifecycle
+        closer = self._closer
+        generation.opened = True
+        generation.opened_at = generation.last_data_at = now
+        lifecycle.generation = generation.number
+        self._counters.connection_up(now)
+        if lifecycle.state is not State.CLOSING:
+            lifecycle.set_state(State.OPEN)
+        self._hub.emit(
+            Connected, generation.number, url=generation.url.url, attempt=generation.attempt
+        )
+        config = self._config
+        for message in ws.serve(functools.partial(self._deliver, generation)):
+            self._receive_buffer.put(message)  # on_connect left these: keep their order
+            self._counters.messages_received += 1
+        ws.on_closed = functools.partial(self._connection_ended, generation, ws)
+        if ws.ended:
+            self._connection_ended(generation, ws)
+        # The tasks that write: the writer (started only while messages are queued), the
+        # pinger and the idle watchdog. This task waits for a close request meanwhile;
+        # any end of the generation cancels it from outside (generation.scope).
+        try:
+            async with trio.open_nursery() as senders:
+                generation.senders = senders
+                if config.ping_interval is not None and config.ping_timeout is not None:
+                    senders.start_soon(
+                        keep_pinging,
+                        generation,
+                        ws,
+                        config.ping_interval,
+                        config.ping_timeout,
+                        self._receive_buffer,
+                        self._counters,
+                    )
+                if config.idle_timeout is not None:
+                    senders.start_soon(
+                        watch_idle, generation, config.idle_timeout, self._receive_buffer
+                    )
+                self._writer.ensure_writer()
+                while closer.request is None:
+                    await lifecycle.changed.park()
+                request = closer.request
+                assert request is not None
+                if request.flush and not request.forced:
+                    with trio.move_on_at(request.deadline):
+                        await self._send_buffer.wait_empty()
+                if generation.outcome is None:
+                    generation.outcome = UserClose(request)
+                senders.cancel_scope.cancel()
+        finally:
+            generation.senders = None  # closed to new tasks, however it ended
+        outcome = generation.outcome
+        assert outcome is not None  # set above, or the generation was cancelled
+        await closer.close_open_generation(generation, ws)
+        generation.end(outcome)
+
+    def _connection_ended(self, generation: Generation, ws: ClientConnection) -> None:
+        """The connection's reader ended: the connection is over."""
+        generation.end(lost_error(ws))
+
+    async def _deliver(self, generation: Generation, message: Message) -> None:
+        """Called by the connection's reader task with each complete inbound message.
+        Waiting here for room is the backpressure: while it waits, that task does not
+        read the socket."""
+        buffer = self._receive_buffer
+        if buffer.full():
+            await buffer.wait_for_room()
+        generation.last_data_at = self._counters.last_message_at = trio.current_time()
+        self._counters.messages_received += 1
+        buffer.put(message)

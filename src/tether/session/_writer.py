@@ -1,0 +1,165 @@
+"""Writes: from ``send()``'s own task when nothing is queued, else through the send
+buffer and a writer task that runs only while messages are queued and coalesces them.
+
+Order is kept across both paths: a direct write happens only when the buffer is empty
+and no other write is under way, and the connection's write turn is FIFO. A message
+whose write was cut off by a lost connection goes back to the head of the buffer and is
+written on the next generation (at-least-once for that message)."""
+
+from __future__ import annotations
+
+import trio
+
+from ..connection import ClientConnection, ConnectionClosed, lost_error
+from ..events import LostReason, MessagesDropped
+from ..exceptions import ConnectionLostError, SessionClosed
+from ._buffers import Message, Outbound, SendBuffer
+from ._closing import Closer
+from ._counters import Counters
+from ._event_hub import EventHub
+from ._generation import Generation, GenerationSlot
+from ._lifecycle import Lifecycle
+
+__all__ = ["WRITE_BATCH_BYTES", "WRITE_BATCH_MESSAGES", "Writer"]
+
+#: The writer coalesces queued messages into one ``send_all`` of at most this many
+#: messages and bytes (a single larger message is still written alone).
+WRITE_BATCH_MESSAGES = 256
+WRITE_BATCH_BYTES = 256 * 1024
+
+
+class Writer:
+    """The session's outbound path over whichever generation is open."""
+
+    __slots__ = ("_buffer", "_closer", "_counters", "_hub", "_lifecycle", "_slot")
+
+    def __init__(
+        self,
+        send_buffer: SendBuffer,
+        slot: GenerationSlot,
+        closer: Closer,
+        lifecycle: Lifecycle,
+        counters: Counters,
+        hub: EventHub,
+    ) -> None:
+        self._buffer = send_buffer
+        self._slot = slot
+        self._closer = closer
+        self._lifecycle = lifecycle
+        self._counters = counters
+        self._hub = hub
+
+    async def send(self, raw: Message) -> None:
+        """``Session.send()`` for an encoded message (its docstring has the contract)."""
+        active = self._slot.active
+        if (
+            active is not None
+            and active.opened
+            and not active.writing
+            and not self._buffer
+            and active.outcome is None
+            and self._closer.request is None
+        ):
+            # Nothing queued and a connection is open: write from this task (two task
+            # switches fewer per message than through the writer task).
+            entry = await self._write_directly(active, raw)
+            if entry is None:
+                return
+        else:
+            try:
+                entry, evicted = await self._buffer.put(raw)
+            except SessionClosed:
+                self._lifecycle.terminal_seen = True
+                raise
+            self.ensure_writer()
+            if evicted:
+                self._hub.emit(MessagesDropped, self._lifecycle.generation, count=evicted)
+        assert entry.done is not None
+        try:
+            await entry.done.wait()
+        except BaseException:
+            self._buffer.withdraw(entry)
+            raise
+        if entry.error is not None:
+            if isinstance(entry.error, SessionClosed):
+                self._lifecycle.terminal_seen = True
+            raise entry.error
+
+    def send_nowait(self, raw: Message) -> None:
+        """``Session.send_nowait()`` for an encoded message."""
+        evicted = self._buffer.put_nowait(raw)
+        self.ensure_writer()
+        if evicted:
+            self._hub.emit(MessagesDropped, self._lifecycle.generation, count=evicted)
+
+    async def _write_directly(self, generation: Generation, raw: Message) -> Outbound | None:
+        """Write ``raw`` on ``generation`` now. Returns None once written; if the
+        connection turned out to be dead, puts the message back at the head of the send
+        buffer (it precedes anything queued meanwhile) and returns its entry to wait on.
+        Cancelled while waiting for its write turn, nothing was written (the usual Trio
+        meaning of a cancelled send); cancelled mid-write, the stream may hold a partial
+        frame: the generation ends."""
+        ws = generation.ws
+        assert ws is not None
+        generation.writing = True
+        try:
+            await ws.send((raw,))
+        except ConnectionClosed:
+            generation.end(lost_error(ws))
+            return self._buffer.put_front(raw, trio.Event())
+        except BaseException:
+            if not ws.frame_cut:
+                raise
+            generation.write_interrupted = True
+            generation.end(
+                ConnectionLostError(
+                    LostReason.TRANSPORT_ERROR, None, "a send() was cancelled mid-write"
+                )
+            )
+            raise
+        finally:
+            generation.writing = False
+        self._counters.messages_sent += 1
+        return None
+
+    def ensure_writer(self) -> None:
+        """Start the open generation's writer if messages are queued and none is running."""
+        generation = self._slot.active
+        if (
+            generation is not None
+            and generation.senders is not None
+            and not generation.writer_running
+            and generation.outcome is None
+            and self._buffer
+        ):
+            generation.writer_running = True
+            ws = generation.ws
+            assert ws is not None
+            generation.senders.start_soon(self._write_queued, generation, ws)
+
+    async def _write_queued(self, generation: Generation, ws: ClientConnection) -> None:
+        """The writer task: write the send buffer in order until it is empty, coalescing
+        whatever is queued into one ``send_all`` (at most WRITE_BATCH_MESSAGES /
+        WRITE_BATCH_BYTES at a time). Returns when nothing is left, so an idle session
+        has no writer task."""
+        buffer = self._buffer
+        try:
+            while buffer:
+                batch = buffer.take_batch(WRITE_BATCH_MESSAGES, WRITE_BATCH_BYTES)
+                written = False
+                try:
+                    await ws.send([entry.message for entry in batch])
+                    written = True
+                except ConnectionClosed:
+                    generation.end(lost_error(ws))
+                    return
+                finally:
+                    if written:
+                        buffer.written(batch)
+                        self._counters.messages_sent += len(batch)
+                    else:
+                        buffer.unwritten(batch)
+                        if ws.frame_cut or ws.broken is not None:
+                            generation.write_interrupted = True
+        finally:
+            generation.writer_running = False
