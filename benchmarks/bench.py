@@ -119,12 +119,12 @@ def _versions() -> str:
 
 
 def _masking() -> str:
-    """Which masking code the ``tether`` client runs (``tether.protocol._frames.speedups``)."""
+    """Which masking code the ``tether`` client runs (``tether.protocol._masking.speedups``)."""
     try:
-        from tether.protocol import _frames
+        from tether.protocol import _masking
     except ImportError:
         return "(tether not importable)"
-    return _frames.speedups
+    return _masking.speedups
 
 
 def _progress(text: str) -> None:

@@ -1,12 +1,16 @@
-"""tether's client connection (tether.connection._client): its own socket reads on real socket
-pairs, and the order of its writes."""
+"""tether's client connection (tether.connection): its own socket reads
+(tether.connection._socket_read) on real socket pairs, and the order of its writes."""
 
 from __future__ import annotations
 
 import pytest
 import trio
+import wsproto
+from wsproto.events import RejectConnection, RejectData, Request
 
-from tether.connection._client import ClientConnection, ConnectionClosed, _read_socket
+import tether
+from tether.connection import ClientConnection, ConnectionClosed, open_client
+from tether.connection._socket_read import read_socket
 
 from .helpers import wsproto_server
 
@@ -16,8 +20,8 @@ async def test_reads_what_is_there_without_waiting_after_a_full_read() -> None:
     with left, right:
         await right.send(b"abcdef")
         await trio.testing.wait_all_tasks_blocked()
-        assert await _read_socket(left, 4, drained=False) == b"abcd"
-        assert await _read_socket(left, 4, drained=False) == b"ef"
+        assert await read_socket(left, 4, drained=False) == b"abcd"
+        assert await read_socket(left, 4, drained=False) == b"ef"
 
 
 async def test_waits_for_data_when_the_socket_is_empty(nursery: trio.Nursery) -> None:
@@ -27,7 +31,7 @@ async def test_waits_for_data_when_the_socket_is_empty(nursery: trio.Nursery) ->
         done = trio.Event()
 
         async def read() -> None:
-            received.append(await _read_socket(left, 100, drained=False))
+            received.append(await read_socket(left, 100, drained=False))
             done.set()
 
         nursery.start_soon(read)
@@ -43,7 +47,7 @@ async def test_end_of_stream_is_empty_bytes() -> None:
     left, right = trio.socket.socketpair()
     with left:
         right.close()
-        assert await _read_socket(left, 100, drained=True) == b""
+        assert await read_socket(left, 100, drained=True) == b""
 
 
 async def test_a_closed_socket_is_never_read() -> None:
@@ -52,7 +56,7 @@ async def test_a_closed_socket_is_never_read() -> None:
     with right:
         left.close()
         with pytest.raises(trio.ClosedResourceError):
-            await _read_socket(left, 100, drained=False)
+            await read_socket(left, 100, drained=False)
 
 
 async def test_closing_while_waiting_raises_closed(nursery: trio.Nursery) -> None:
@@ -63,7 +67,7 @@ async def test_closing_while_waiting_raises_closed(nursery: trio.Nursery) -> Non
 
         async def read() -> None:
             try:
-                await _read_socket(left, 100, drained=True)
+                await read_socket(left, 100, drained=True)
             except trio.ClosedResourceError as error:
                 raised.append(error)
             done.set()
@@ -124,7 +128,7 @@ async def test_a_closed_socket_is_refused_before_waiting_on_it() -> None:
     with right:
         left.close()
         with pytest.raises(trio.ClosedResourceError):
-            await _read_socket(left, 100, drained=True)
+            await read_socket(left, 100, drained=True)
 
 
 async def test_a_close_cancelled_before_its_turn_can_be_sent_later(
@@ -174,3 +178,36 @@ async def test_a_ping_raises_when_the_connection_ends_before_its_pong(
         await done.wait()
     assert outcome == ["closed"]
     assert connection.ended
+
+
+async def test_open_client_maps_a_refused_handshake_to_handshake_rejected(
+    nursery: trio.Nursery,
+) -> None:
+    """The protocol layer's HandshakeRefused becomes tether.HandshakeRejected at the
+    connection layer's edge: same status, lower-cased str headers and body, no cause."""
+    client_end, server_end = trio.testing.memory_stream_pair()
+    server = wsproto.WSConnection(wsproto.ConnectionType.SERVER)
+
+    async def refuse() -> None:
+        while not any(isinstance(event, Request) for event in server.events()):
+            server.receive_data(await server_end.receive_some())
+        head = server.send(
+            RejectConnection(status_code=503, headers=[(b"Retry-After", b"7")], has_body=True)
+        )
+        await server_end.send_all(head + server.send(RejectData(data=b"busy")))
+
+    nursery.start_soon(refuse)
+    with trio.fail_after(5), pytest.raises(tether.HandshakeRejected) as raised:
+        await open_client(
+            nursery,
+            client_end,
+            host="feed.example",
+            resource="/",
+            subprotocols=(),
+            extra_headers=[],
+            max_message_size=1 << 20,
+        )
+    error = raised.value
+    assert (error.status_code, error.headers["retry-after"], error.body) == (503, "7", b"busy")
+    assert all(name == name.lower() for name in error.headers)
+    assert error.__cause__ is None

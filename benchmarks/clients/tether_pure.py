@@ -16,7 +16,7 @@ from clients._drivers import benches, trio_both
 from clients.tether_session import open_link
 
 if __name__ == "__main__":
-    import tether.protocol._frames
+    import tether.protocol._masking
 
-    assert tether.protocol._frames.speedups == "python", tether.protocol._frames.speedups
+    assert tether.protocol._masking.speedups == "python", tether.protocol._masking.speedups
     main(benches(open_link, trio_both), "trio")

@@ -1,4 +1,4 @@
-"""FrameParser, encode_control and close_payload (tether.protocol._frames) against wsproto.
+"""FrameParser, encode_control and close_payload (tether.protocol) against wsproto.
 
 wsproto's server side is the independent encoder of what the parser reads, and its
 server-side parser the independent reader of what encode_control writes. Frames wsproto
@@ -25,7 +25,7 @@ from wsproto.events import Ping as WsPing
 from wsproto.events import Pong as WsPong
 from wsproto.frame_protocol import CloseReason
 
-from tether.protocol._frames import (
+from tether.protocol import (
     OPCODE_CLOSE,
     OPCODE_PING,
     OPCODE_PONG,

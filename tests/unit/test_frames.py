@@ -11,13 +11,14 @@ import pytest
 from hypothesis import given, settings
 from wsproto.events import BytesMessage, TextMessage
 
-import tether.protocol._frames
-from tether.protocol._frames import _mask, encode_frame, encode_frame_split
+import tether.protocol._masking
+from tether.protocol import encode_frame, encode_frame_split
+from tether.protocol._masking import mask
 
 from ..helpers import wsproto_server
 
 BOUNDARY_SIZES = [0, 1, 125, 126, 127, 4095, 4096, 4097, 65535, 65536, 65537, 300_000]
-C_MASK = tether.protocol._frames._c_apply_mask()
+C_MASK = tether.protocol._masking._c_apply_mask()
 
 
 @contextlib.contextmanager
@@ -25,12 +26,12 @@ def masking_with(implementation: str) -> Iterator[None]:
     """Mask with websockets' C function (``"c"``) or tether's pure Python (``"python"``)."""
     if implementation == "c" and C_MASK is None:
         pytest.skip("websockets.speedups is not installed")
-    original = tether.protocol._frames._apply_mask
-    tether.protocol._frames._apply_mask = C_MASK if implementation == "c" else None
+    original = tether.protocol._masking._apply_mask
+    tether.protocol._masking._apply_mask = C_MASK if implementation == "c" else None
     try:
         yield
     finally:
-        tether.protocol._frames._apply_mask = original
+        tether.protocol._masking._apply_mask = original
 
 
 def parse(frames: bytes) -> list[str | bytes]:
@@ -80,7 +81,7 @@ def test_pure_python_masking_equals_websockets_c_masking(payload: bytes, key: by
     expected = bytes(value ^ key[index % 4] for index, value in enumerate(payload))
     assert C_MASK(payload, key) == expected
     with masking_with("python"):
-        assert bytes(_mask(payload, key)) == expected
+        assert bytes(mask(payload, key)) == expected
 
 
 def test_frames_are_masked_with_fresh_keys() -> None:

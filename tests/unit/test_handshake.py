@@ -23,15 +23,15 @@ from wsproto.events import (
     Request,
 )
 
-from tether import HandshakeRejected
-from tether.protocol._frames import FrameParser
-from tether.protocol._handshake import (
-    MAX_REJECTION_BODY,
+from tether.protocol import (
     Accepted,
     ClientHandshake,
+    FrameParser,
     HandshakeFailed,
+    HandshakeRefused,
     accept_token,
 )
+from tether.protocol._handshake import MAX_REJECTION_BODY
 
 Headers = list[tuple[bytes, bytes]]
 
@@ -84,11 +84,11 @@ def fresh() -> tuple[ClientHandshake, bytes]:
     return client, key_of(request)
 
 
-def rejection(client: ClientHandshake, *chunks: bytes) -> HandshakeRejected:
-    """Feed ``chunks``; the HandshakeRejected that must come out of the last one."""
+def rejection(client: ClientHandshake, *chunks: bytes) -> HandshakeRefused:
+    """Feed ``chunks``; the HandshakeRefused that must come out of the last one."""
     for chunk in chunks[:-1]:
         assert client.receive(chunk) is None
-    with pytest.raises(HandshakeRejected) as info:
+    with pytest.raises(HandshakeRefused) as info:
         client.receive(chunks[-1])
     return info.value
 
@@ -293,7 +293,15 @@ def test_subprotocol_not_offered(chosen: bytes) -> None:
 def test_handshake_failed_is_a_connection_error() -> None:
     """Retried like any connection error, and not mistaken for a rejection."""
     assert issubclass(HandshakeFailed, ConnectionError)
-    assert not issubclass(HandshakeFailed, HandshakeRejected)
+    assert not issubclass(HandshakeFailed, HandshakeRefused)
+
+
+def test_handshake_refused_is_not_a_connection_error() -> None:
+    """A refusal is the status code's to classify (the connection layer maps it to
+    tether.HandshakeRejected), not retried as a connection error."""
+    assert not issubclass(HandshakeRefused, ConnectionError)
+    error = HandshakeRefused(503, {"retry-after": "7"}, b"busy")
+    assert (error.status_code, error.headers, error.body) == (503, {"retry-after": "7"}, b"busy")
 
 
 @pytest.mark.parametrize(

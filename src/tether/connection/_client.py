@@ -1,5 +1,6 @@
-"""tether's WebSocket client connection: the Trio shell around :mod:`._handshake` and
-:mod:`._frames`.
+"""tether's WebSocket client connection: the Trio shell around :mod:`tether.protocol`'s
+:class:`~tether.protocol.FrameParser` and frame encoders, after the opening handshake
+(``_open.py``: :func:`~tether.connection.open_client`).
 
 One :class:`ClientConnection` is one generation's connection. Its reader task
 (:meth:`ClientConnection.read`) is the only reader of the stream: it hands each complete
@@ -14,7 +15,7 @@ idle connection is its stream, its parser and a few fields.
 
 Why not trio-websocket's ``WebSocketConnection`` (which tether used before): per message
 it costs a wsproto event object, a second queue and a task switch, and per connection
-about 18 KiB; DESIGN.md's performance targets (section 6) need less of both. What it did
+about 18 KiB; the performance targets of docs/design.md need less of both. What it did
 is all here, with three of its behaviours fixed: it answered Pings after its own Close
 (RFC 6455 section 5.5.1 forbids it), waited forever on a server that closed the stream
 mid-handshake, and dropped messages that arrived after the client's Close.
@@ -29,14 +30,10 @@ from typing import Final
 
 import trio
 
-from ..events import LostReason
-from ..exceptions import ConnectionLostError
 from ..protocol import (
     OPCODE_CLOSE,
     OPCODE_PING,
     OPCODE_PONG,
-    Accepted,
-    ClientHandshake,
     Close,
     FrameParser,
     Ping,
@@ -47,14 +44,10 @@ from ..protocol import (
     encode_frame,
     encode_frame_split,
 )
+from ._errors import ConnectionClosed, lost_error
+from ._socket_read import read_socket
 
-__all__ = [
-    "ClientConnection",
-    "ConnectionClosed",
-    "lost_error",
-    "map_error",
-    "open_client",
-]
+__all__ = ["RECEIVE_BUFFER_SIZE", "ClientConnection", "Sink"]
 
 #: Bytes asked of the stream per read while no large frame is arriving (trio-websocket's
 #: default of 4 KiB gave 114 MiB/s for 1 MiB messages; 64 KiB gave 207 MiB/s).
@@ -71,11 +64,7 @@ PRE_SERVE_CAPACITY: Final = 64
 CLOSE_FRAME_WRITE_TIMEOUT: Final = 1.0
 
 
-class ConnectionClosed(Exception):
-    """Raised by writes once the connection is closing or closed; :func:`lost_error`
-    says how it ended."""
-
-
+#: Where the reader delivers each message once the session serves (:meth:`serve`).
 Sink = Callable[[str | bytes], Awaitable[None]]
 
 
@@ -152,7 +141,7 @@ class ClientConnection:
             parser = self._parser
             stream = self._stream
             # On a plain TCP stream the reader waits for readability itself and then
-            # reads the socket without blocking (``_read_socket``): an idle reader parks in
+            # reads the socket without blocking (``read_socket``): an idle reader parks in
             # one short call chain (1.5 KiB less per idle connection than inside
             # receive_some), and a read costs no extra pass of Trio's scheduler (one of
             # about four per round trip).
@@ -187,7 +176,7 @@ class ClientConnection:
                 if socket is None:
                     data = await stream.receive_some(asked)
                 else:
-                    data = await _read_socket(socket, asked, drained)
+                    data = await read_socket(socket, asked, drained)
                     drained = len(data) < asked
                 if not data:
                     self.broken = "the server ended the stream without a Close frame"
@@ -407,105 +396,3 @@ class ClientConnection:
         except ConnectionClosed:
             return
         await self.wait_ended()
-
-
-async def _read_socket(socket: trio.socket.SocketType, size: int, drained: bool) -> bytes:
-    """Up to ``size`` bytes from ``socket`` (``b""`` at end of stream): wait until it is
-    readable (at once if the last read filled its buffer: more is likely waiting, and
-    then only a checkpoint), then one non-blocking ``os.read`` of its descriptor.
-    Raises ``trio.ClosedResourceError`` once the socket is closed: its descriptor number
-    may already belong to another socket, so it is never read after that."""
-    while True:
-        if socket.fileno() == -1:  # closed while this task was runnable
-            raise trio.ClosedResourceError("the socket was closed")
-        if drained:
-            await trio.lowlevel.wait_readable(socket)
-        else:
-            await trio.lowlevel.checkpoint()
-        descriptor = socket.fileno()
-        if descriptor == -1:
-            raise trio.ClosedResourceError("the socket was closed")
-        try:
-            return os.read(descriptor, size)
-        except BlockingIOError:
-            drained = True
-
-
-async def open_client(
-    nursery: trio.Nursery,
-    stream: trio.abc.Stream,
-    *,
-    host: str,
-    resource: str,
-    subprotocols: tuple[str, ...],
-    extra_headers: list[tuple[bytes, bytes]],
-    max_message_size: int,
-) -> tuple[ClientConnection, Accepted]:
-    """Run the opening handshake over ``stream``, then start the reader in ``nursery``.
-    Returns the connection and what the server's acceptance said (subprotocol, headers).
-
-    Raises :class:`tether.HandshakeRejected` (non-101 answer), ``HandshakeFailed`` (an
-    invalid one), ``ConnectionResetError`` (the server ended the stream first) or the
-    transport's error. Cancellation: the caller closes the stream.
-    """
-    handshake = ClientHandshake(
-        host=host, resource=resource, subprotocols=subprotocols, extra_headers=extra_headers
-    )
-    await stream.send_all(handshake.request())
-    while True:
-        accepted = handshake.receive(await stream.receive_some(RECEIVE_BUFFER_SIZE))
-        if accepted is not None:
-            break
-    connection = ClientConnection(
-        stream,
-        max_message_size=max_message_size,
-        trailing=accepted.trailing,
-    )
-    nursery.start_soon(connection.read)
-    return connection, accepted
-
-
-def lost_error(connection: ClientConnection) -> ConnectionLostError:
-    """Classify how an open connection ended."""
-    violation = connection.violation
-    if violation is not None:
-        return ConnectionLostError(LostReason.PROTOCOL_ERROR, violation.code, violation.reason)
-    close = connection.close_received
-    if close is not None:
-        return ConnectionLostError(
-            LostReason.PEER_CLOSED,
-            close.code,
-            close.reason or _CLOSE_CODE_NAMES.get(close.code, ""),
-        )
-    return ConnectionLostError(
-        LostReason.TRANSPORT_ERROR, 1006, connection.broken or "stream ended without a Close frame"
-    )
-
-
-def map_error(error: BaseException) -> BaseException:
-    """Map a transport error raised while connecting to one the retry policy classifies
-    (trio's stream errors are not ``OSError``)."""
-    if isinstance(error, (trio.BrokenResourceError, trio.ClosedResourceError)):
-        reset = ConnectionResetError(f"connection broke while connecting: {error!r}")
-        reset.__cause__ = error
-        return reset
-    return error
-
-
-#: Names for the close codes of RFC 6455 section 7.4.1 and the IANA registry, used as
-#: the detail of a Close that came without a reason.
-_CLOSE_CODE_NAMES: Final = {
-    1000: "normal closure",
-    1001: "going away",
-    1002: "protocol error",
-    1003: "unsupported data",
-    1005: "no status code",
-    1007: "invalid payload data",
-    1008: "policy violation",
-    1009: "message too big",
-    1010: "mandatory extension",
-    1011: "internal error",
-    1012: "service restart",
-    1013: "try again later",
-    1014: "bad gateway",
-}

@@ -21,7 +21,7 @@ import trio
 if sys.version_info < (3, 11):  # pragma: no cover
     from exceptiongroup import BaseExceptionGroup
 
-__all__ = ["Opener", "TcpOpener"]
+__all__ = ["Opener", "TcpOpener", "set_socket_options"]
 
 Opener = Callable[[str, int, bool], Awaitable[trio.abc.Stream]]
 

@@ -2,10 +2,13 @@
 
 :class:`ClientHandshake` writes the upgrade request and reads the server's answer,
 byte chunk by byte chunk, into one of three outcomes: :class:`Accepted` (with the bytes
-that followed the response: the first frames), :class:`tether.HandshakeRejected` (an
-HTTP answer other than 101, with its headers and at most 64 KiB of its body), or a
+that followed the response: the first frames), :class:`HandshakeRefused` (an HTTP
+answer other than 101, with its headers and at most 64 KiB of its body), or a
 ``ConnectionError`` for a response that is not a valid WebSocket acceptance. h11 does
 the HTTP/1.1 parsing and bounds the header size (16 KiB).
+
+:class:`HandshakeRefused` is this layer's own value; the connection layer maps it to
+:class:`tether.HandshakeRejected` at its edge (``tether.connection._errors``).
 """
 
 from __future__ import annotations
@@ -13,19 +16,24 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Final
 
 import attrs
 import h11
 
-from ..exceptions import HandshakeRejected
-
-__all__ = ["Accepted", "ClientHandshake", "HandshakeFailed"]
+__all__ = [
+    "MAX_REJECTION_BODY",
+    "Accepted",
+    "ClientHandshake",
+    "HandshakeFailed",
+    "HandshakeRefused",
+    "accept_token",
+]
 
 #: Section 1.3: the GUID appended to the key before hashing.
 _ACCEPT_GUID: Final = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-#: Body bytes of a rejection kept for :attr:`HandshakeRejected.body`; the rest is not read.
+#: Body bytes of a refusal kept for :attr:`HandshakeRefused.body`; the rest is not read.
 MAX_REJECTION_BODY: Final = 64 * 1024
 
 
@@ -33,6 +41,22 @@ class HandshakeFailed(ConnectionError):
     """The server's answer was not a valid WebSocket acceptance (malformed HTTP, a bad
     ``Sec-WebSocket-Accept``, a subprotocol or extension we did not offer). Retried like
     any connection error: the server may be mid-deploy."""
+
+
+class HandshakeRefused(Exception):
+    """The server answered the upgrade with an HTTP status other than 101.
+
+    Attributes: ``status_code`` (int), ``headers`` (lower-cased header name to value,
+    both ``str``; of repeated headers the last is kept), ``body`` (``bytes``, at most
+    :data:`MAX_REJECTION_BODY`, possibly empty). Not a ``ConnectionError``: whether to
+    retry is the status code's to say.
+    """
+
+    def __init__(self, status_code: int, headers: Mapping[str, str], body: bytes = b"") -> None:
+        super().__init__(f"the server answered the upgrade with HTTP {status_code}")
+        self.status_code = status_code
+        self.headers = dict(headers)
+        self.body = body
 
 
 @attrs.frozen
@@ -66,7 +90,7 @@ class ClientHandshake:
     """One opening handshake. :meth:`request` gives the bytes to send; feed what the
     server sends to :meth:`receive` until it returns :class:`Accepted` or raises.
 
-    Raises from :meth:`receive`: :class:`tether.HandshakeRejected` for a non-101 answer,
+    Raises from :meth:`receive`: :class:`HandshakeRefused` for a non-101 answer,
     :class:`HandshakeFailed` for an invalid one, ``ConnectionResetError`` when the server
     ends the stream (``receive(b"")``) before answering.
     """
@@ -145,14 +169,14 @@ class ClientHandshake:
                     raise self._rejected()
                 raise HandshakeFailed(f"unexpected HTTP event during the upgrade: {event!r}")
 
-    def _rejected(self) -> HandshakeRejected:
+    def _rejected(self) -> HandshakeRefused:
         response = self._rejection
         assert response is not None
         headers = {
             name.decode("latin-1").lower(): value.decode("latin-1")
             for name, value in response.headers
         }
-        return HandshakeRejected(response.status_code, headers, bytes(self._body))
+        return HandshakeRefused(response.status_code, headers, bytes(self._body))
 
     def _accept(self, response: h11.InformationalResponse) -> Accepted:
         fields: dict[bytes, bytes] = {}

@@ -1,0 +1,52 @@
+"""Opening a client connection: the handshake (:class:`tether.protocol.ClientHandshake`)
+over a stream an opener made, then the :class:`ClientConnection` with its reader
+started. A refused handshake is mapped here, at the edge, to
+:class:`tether.HandshakeRejected`.
+"""
+
+from __future__ import annotations
+
+import trio
+
+from ..protocol import Accepted, ClientHandshake, HandshakeRefused
+from ._client import RECEIVE_BUFFER_SIZE, ClientConnection
+from ._errors import rejection_error
+
+__all__ = ["open_client"]
+
+
+async def open_client(
+    nursery: trio.Nursery,
+    stream: trio.abc.Stream,
+    *,
+    host: str,
+    resource: str,
+    subprotocols: tuple[str, ...],
+    extra_headers: list[tuple[bytes, bytes]],
+    max_message_size: int,
+) -> tuple[ClientConnection, Accepted]:
+    """Run the opening handshake over ``stream``, then start the reader in ``nursery``.
+    Returns the connection and what the server's acceptance said (subprotocol, headers).
+
+    Raises :class:`tether.HandshakeRejected` (non-101 answer), ``HandshakeFailed`` (an
+    invalid one), ``ConnectionResetError`` (the server ended the stream first) or the
+    transport's error. Cancellation: the caller closes the stream.
+    """
+    handshake = ClientHandshake(
+        host=host, resource=resource, subprotocols=subprotocols, extra_headers=extra_headers
+    )
+    await stream.send_all(handshake.request())
+    try:
+        while True:
+            accepted = handshake.receive(await stream.receive_some(RECEIVE_BUFFER_SIZE))
+            if accepted is not None:
+                break
+    except HandshakeRefused as refused:
+        raise rejection_error(refused) from None
+    connection = ClientConnection(
+        stream,
+        max_message_size=max_message_size,
+        trailing=accepted.trailing,
+    )
+    nursery.start_soon(connection.read)
+    return connection, accepted
