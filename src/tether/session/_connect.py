@@ -18,10 +18,15 @@ from ..events import Event
 from ..exceptions import ConfigError, TetherError
 from ..policy import WebSocketURL, parse_url
 from ._closing import GOING_AWAY, INTERNAL_ERROR
-from ._groups import BaseExceptionGroup, single_error
+from ._groups import single_error
 from ._machinery import build_machinery
 from ._runner import HeadersArg, OnConnect
 from ._session import Session
+
+try:  # Python 3.10
+    from exceptiongroup import BaseExceptionGroup  # type: ignore[import-not-found,unused-ignore]
+except ImportError:  # pragma: no cover
+    pass
 
 __all__ = ["SHARED_RNG", "connect"]
 

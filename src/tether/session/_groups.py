@@ -10,7 +10,7 @@ try:  # Python 3.10
 except ImportError:  # pragma: no cover
     pass
 
-__all__ = ["BaseExceptionGroup", "single_error"]
+__all__ = ["single_error"]
 
 
 def single_error(error: BaseException) -> BaseException:
