@@ -26,10 +26,13 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff, including the flake8-async (ASYNC) rules."""
+    """ruff (with the flake8-async ASYNC rules), then the import-linter contracts of
+    pyproject.toml: the layers of docs/design.md."""
+    session.install("-e", ".")
     _install_group(session, "lint")
     session.run("ruff", "check", "src", "tests", "benchmarks", "noxfile.py")
     session.run("ruff", "format", "--check", "src", "tests", "benchmarks", "noxfile.py")
+    session.run("lint-imports")
 
 
 @nox.session
@@ -73,7 +76,7 @@ def interop(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Benchmarks against the peers of DESIGN.md section 6 (benchmarks/README.md); args go
+    """Benchmarks against the peers named in docs/design.md (benchmarks/README.md); args go
     to bench.py. Peer versions are pinned so that reports stay comparable."""
     session.install(
         "-e",

@@ -1,4 +1,4 @@
-"""The failure catalogue F1-F14 (DESIGN.md section 4): one named regression test each.
+"""The failure catalogue F1-F14 (docs/design.md): one named regression test each.
 
 All run on Trio's virtual clock (``autojump_clock``) against ``tether.testing``'s
 in-memory server, and assert exact virtual times where time is the point. The loopback

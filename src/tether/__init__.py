@@ -6,7 +6,8 @@
         async for message in session:
             ...
 
-See DESIGN.md for the model: generations, the retry-or-fail table, the guarantees.
+See docs/design.md for the model: layers, generations, the retry-or-fail table, the
+guarantees.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The retry-or-fail table (DESIGN.md section 3), Retry-After and the backoff schedule."""
+"""The retry-or-fail table (docs/design.md), Retry-After and the backoff schedule."""
 
 from __future__ import annotations
 

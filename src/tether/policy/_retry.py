@@ -1,6 +1,7 @@
 """Pure decisions of the session: retry or fail, backoff delays, close codes, Retry-After.
 
-Nothing here does I/O or reads a clock; the Trio shell (``_supervisor.py``) passes in times
+Nothing here does I/O or reads a clock; the Trio shell (``tether.session``) passes in
+times
 and random generators. Every rule is unit-tested without an event loop.
 """
 
@@ -43,7 +44,7 @@ RETRYABLE_HANDSHAKE_STATUSES = frozenset({408, 429})
 
 
 def default_retry_if(error: BaseException) -> bool:
-    """The retry-or-fail table of DESIGN.md section 3. ``True``: try again.
+    """The retry-or-fail table of docs/design.md ("Retry or fail"). ``True``: try again.
 
     ========================================================  =======
     cause                                                     default
