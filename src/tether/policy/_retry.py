@@ -1,8 +1,7 @@
 """Pure decisions of the session: retry or fail, backoff delays, close codes, Retry-After.
 
 Nothing here does I/O or reads a clock; the Trio shell (``tether.session``) passes in
-times
-and random generators. Every rule is unit-tested without an event loop.
+times and random generators. Every rule is unit-tested without an event loop.
 """
 
 from __future__ import annotations
