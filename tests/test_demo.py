@@ -16,7 +16,10 @@ import trio
 import trio.testing
 
 from tether import cli
-from tether.cli._demo import SCHEDULES, Ledger, Reporter, Summary, describe_error, plan
+from tether.cli._format import describe_error
+from tether.cli.demo.ledger import Ledger
+from tether.cli.demo.report import Reporter, Summary
+from tether.cli.demo.scenario import SCHEDULES, plan
 from tether.events import ConnectionLost, LostReason
 
 

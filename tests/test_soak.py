@@ -145,7 +145,7 @@ async def test_one_hour_fault_plan(autojump_clock: trio.abc.Clock, seed: int) ->
     on the next generation (at-least-once, for that one message). It cannot know whether
     the *server* got a written message: bytes written into a link that then stalls or
     is reset are lost by the network, and no client can tell. So, as in
-    ``src/tether/_demo.py``, the application acknowledges at its own layer: the echo is
+    ``src/tether/cli/demo/``, the application acknowledges at its own layer: the echo is
     the acknowledgement, and ``on_connect`` replays, oldest first and ahead of the send
     buffer, every message that was written but not echoed. (The message the sender is
     still waiting on while it sits in the send buffer is not replayed: the session will

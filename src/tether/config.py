@@ -9,6 +9,7 @@ Use ``attrs.evolve(config, ping_interval=5)`` to derive a variant.
 from __future__ import annotations
 
 import enum
+import functools
 import math
 import os
 from collections.abc import Callable, Mapping
@@ -16,6 +17,7 @@ from typing import Any
 
 import attrs
 
+from ._structure import Structurer, read_toml
 from .exceptions import ConfigError
 
 __all__ = ["Backoff", "Config", "Overflow"]
@@ -182,9 +184,7 @@ class Config:
         path, e.g. ``backoff.initial: expected a number, got 'fast'`` or
         ``pingg_interval: unknown key (did you mean ping_interval?)``.
         """
-        from .cli._config_file import config_from_mapping
-
-        return config_from_mapping(mapping)
+        return _structurer().structure(mapping, Config)
 
     @classmethod
     def from_toml(cls, path_or_text: str | os.PathLike[str]) -> Config:
@@ -205,6 +205,28 @@ class Config:
         Raises :class:`tether.ConfigError` for a file that cannot be read, invalid TOML
         (with its line and column), or bad keys, as :meth:`from_mapping`.
         """
-        from .cli._config_file import config_from_toml
+        return cls.from_mapping(read_toml(path_or_text))
 
-        return config_from_toml(path_or_text)
+
+_RETRY_IF_REFUSED = (
+    "cannot be loaded from a file or mapping (it is a Python callable); set it in "
+    "code: attrs.evolve(config, retry_if=fn)"
+)
+
+
+def _unknown_key_hint(path: str, key: str, cls: type) -> str | None:
+    if cls is Config and key == "connect" and not path:
+        return "the [connect] table is read by `tether connect --config`"
+    return None
+
+
+@functools.cache
+def _structurer() -> Structurer:
+    """The structurer of :meth:`Config.from_mapping`, built on first use."""
+    retry_if_type = attrs.fields(attrs.resolve_types(Config)).retry_if.type
+    return Structurer(
+        [Backoff, Config],
+        enums=[Overflow],
+        refused=[(retry_if_type, _RETRY_IF_REFUSED)],
+        unknown_key_hint=_unknown_key_hint,
+    )

@@ -10,7 +10,7 @@ import attrs
 import pytest
 
 from tether import Backoff, Config, ConfigError, Overflow
-from tether.cli._config_file import ConnectSettings, read_connect_file
+from tether.cli.connect.config_file import ConnectSettings, read_connect_file
 
 FULL_TOML = """\
 connect_timeout = 3.5

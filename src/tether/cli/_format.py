@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ..events import (
+from tether.events import (
     BackingOff,
     Closed,
     Connected,

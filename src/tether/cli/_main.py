@@ -8,8 +8,8 @@
     tether proxy --upstream ws://HOST:PORT [--listen HOST:PORT] [--drop-every S] ...
 
 ``main(argv)`` returns the exit status; the ``tether`` script and ``python -m tether``
-pass it to ``SystemExit``. Each subcommand lives in its own module (``_cli_connect``,
-``_demo`` with ``_view``, ``_cli_proxy``); this one only parses and dispatches.
+pass it to ``SystemExit``. Each subcommand lives in its own package or module
+(:mod:`.connect`, :mod:`.demo`, :mod:`._proxy`); this one only parses and dispatches.
 
 Exit status: 0 success, 1 gave up / failed, 2 bad arguments or configuration, 3 the
 server rejected the handshake (``connect``), 130 interrupted (Ctrl-C).
@@ -90,7 +90,8 @@ exit status:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``tether`` command."""
-    from . import _connect, _proxy
+    from ._proxy import add_parser as add_proxy_parser
+    from .connect.options import add_parser as add_connect_parser
 
     parser = argparse.ArgumentParser(
         prog="tether",
@@ -100,14 +101,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    _connect.add_parser(commands)
+    add_connect_parser(commands)
     _add_demo(commands)
-    _proxy.add_parser(commands)
+    add_proxy_parser(commands)
     return parser
 
 
 def _add_demo(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from ._demo import SCHEDULES
+    from .demo.scenario import SCHEDULES
 
     demo = commands.add_parser(
         "demo",
@@ -165,7 +166,7 @@ def _add_demo(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    from ._demo import DemoOptions, run
+    from .demo.runner import DemoOptions, run
 
     options = DemoOptions(
         duration=args.duration,
@@ -178,7 +179,7 @@ def _run_demo(args: argparse.Namespace) -> int:
 
 
 def _run_connect(args: argparse.Namespace) -> int:
-    from ._connect import run_from_args
+    from .connect.runner import run_from_args
 
     return run_from_args(args)
 

@@ -29,7 +29,8 @@ from urllib.parse import urlsplit
 import attrs
 import trio
 
-from ..testing import ChaosProxy, ProxyStats
+from tether.testing import ChaosProxy, ProxyStats
+
 from ._run import EXIT_INTERRUPTED, run_until_interrupted
 
 __all__ = ["ProxyOptions", "add_parser", "parse_address", "parse_upstream", "run"]

@@ -1,6 +1,6 @@
 """The live terminal view of ``tether demo`` (rich), used when stdout is a terminal.
 
-:class:`LiveReporter` replaces the demo's line :class:`~tether.cli._demo.Reporter`: instead
+:class:`LiveReporter` replaces the demo's line :class:`~.report.Reporter`: instead
 of one line per event it keeps a model of the run (:class:`ViewModel`) and redraws one
 panel several times a second:
 
@@ -25,17 +25,17 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import trio
 
-from ..events import Closed, Connected, ConnectionLost, Event
-from ._demo import Reporter, Summary, format_event
-from ._format import EVENT_STYLES
+from tether.events import Closed, Connected, ConnectionLost, Event
+
+from .._format import EVENT_STYLES
+from .ledger import Ledger
+from .report import Reporter, Summary, format_event
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
     from rich.live import Live
 
     import tether
-
-    from ._demo import Ledger
 
 __all__ = ["LOG_LINES", "LiveReporter", "Segment", "Snapshot", "ViewModel", "render"]
 

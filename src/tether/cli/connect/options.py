@@ -1,0 +1,267 @@
+"""The command line of ``tether connect``: its ``argparse`` subparser (with the help
+text and the options that set ``Config`` fields), and :func:`options_from_args`, which
+resolves arguments and the ``--config`` file (:mod:`.config_file`) into one
+:class:`ConnectOptions`, the command-line options overriding the file.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import attrs
+
+import tether
+
+from .config_file import ConnectSettings, read_connect_file
+
+__all__ = ["ConnectOptions", "add_parser", "options_from_args"]
+
+_DESCRIPTION = """\
+Connect to a WebSocket server and keep the session alive across disconnects: lines read
+from stdin are sent as messages, received messages are written to stdout (one per line),
+and connection events go to stderr. Lines read while disconnected are sent, in order,
+after the next connect. At end of input every line is sent, then the session closes
+(Close 1000); --wait keeps receiving for a while first. Ctrl-C closes with Close 1001.
+"""
+
+_EPILOG = """\
+examples:
+  tether connect ws://127.0.0.1:8765/
+  echo '{"op":"sub"}' | tether connect wss://feed.example/v1 --json --wait 2 | jq .
+  tether connect ws://a.example/ ws://b.example/ -H "Authorization: Bearer $TOKEN"
+  tether connect --config bot.toml --max-attempts 5
+
+exit status:
+  0    closed normally (end of input)
+  1    gave up: --max-attempts or --give-up-after exhausted, or a fatal error
+  2    bad arguments or configuration (ConfigError)
+  3    handshake rejected by the server (HTTP 401, 403, 404 ...)
+  130  interrupted (Ctrl-C)
+
+configuration file (--config, TOML): Config fields at the top level, a [backoff] table,
+and an optional [connect] table; command-line options override the file:
+
+  ping_interval = 10        # seconds; false disables
+  idle_timeout = 60
+  max_attempts = 8
+  overflow = "block"        # or "drop_oldest", "raise"
+  [backoff]
+  initial = 0.5
+  maximum = 20
+  [connect]
+  url = ["wss://a.example/v1", "wss://b.example/v1"]   # or one string
+  headers = { Authorization = "Bearer abc" }
+  subprotocols = ["v1.feed"]
+"""
+
+#: Command-line options that set a ``Config`` field: (flag, field, kind, help).
+_CONFIG_OPTIONS: Sequence[tuple[str, str, str, str]] = (
+    ("--ping-interval", "ping_interval", "seconds", "seconds between pings (default 20)"),
+    ("--ping-timeout", "ping_timeout", "seconds", "a pong must arrive within (default 20)"),
+    ("--idle-timeout", "idle_timeout", "seconds", "reconnect after no message for (default off)"),
+    ("--connect-timeout", "connect_timeout", "seconds", "bound on one attempt (default 10)"),
+    ("--close-timeout", "close_timeout", "seconds", "bound on the closing handshake (default 5)"),
+    (
+        "--give-up-after",
+        "give_up_after",
+        "seconds",
+        "give up after disconnected for (default never)",
+    ),
+    (
+        "--max-attempts",
+        "max_attempts",
+        "count",
+        "give up after attempts per outage (default unlimited)",
+    ),
+    (
+        "--send-buffer",
+        "send_buffer",
+        "count",
+        "messages buffered while disconnected (default 1024)",
+    ),
+)
+
+
+@attrs.frozen(kw_only=True)
+class ConnectOptions:
+    """Everything ``tether connect`` runs with, resolved from arguments and ``--config``.
+
+    Attributes:
+        urls: URLs tried in order within each outage.
+        config: the session's :class:`tether.Config`.
+        headers: extra handshake headers.
+        subprotocols: ``Sec-WebSocket-Protocol`` values offered.
+        insecure: TLS without certificate verification (default ``False``).
+        json: JSON output (default ``False``).
+        binary: stdin lines are hex/base64 and sent as binary messages (default ``False``).
+        input_format: ``"hex"`` (default) or ``"base64"``: how ``--binary`` lines are
+            decoded, and how received binary messages are printed.
+        wait: seconds to keep receiving after end of input (default 0).
+        quiet: no status lines on stderr, only warnings and errors (default ``False``).
+        stdin_fd: file descriptor lines are read from (default 0).
+    """
+
+    urls: tuple[str, ...]
+    config: tether.Config = attrs.field(factory=tether.Config)
+    headers: Mapping[str, str] = attrs.field(factory=dict)
+    subprotocols: tuple[str, ...] = ()
+    insecure: bool = False
+    json: bool = False
+    binary: bool = False
+    input_format: str = "hex"
+    wait: float = 0.0
+    quiet: bool = False
+    stdin_fd: int = 0
+
+
+# ---------------------------------------------------------------------- arguments
+
+
+def _seconds_or_off(text: str) -> float | None:
+    if text.lower() in ("off", "none", "false"):
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds (or off): {text!r}") from None
+
+
+def _count(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+
+
+def _wait_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be >= 0 seconds: {text!r}")
+    return value
+
+
+def _header(text: str) -> tuple[str, str]:
+    name, colon, value = text.partition(":")
+    name = name.strip()
+    if not colon or not name or any(c.isspace() for c in name):
+        raise argparse.ArgumentTypeError(f"expected 'Name: value', got {text!r}")
+    return name, value.strip()
+
+
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``connect`` to the ``tether`` command's subparsers."""
+    parser = commands.add_parser(
+        "connect",
+        help="an interactive client that reconnects by itself",
+        description=_DESCRIPTION,
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "urls", nargs="*", metavar="URL", help="ws:// or wss:// URL(s), failover order"
+    )
+    output = parser.add_argument_group("input and output")
+    output.add_argument(
+        "--json",
+        action="store_true",
+        help="JSON output: compact, one valid JSON value per line when stdout is not a "
+        "terminal (pipe it to jq); pretty and coloured on a terminal; non-JSON messages "
+        "are printed as JSON strings",
+    )
+    output.add_argument(
+        "--binary", action="store_true", help="send each stdin line as a binary message"
+    )
+    output.add_argument(
+        "--input-format",
+        choices=("hex", "base64"),
+        default="hex",
+        help="encoding of --binary lines and of received binary messages (default: hex)",
+    )
+    output.add_argument(
+        "--wait",
+        type=_wait_seconds,
+        default=0.0,
+        metavar="SECONDS",
+        help="after end of input, keep receiving this long before closing (default: 0)",
+    )
+    output.add_argument("-q", "--quiet", action="store_true", help="no status lines on stderr")
+    handshake = parser.add_argument_group("handshake")
+    handshake.add_argument(
+        "-H",
+        "--header",
+        dest="headers",
+        type=_header,
+        action="append",
+        default=[],
+        metavar="'NAME: VALUE'",
+        help="extra handshake header (repeatable)",
+    )
+    handshake.add_argument(
+        "--subprotocol",
+        dest="subprotocols",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="subprotocol to offer (repeatable, in preference order)",
+    )
+    handshake.add_argument(
+        "--insecure",
+        action="store_true",
+        help="wss:// without verifying the server's certificate (dangerous; warns loudly)",
+    )
+    _add_config_options(parser)
+
+
+def _add_config_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "session", "seconds are decimal numbers; 'off' disables a timer or limit"
+    )
+    group.add_argument(
+        "--config",
+        metavar="FILE",
+        help="TOML file: Config fields, [backoff] and [connect] tables (see below)",
+    )
+    for flag, field, kind, text in _CONFIG_OPTIONS:
+        group.add_argument(
+            flag,
+            dest=f"config_{field}",
+            type=_seconds_or_off if kind == "seconds" else _count,
+            default=argparse.SUPPRESS,
+            metavar="SECONDS" if kind == "seconds" else "N",
+            help=text,
+        )
+
+
+def options_from_args(args: argparse.Namespace) -> ConnectOptions:
+    """Resolve arguments and ``--config`` into :class:`ConnectOptions`. Raises
+    :class:`tether.ConfigError` for a bad file, a bad value or no URL."""
+    document: dict[str, Any] = {}
+    settings = ConnectSettings()
+    if args.config is not None:
+        document, settings = read_connect_file(args.config)
+    overrides = {
+        field: getattr(args, f"config_{field}")
+        for _, field, _, _ in _CONFIG_OPTIONS
+        if hasattr(args, f"config_{field}")
+    }
+    config = tether.Config.from_mapping({**document, **overrides})
+    urls = tuple(args.urls) or settings.url
+    if not urls:
+        raise tether.ConfigError("no URL: give one, or url in the [connect] table of --config")
+    return ConnectOptions(
+        urls=urls,
+        config=config,
+        headers={**settings.headers, **dict(args.headers)},
+        subprotocols=tuple(args.subprotocols) or settings.subprotocols,
+        insecure=args.insecure,
+        json=args.json,
+        binary=args.binary,
+        input_format=args.input_format,
+        wait=args.wait,
+        quiet=args.quiet,
+    )

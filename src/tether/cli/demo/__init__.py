@@ -1,0 +1,35 @@
+"""``tether demo``: one session through a scripted storm of network faults.
+
+What runs, all in one process on 127.0.0.1:
+
+* an embedded WebSocket echo server (:mod:`.echo_server`) that echoes every message in
+  order, and can, on command, close its connections with a code (1001 "going away")
+  or reject the next handshakes with ``503`` and ``Retry-After: 1``;
+* a :class:`tether.testing.ChaosProxy` in front of it, which can reset connections,
+  stall them (a half-open link), or stop listening (connects refused);
+* a ``tether`` session to the proxy: a sender writes ``msg-<n>`` every 20 ms with
+  ``await session.send()``, a receiver reads the echoes with ``await session.receive()``,
+  and every session event is printed as it happens;
+* a fault schedule (:mod:`.scenario`), spread over ``--duration`` seconds, one fault at
+  a time: each waits until the session has reconnected from the previous one.
+
+The application replays, in ``on_connect``, every message it sent whose echo it has
+not seen (the echo is its acknowledgement; :mod:`.ledger` keeps the books). A WebSocket
+client cannot know whether bytes it wrote before a link died ever reached the server: a
+stalled link swallows every message written during the ping timeout, a reset loses what
+was in flight. The session guarantees each message is *written*; knowing it was
+*processed* takes an acknowledgement, which is the application's layer. ``--no-replay``
+shows the loss.
+
+At the end the demo stops sending, waits up to 5 s for the outstanding echoes, closes
+the session and prints a summary. Exit status 0, or 1 if a message was lost or the
+session failed.
+
+All output goes through one :class:`~.report.Reporter`: plain lines (``--plain``, and
+whenever stdout is not a terminal), coloured lines (``--rich``), or, on a terminal, the
+live view of :mod:`.live_view` (``--live``), which redraws a panel with the session's
+state, counters, a timeline of generations and the last events. :mod:`.runner` puts it
+all together.
+
+Internal to the ``tether`` command: nothing here is library API.
+"""
