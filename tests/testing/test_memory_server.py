@@ -33,7 +33,7 @@ from tether.testing import (
     _faults,
     memory_server,
 )
-from tether.testing._memory import _Link, _Network
+from tether.testing._link import Link, MemoryNetwork
 
 
 async def connect(
@@ -351,8 +351,8 @@ async def test_restart_timing(autojump_clock: MockClock) -> None:
 
 
 async def test_link_delivers_in_order_after_delay_and_eof_last(autojump_clock: MockClock) -> None:
-    network = _Network(delay=1.0)
-    link = _Link(network)
+    network = MemoryNetwork(delay=1.0)
+    link = Link(network)
     await link.client_end.send_all(b"abc")
     await trio.sleep(0.5)
     await link.client_end.send_all(b"def")
@@ -371,7 +371,7 @@ async def test_link_delivers_in_order_after_delay_and_eof_last(autojump_clock: M
 async def test_link_rejects_concurrent_receivers_abort_wakes_them(
     autojump_clock: MockClock,
 ) -> None:
-    link = _Link(_Network())
+    link = Link(MemoryNetwork())
     woken_at: list[float] = []
 
     async def receive() -> None:

@@ -23,15 +23,10 @@ from ._faults import (
     Slow,
     Stall,
 )
-from ._memory import (
-    ConnectionRecord,
-    Handler,
-    MemoryServer,
-    ServerConnection,
-    echo,
-    memory_server,
-)
+from ._handlers import Handler, echo
+from ._memory_server import MemoryServer, memory_server
 from ._proxy import ChaosProxy, ProxyStats
+from ._server_connection import ConnectionRecord, ServerConnection
 
 __all__ = [
     "ChaosProxy",

@@ -1,8 +1,8 @@
 """The server side of a connection for ``tether.testing``: trio-websocket's, with one fix.
 
 The memory server and the ChaosProxy's tests speak WebSocket through trio-websocket, an
-implementation independent of tether's own client (``_wsclient.py``), so the kit tests
-the client against somebody else's reading of RFC 6455.
+implementation independent of tether's own client (:mod:`tether.connection`), so the kit
+tests the client against somebody else's reading of RFC 6455.
 
 The fix: trio-websocket 0.12.2 answers every Ping with a Pong, even after its own Close
 went out; wsproto then raises ``LocalProtocolError`` inside the library's reader task and

@@ -49,7 +49,8 @@ from trio.testing import MockClock
 import tether
 from tether import events
 
-from ._memory import Handler, MemoryServer, echo, memory_server
+from ._handlers import Handler, echo
+from ._memory_server import MemoryServer, memory_server
 
 __all__ = [
     "URL",
