@@ -21,11 +21,21 @@ class MessageEncoding:
         self.codec = codec
 
     def encode(self, message: Any) -> Message:
-        """Raises ``TypeError`` if the result is not ``str``/``bytes``; whatever the
-        codec raises propagates."""
+        """The message as it goes on the wire, checked in the caller's task so that a bad
+        one fails that caller alone, never the writer task or the messages queued behind
+        it.
+
+        Raises ``TypeError`` if the result is not ``str``/``bytes``;
+        ``UnicodeEncodeError`` (a ``ValueError``) for a ``str`` that UTF-8 cannot encode
+        (a lone surrogate such as ``"\\ud83d"``; RFC 6455 section 5.6: text frames carry
+        UTF-8); whatever the codec raises propagates."""
         if self.codec is not None:
             message = self.codec.encode(message)
-        if not isinstance(message, (str, bytes)):
+        if isinstance(message, str):
+            if not message.isascii():  # ASCII is valid UTF-8: no encode on the hot path
+                message.encode("utf-8")
+            return message
+        if not isinstance(message, bytes):
             raise TypeError(f"a message must be str or bytes, got {type(message).__name__}")
         return message
 
