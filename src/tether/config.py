@@ -95,9 +95,14 @@ class Backoff:
     the handshake and then fails at once is therefore retried with growing delays, not
     in a tight loop. ``stable_after=0`` makes every open connection end the outage.
 
+    A server's ``Retry-After`` (HTTP 429/503; delay-seconds or an IMF-fixdate, RFC 9110
+    section 10.2.3) lengthens the delay before the next attempt to what it asks, never
+    shortens it below the computed one, and is capped at ``retry_after_max`` seconds
+    (``BackingOff.retry_after`` then shows what the server asked for).
+
     Defaults: ``initial=0.5`` s, ``maximum=30`` s, ``multiplier=2``, ``jitter=True``,
-    ``first_immediate=True``, ``stable_after=5`` s. A server's ``Retry-After`` (HTTP
-    429/503) replaces the computed delay for the attempt after it.
+    ``first_immediate=True``, ``stable_after=5`` s, ``retry_after_max=300`` s (a server
+    restart or a rate-limit window is minutes, not hours).
     """
 
     initial: float = attrs.field(default=0.5, validator=_positive(allow_none=False))
@@ -107,6 +112,9 @@ class Backoff:
     first_immediate: bool = attrs.field(default=True, validator=_instance_of(bool, "a bool"))
     stable_after: float = attrs.field(
         default=5.0, validator=_positive(allow_none=False, allow_zero=True)
+    )
+    retry_after_max: float = attrs.field(
+        default=300.0, validator=_positive(allow_none=False, allow_zero=True)
     )
 
     def __attrs_post_init__(self) -> None:

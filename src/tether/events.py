@@ -85,11 +85,17 @@ class ConnectionLost(Event):
 
 @attrs.frozen(kw_only=True)
 class BackingOff(Event):
-    """Waiting ``delay`` seconds before attempt ``attempt``; ``error`` ended the last try."""
+    """Waiting ``delay`` seconds before attempt ``attempt``; ``error`` ended the last try.
+
+    ``retry_after``: the seconds the server asked for with ``Retry-After``, as it asked
+    (``None`` when it did not); above ``Backoff.retry_after_max`` it is larger than
+    ``delay``: the server asked for longer than the session waits.
+    """
 
     attempt: int
     delay: float
     error: BaseException | None
+    retry_after: float | None = None
 
 
 @attrs.frozen(kw_only=True)

@@ -11,6 +11,7 @@ from ._retry import (
     backoff_step,
     default_retry_if,
     must_wait_before_retry,
+    next_delay,
     retry_after,
 )
 from ._url import WebSocketURL, parse_url
@@ -24,6 +25,7 @@ __all__ = [
     "backoff_step",
     "default_retry_if",
     "must_wait_before_retry",
+    "next_delay",
     "parse_url",
     "retry_after",
 ]

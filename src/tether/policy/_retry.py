@@ -6,9 +6,10 @@ times and random generators. Every rule is unit-tested without an event loop.
 
 from __future__ import annotations
 
-import email.utils
+import datetime
 import math
 import random
+import re
 import ssl
 from collections.abc import Mapping
 
@@ -22,6 +23,7 @@ __all__ = [
     "RETRYABLE_HANDSHAKE_STATUSES",
     "backoff_delay",
     "default_retry_if",
+    "next_delay",
     "retry_after",
 ]
 
@@ -36,6 +38,14 @@ FATAL_CLOSE_CODES = frozenset({1002, 1003, 1007, 1008, 1009, 1010})
 #: Registry). The first retry after them waits a backoff step instead of being
 #: immediate, so that a fleet of clients does not hammer a restarting server in step.
 COME_BACK_LATER_CLOSE_CODES = frozenset({1012, 1013})
+
+#: An IMF-fixdate (RFC 9110 section 5.6.7): ``Sun, 06 Nov 1994 08:49:37 GMT``.
+_IMF_FIXDATE = re.compile(
+    r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), ([0-9]{2}) "
+    r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) ([0-9]{4}) "
+    r"([0-9]{2}):([0-9]{2}):([0-9]{2}) GMT"
+)
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 #: HTTP statuses of a rejected upgrade that are worth retrying: request timeout, too
 #: many requests, and every 5xx (server side, usually transient).
@@ -70,28 +80,68 @@ def default_retry_if(error: BaseException) -> bool:
 
 
 def retry_after(error: BaseException, *, now_wall: float) -> float | None:
-    """Seconds the server asked us to wait, from ``Retry-After`` on a 429 or 503.
+    """Seconds the server asked us to wait, from ``Retry-After`` on a 429 or 503,
+    uncapped (it may be huge, or ``inf``; :func:`next_delay` bounds it).
 
-    Accepts delta-seconds (``Retry-After: 7``) and an HTTP-date (RFC 9110 section
-    10.2.3), the latter relative to ``now_wall`` (Unix time, seconds). Returns ``None``
-    when the error is not such a rejection or the header is absent or malformed;
-    a date in the past gives 0.
+    Only the two forms of RFC 9110 section 10.2.3 that a server generates count:
+    delay-seconds, ASCII digits only (``Retry-After: 7``), and an IMF-fixdate
+    (``Retry-After: Sun, 06 Nov 1994 08:49:37 GMT``, section 5.6.7), the latter relative
+    to ``now_wall`` (Unix time, seconds; a date in the past gives 0). Returns ``None``
+    when the error is not such a rejection, or the header is absent or malformed (a
+    non-ASCII digit such as ``"²"``, a sign, a fraction, another date format).
     """
     if not isinstance(error, HandshakeRejected) or error.status_code not in (429, 503):
         return None
     value = _header(error.headers, "retry-after")
     if value is None:
         return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    value = value.strip(" \t")
+    if value.isascii() and value.isdigit():
+        return float(value)  # a 400-digit value is inf, not an error
+    match = _IMF_FIXDATE.fullmatch(value)
+    if match is None:
         return None
-    if when.tzinfo is None:
+    day, month, year, hour, minute, second = match.groups()
+    try:
+        when = datetime.datetime(
+            int(year),
+            _MONTHS.index(month) + 1,
+            int(day),
+            int(hour),
+            int(minute),
+            int(second),
+            tzinfo=datetime.timezone.utc,
+        )
+    except ValueError:  # 31 Feb, hour 25 ...
         return None
     return max(0.0, when.timestamp() - now_wall)
+
+
+def next_delay(
+    backoff: Backoff,
+    attempt: int,
+    error: BaseException | None,
+    rng: random.Random,
+    *,
+    now_wall: float,
+) -> tuple[float, float | None]:
+    """The delay before attempt ``attempt`` (1-based) of an outage that ``error`` ended,
+    and what the server asked for (``Retry-After`` seconds, uncapped, or ``None``).
+
+    The delay is the jittered backoff delay (:func:`backoff_delay`; a peer close 1012 /
+    1013 skips ``first_immediate``), raised to the server's ``Retry-After`` when it
+    asked for longer, but never beyond ``backoff.retry_after_max``: ``max(backoff,
+    min(retry_after, retry_after_max))``. So ``Retry-After: 0`` or a date in the past
+    (a server with a skewed clock) cannot turn backoff and jitter off, and
+    ``Retry-After: 99999999999`` cannot park the session for centuries.
+    """
+    if attempt == 1 and error is not None and must_wait_before_retry(error):
+        attempt = 2  # the server asked for time: no immediate first retry
+    delay = backoff_delay(backoff, attempt, rng)
+    asked = None if error is None else retry_after(error, now_wall=now_wall)
+    if asked is not None:
+        delay = max(delay, min(asked, backoff.retry_after_max))
+    return delay, asked
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:

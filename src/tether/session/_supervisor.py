@@ -69,6 +69,7 @@ class Supervisor:
         "_rng",
         "_runner",
         "_send_buffer",
+        "_server_asked",
         "_skip_next_delay",
         "_slot",
         "_urls",
@@ -107,6 +108,8 @@ class Supervisor:
         self._skip_next_delay = False
         self._gave_up = False
         self._last_attempt_opened = False
+        #: Retry-After seconds of the error behind the upcoming backoff, for its event.
+        self._server_asked: float | None = None
 
     # ------------------------------------------------------------------ the loop
 
@@ -165,17 +168,18 @@ class Supervisor:
         return self._gave_up
 
     def _next_delay(self, retry_state: tenacity.RetryCallState) -> float:
+        self._server_asked = None
         if self._skip_next_delay:
             self._skip_next_delay = False
             return 0.0
         assert retry_state.outcome is not None
-        error = retry_state.outcome.exception()
-        delay = None if error is None else policy.retry_after(error, now_wall=time.time())
-        if delay is None:
-            attempt = self._outage_attempts + 1
-            if attempt == 1 and error is not None and policy.must_wait_before_retry(error):
-                attempt = 2  # the server asked for time: no immediate first retry
-            delay = policy.backoff_delay(self._config.backoff, attempt, self._rng)
+        delay, self._server_asked = policy.next_delay(
+            self._config.backoff,
+            self._outage_attempts + 1,
+            retry_state.outcome.exception(),
+            self._rng,
+            now_wall=time.time(),
+        )
         give_up_after = self._config.give_up_after
         if give_up_after is not None:
             remaining = self._outage_started_at + give_up_after - trio.current_time()
@@ -195,6 +199,7 @@ class Supervisor:
             attempt=self._outage_attempts + 1,
             delay=delay,
             error=retry_state.outcome.exception(),
+            retry_after=self._server_asked,
         )
 
     async def _backoff_sleep(self, delay: float) -> None:
