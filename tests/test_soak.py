@@ -357,7 +357,11 @@ def check_backoffs(server: MemoryServer, timeline: Timeline) -> None:
     assert [error.status_code for _, error in rejected] == [
         r.rejected_status for r in server.connections if r.rejected_status is not None
     ]
-    for delay, error in rejected:
-        retry_after = error.headers.get("retry-after")
+    for event in backing_off:
+        if not isinstance(event.error, tether.HandshakeRejected):
+            continue
+        retry_after = event.error.headers.get("retry-after")
         if retry_after is not None:
-            assert delay == float(retry_after)
+            # Retry-After lengthens the jittered backoff delay, never shortens it.
+            assert event.retry_after == float(retry_after)
+            assert event.delay >= float(retry_after)

@@ -78,7 +78,6 @@ async def test_a_huge_value_is_capped_and_the_event_says_so(
 
 
 async def test_the_cap_is_a_backoff_field(autojump_clock: trio.abc.Clock) -> None:
-    log = EventLog()
     capped = Backoff(initial=1, maximum=8, jitter=False, retry_after_max=20)
     async with memory_server() as server:
         server.reject(1, 429, {"Retry-After": "3600"})
