@@ -208,3 +208,20 @@ async def test_f12_loopback_lost_reasons(server: LoopbackServer) -> None:
     ]
     # Within ping_interval + ping_timeout of the stall, plus scheduling slack.
     assert detected_after <= 0.2 + 0.2 + 0.1
+
+
+async def test_reconnect_right_after_send_nowait_closes_with_a_close_frame(
+    server: LoopbackServer,
+) -> None:
+    # The writer task starts already cancelled: nothing of the frame went out, so the
+    # stream is whole and the old connection gets its Close frame (1000, not 1006).
+    with trio.fail_after(10):
+        async with tether.connect(server.url, config=CONFIG) as session:
+            session.send_nowait("queued before the reconnect")
+            session.reconnect()
+            await session.wait_connected()
+            assert await session.receive() == "queued before the reconnect"
+            await server.records[0].ended.wait()
+    assert server.records[0].close_code == 1000
+    assert server.records[0].messages == []
+    assert server.records[1].messages == ["queued before the reconnect"]

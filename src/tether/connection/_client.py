@@ -318,11 +318,16 @@ class ClientConnection:
             await self._write_waiters.park()  # returns owning the turn; cancelled: never had it
         else:
             self._writing = True  # uncontended: no extra yield; send_all checkpoints anyway
+        writing = False
         try:
+            # Cancelled here, not one byte went out: the stream is still whole. Passed,
+            # the stream's own opening check passes too (nothing runs in between).
+            await trio.lowlevel.checkpoint_if_cancelled()
             if self.frame_cut or (close_code is None and self._close_sent is not None):
                 raise ConnectionClosed
             if close_code is not None:
                 self._close_sent = close_code
+            writing = True
             for part in parts:
                 await self._stream.send_all(part)
         except (trio.BrokenResourceError, trio.ClosedResourceError) as error:
@@ -332,7 +337,7 @@ class ClientConnection:
         except ConnectionClosed:
             raise
         except BaseException:
-            if data:  # cancelled inside send_all: part of a data frame may be out
+            if data and writing:  # cancelled inside send_all: part of a frame may be out
                 self.frame_cut = True
             raise
         finally:

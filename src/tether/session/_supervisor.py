@@ -142,11 +142,14 @@ class Supervisor:
         fresh outage with an immediate attempt."""
         self._outage_attempts = 0
         self._outage_started_at = trio.current_time()
-        self._skip_next_delay = True
         self._lifecycle.leave_open_state()
         if self._slot.active is not None:
+            # The generation's end goes through the retry decision: skip its delay once.
+            self._skip_next_delay = True
             self._slot.active.end(ConnectionLostError(LostReason.SUPERSEDED, None, detail))
         else:
+            # A backoff sleep's delay was already decided: cutting it is the immediate
+            # attempt, and a flag left set would skip the next backoff too.
             self._slot.cut_sleep()
 
     def _should_retry(self, error: BaseException) -> bool:

@@ -107,11 +107,14 @@ class LinkEnd(trio.abc.Stream):
             raise trio.BrokenResourceError("connection reset (memory server abort)")
 
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
-        await trio.lowlevel.checkpoint()
+        # As trio's SocketStream with room in the socket buffer: a cancellation is seen
+        # before anything is written, never after; then one (shielded) yield.
+        await trio.lowlevel.checkpoint_if_cancelled()
         self._check()
         if data and not self._out.reader_closed:
             self._out.chunks.append((trio.current_time(), bytes(data)))
             self._link.wake()
+        await trio.lowlevel.cancel_shielded_checkpoint()
 
     async def wait_send_all_might_not_block(self) -> None:
         await trio.lowlevel.checkpoint()
