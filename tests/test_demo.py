@@ -169,6 +169,43 @@ async def test_describe_error_unwraps_trio_connect_errors() -> None:
     assert describe_error(None) == "-"
 
 
+def test_a_send_that_never_returns_counts_as_lost() -> None:
+    # msg-1 and msg-2 went through; msg-3's send() never returned (a session that
+    # stopped writing) and its echo never came: lost, and the run FAILED.
+    ledger = Ledger()
+    for _ in range(2):
+        ledger.wrote(ledger.submit())
+    ledger.submit()
+    for message in ["msg-1", "msg-2"]:
+        ledger.record_echo(message)
+    assert (ledger.lost(), ledger.never_returned()) == (1, 1)
+    lines: list[str] = []
+    summary = Summary(
+        duration=1.0,
+        generations=2,
+        reconnects=1,
+        downtime=0.5,
+        causes={},
+        backoffs={},
+        faults=[],
+        sent=3,
+        echoed=2,
+        duplicates=0,
+        replayed=0,
+        lost=ledger.lost(),
+        never_returned=ledger.never_returned(),
+        out_of_order=0,
+        unexpected=0,
+        error=None,
+    )
+    Reporter(lines.append).summary(summary)
+    text = "\n".join(lines)
+    assert summary_field(text, "lost") == "1 (1 never returned from send())"
+    assert summary_field(text, "result") == "FAILED"
+    ledger.record_echo("msg-3")  # its echo came after all: nothing lost
+    assert (ledger.lost(), ledger.never_returned()) == (0, 0)
+
+
 async def test_ledger_waits_for_echoes() -> None:
     ledger = Ledger()
     ledger.wrote(ledger.submit())

@@ -62,12 +62,23 @@ class Ledger:
         return sorted(self.written - self.echoed)
 
     def lost(self) -> int:
-        """Messages written whose echo never arrived."""
-        return len(self.written - self.echoed)
+        """Messages handed to ``send()`` whose echo never arrived, whether ``send()``
+        returned or not: a send that never returns loses its message as surely as a
+        write that vanished (see :meth:`never_returned`)."""
+        return sum(1 for number in range(1, self.submitted + 1) if number not in self.echoed)
+
+    def never_returned(self) -> int:
+        """Messages whose ``send()`` had not returned when the demo stopped, and whose
+        echo never arrived: a session that stopped writing shows up here."""
+        return sum(
+            1
+            for number in range(1, self.submitted + 1)
+            if number not in self.written and number not in self.echoed
+        )
 
     async def wait_all_echoed(self) -> None:
-        """Wait until every submitted message has been written and echoed."""
-        while len(self.written) < self.submitted or self.lost():
+        """Wait until every submitted message has been echoed."""
+        while self.lost():
             await self._changed.wait()
 
     def _notify(self) -> None:

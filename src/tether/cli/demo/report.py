@@ -64,7 +64,9 @@ def counts(counter: Mapping[str, int]) -> str:
 class Summary:
     """The outcome of one demo run. Times in seconds; counts of messages by number.
 
-    ``lost`` counts messages whose ``send()`` returned but whose echo never came back;
+    ``lost`` counts messages handed to ``send()`` whose echo never came back, and
+    ``never_returned`` those of them whose ``send()`` never returned (the session stopped
+    writing: counted by what was submitted, not by what ``send()`` confirmed);
     ``duplicates`` counts echoes of a number seen before (at-least-once delivery);
     ``out_of_order`` counts first echoes of a number lower than one already seen.
     """
@@ -81,6 +83,7 @@ class Summary:
     duplicates: int
     replayed: int
     lost: int
+    never_returned: int = 0
     out_of_order: int
     unexpected: int
     error: str | None
@@ -98,6 +101,9 @@ class Summary:
         backoffs = f"{sum(self.backoffs.values())}"
         if self.backoffs:
             backoffs += f" ({counts(self.backoffs)})"
+        lost = f"{self.lost}"
+        if self.never_returned:
+            lost += f" ({self.never_returned} never returned from send())"
         return [
             ("duration", f"{self.duration:.2f} s"),
             ("generations", f"{self.generations}"),
@@ -109,7 +115,7 @@ class Summary:
             ("echoed", f"{self.echoed} unique"),
             ("duplicates", f"{self.duplicates}"),
             ("replayed", f"{self.replayed}"),
-            ("lost", f"{self.lost}"),
+            ("lost", lost),
             ("out of order", f"{self.out_of_order}"),
             ("unexpected", f"{self.unexpected}"),
             ("session error", self.error or "none"),
