@@ -25,6 +25,15 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session
+def seeded_faults(session: nox.Session) -> None:
+    """Put back each fault of tests/guarantees/seeded_faults.json, one at a time, and check
+    that the suite fails (about 10 min). Args: fault numbers (default: all)."""
+    session.install("-e", ".[cli]")
+    _install_group(session, "test")
+    session.run("python", "tests/guarantees/seeded_faults.py", *session.posargs)
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """ruff (with the flake8-async ASYNC rules), then the import-linter contracts of
     pyproject.toml: the layers of docs/design.md."""

@@ -1,0 +1,101 @@
+"""The send path keeps every message and its order across a lost connection
+(docs/design.md, "Send, receive, close"): a batch whose write failed or was cut off
+stays at the head of the send buffer and is written again on the next generation, and a
+direct write that found its connection dead goes back ahead of everything queued."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import trio
+import trio.testing
+
+import tether
+from tether import Backoff, Config, LostReason, events
+from tether.testing import MemoryServer, memory_server
+
+from ..helpers import EventLog, silent
+from .streams import ScriptedStream
+
+URL = "ws://tether.test/"
+CONFIG = Config(ping_interval=None, backoff=Backoff(initial=1, maximum=8, jitter=False))
+
+
+def scripted_opener(
+    server: MemoryServer, streams: list[ScriptedStream]
+) -> Callable[[str, int, bool], object]:
+    async def opener(host: str, port: int, tls: bool) -> trio.abc.Stream:
+        stream = ScriptedStream(await server.opener(host, port, tls))
+        streams.append(stream)
+        return stream
+
+    return opener
+
+
+async def test_a_batch_cut_off_mid_write_is_written_again_next_generation(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    streams: list[ScriptedStream] = []
+    log = EventLog()
+    with trio.fail_after(60):
+        async with (
+            memory_server(silent) as server,
+            tether.connect(
+                URL, config=CONFIG, opener=scripted_opener(server, streams), on_event=log
+            ) as session,
+        ):
+            streams[0].cut_writes()
+            for message in ("m1", "m2", "m3"):
+                session.send_nowait(message)  # one coalesced batch for the writer task
+            await trio.testing.wait_all_tasks_blocked()
+            assert streams[0].held == 1  # the batch's send_all is stuck half-way
+            session.reconnect()  # cancels the writer mid-write
+            await session.wait_connected()
+            await server.wait_connections(2)
+            while len(server.connections[1].messages) < 3:
+                await trio.sleep(0.1)
+            assert session.statistics().messages_sent == 3
+            assert session.statistics().send_buffered == 0
+        first, second = server.connections
+        # A cut frame leaves garbage on the stream: no Close frame, the link is aborted.
+        assert first.close_code == 1006
+        # The whole batch again, in order, on the next generation (at-least-once: part of
+        # it may also have reached the first connection).
+        assert second.messages == ["m1", "m2", "m3"]
+        assert first.messages in ([], ["m1"])
+    assert [e.generation for e in log.of(events.Connected)] == [1, 2]
+
+
+async def test_a_send_whose_direct_write_failed_goes_back_ahead_of_later_sends(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    streams: list[ScriptedStream] = []
+    log = EventLog()
+    with trio.fail_after(60):
+        async with (
+            memory_server(silent) as server,
+            tether.connect(
+                URL, config=CONFIG, opener=scripted_opener(server, streams), on_event=log
+            ) as session,
+        ):
+            streams[0].break_writes()
+            returned: list[tuple[float, str]] = []
+
+            async def send(message: str) -> None:
+                await session.send(message)
+                returned.append((trio.current_time(), message))
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(send, "first")  # the direct path: the buffer is empty
+                await trio.testing.wait_all_tasks_blocked()
+                nursery.start_soon(send, "second")  # a write is under way: queued
+                await trio.testing.wait_all_tasks_blocked()
+                assert session.statistics().send_buffered == 1
+                streams[0].release()  # the direct write fails: the link is dead
+            # Lost at t=0 after 0 s open: the outage goes on, attempt 2 waits 1 s.
+            assert trio.current_time() == 1
+        assert server.connections[0].messages == []
+        assert server.connections[1].messages == ["first", "second"]
+    assert returned == [(1, "first"), (1, "second")]
+    lost = log.of(events.ConnectionLost)
+    assert [(e.generation, e.reason) for e in lost] == [(1, LostReason.TRANSPORT_ERROR)]
