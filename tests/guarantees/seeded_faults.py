@@ -43,7 +43,8 @@ def check(number: str, fault: dict[str, object]) -> bool:
     failing = [line for line in result.stdout.splitlines() if line.startswith("FAILED")]
     caught = result.returncode != 0
     verdict = failing[0].split(" - ")[0] if failing else result.stdout.splitlines()[-1:]
-    print(f"fault {number:>2} {'caught ' if caught else 'SURVIVED'} {fault['guarantee']}: {verdict}")
+    status = "caught " if caught else "SURVIVED"
+    print(f"fault {number:>2} {status} {fault['guarantee']}: {verdict}")
     return caught
 
 

@@ -40,8 +40,8 @@ async def test_receive_cancelled_after_taking_a_message_still_returns_it(
             memory_server(three) as server,
             tether.connect(URL, config=Config(ping_interval=None), opener=server.opener) as session,
         ):
-            while session.statistics().receive_buffered < 3:
-                await trio.sleep(0.01)
+            await trio.testing.wait_all_tasks_blocked()  # all three are in the buffer
+            assert session.statistics().receive_buffered == 3
             got: list[object] = []
             with trio.CancelScope() as scope:
                 instrument = CancelAtFirstYield(trio.lowlevel.current_task(), scope)
