@@ -10,7 +10,6 @@ from __future__ import annotations
 import gc
 import math
 import random
-import time
 from collections import Counter
 from collections.abc import Iterator
 
@@ -174,7 +173,6 @@ async def test_one_hour_fault_plan(autojump_clock: trio.abc.Clock, seed: int) ->
     """
     plan = FaultPlan.random(seed, duration=3600, mean_interval=180, kinds=KINDS)
     assert {type(item.fault) for item in plan.faults} == set(KINDS)  # the seed covers all
-    real_start = time.perf_counter()
     tasks_before = all_tasks()
     channels_before = live_memory_channels()
     stop_at = max(3600.0, plan.end) + 60
@@ -249,7 +247,7 @@ async def test_one_hour_fault_plan(autojump_clock: trio.abc.Clock, seed: int) ->
                     traffic.start_soon(receiver, session)
                     traffic.start_soon(server.run_plan, plan)
                     await sender(session)
-                    with trio.move_on_after(300):  # then check_messages says what is missing
+                    with trio.move_on_after(300) as drain:
                         while len(ledger.echoed) < ledger.issued:
                             await ledger.changed.park()
                     traffic.cancel_scope.cancel()
@@ -260,7 +258,6 @@ async def test_one_hour_fault_plan(autojump_clock: trio.abc.Clock, seed: int) ->
         subscription.close()
         del subscription
     del session, boxed[:]
-    real_elapsed = time.perf_counter() - real_start
 
     check_messages(ledger, timeline)
     check_losses(plan, server, timeline)
@@ -276,7 +273,8 @@ async def test_one_hour_fault_plan(autojump_clock: trio.abc.Clock, seed: int) ->
     assert steady_trees and all(tree == steady_trees[0] for tree in steady_trees)
     assert all_tasks() == tasks_before
     assert live_memory_channels() == channels_before
-    assert real_elapsed < 5, f"{real_elapsed:.2f} s of real time"
+    # Every echo was in within the drain's bound (check_messages says which one is not).
+    assert not drain.cancelled_caught
 
 
 Timeline = list[tuple[events.Event, int]]

@@ -164,6 +164,13 @@ class Cli:
         assert match is not None
         return match
 
+    async def wait_stderr_count(self, pattern: str, count: int) -> None:
+        """Wait until ``pattern`` has matched stderr at least ``count`` times."""
+        await self._wait(
+            lambda: len(re.findall(pattern, self.stderr)) >= count,
+            f"stderr never matched {pattern!r} {count} times",
+        )
+
     async def wait_stdout(self, pattern: str) -> re.Match[str]:
         """Wait until stdout matches the regular expression ``pattern``."""
         match: re.Match[str] | None = None

@@ -8,7 +8,6 @@ teardown and the clock guard from the outside.
 from __future__ import annotations
 
 import contextlib
-import time
 
 import pytest
 import trio
@@ -48,10 +47,8 @@ async def test_the_session_alone_implies_the_virtual_clock(
     """The test names no clock fixture, yet runs on ``autojump_clock``: a virtual hour
     of default pings (every 20 s) passes at once and exactly."""
     assert isinstance(trio.lowlevel.current_clock(), MockClock)
-    real_start = time.perf_counter()
     await trio.sleep(3600)
     assert trio.current_time() == 3600
-    assert time.perf_counter() - real_start < 2
     assert tether_session.generation == 1
     assert tether_session.statistics().last_rtt == 0  # pongs answered in virtual no-time
 
