@@ -55,8 +55,9 @@ def _value_problem(value: str) -> str:
 
 
 def header_problem(name: object, value: object) -> str | None:
-    """What is wrong with the header ``name: value``, as ``"'Name': problem"``, or
-    ``None`` when it may be sent. Never quotes ``value``, nor a name past its first
+    """What is wrong with the header ``name: value``, a phrase naming the header
+    (``"'X-Token': value has a line break (CR or LF) ..."``), or ``None`` when it may
+    be sent. Never quotes ``value``, nor a name past its first
     invalid character (a mistyped entry may have put a credential there)."""
     if not isinstance(name, str):
         return f"header name must be a str, got {type(name).__name__}"
