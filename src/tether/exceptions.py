@@ -51,8 +51,12 @@ class TetherError(Exception):
 class ConfigError(TetherError, ValueError):
     """An invalid configuration value, URL or argument.
 
-    Raised at construction (``Config(...)``, ``connect(...)``), before any network I/O.
-    The message names the offending field, e.g. ``ping_timeout: must be > 0, got -1``.
+    Raised at construction (``Config(...)``, ``connect(...)``), before any network I/O,
+    and by ``Session.aclose()`` for a code or reason it may not send. The message names
+    the offending field or argument, e.g. ``ping_timeout: must be > 0, got -1``; for a
+    header it names the header and never quotes its value. Headers made by an async
+    ``headers`` callable are checked per attempt: a bad one ends the session, never
+    retried, with this as the ``last_error`` of its ``ReconnectFailed``.
     """
 
 

@@ -213,8 +213,46 @@ def test_connect_table_errors_name_the_file_and_the_key(tmp_path: Path) -> None:
         read_connect_file(path)
     assert str(info.value) == (
         f"{path}: connect.url[1]: expected a string, got 2; "
-        "connect.headers.N: expected a string, got 3; connect.proxy: unknown key"
+        "connect.headers.N: expected a string, got int; connect.proxy: unknown key"
     )
     path.write_text("[connect]\n[backoff]\nmaximum = -1\n")
     with pytest.raises(ConfigError, match=r"backoff\.maximum: must be > 0"):
         read_connect_file(path)
+
+
+SECRET = "s3cr3t-t0ken-4f9a"
+
+
+@pytest.mark.parametrize(
+    ("entry", "problem"),
+    [
+        (
+            f'Authorization = ["Bearer {SECRET}"]',
+            "connect.headers.Authorization: expected a string",
+        ),
+        (
+            f'Authorization = "Bearer {SECRET}\\n"',
+            "connect.headers: 'Authorization': value has a line",
+        ),
+        (
+            f'Authorization = "Bearer {SECRET}\\u20ac"',
+            "connect.headers: 'Authorization': value has a",
+        ),
+        (f'X-Token = {{ value = "{SECRET}" }}', "connect.headers.X-Token: expected a string"),
+        ('Sec-WebSocket-Key = "x"', "connect.headers: 'Sec-WebSocket-Key' is set by tether"),
+        (f'"Authorization: Bearer {SECRET}" = ""', "connect.headers: name 'Authorization' then"),
+    ],
+)
+def test_connect_headers_errors_name_the_header_never_its_value(
+    tmp_path: Path, entry: str, problem: str
+) -> None:
+    path = tmp_path / "bot.toml"
+    path.write_text(f"[connect]\nheaders = {{ {entry} }}\n")
+    with pytest.raises(ConfigError) as info:
+        read_connect_file(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: {problem}")
+    assert SECRET not in message
+    assert SECRET not in repr(info.value)
+    for chained in (info.value.__cause__, info.value.__context__):
+        assert SECRET not in str(chained) and SECRET not in repr(chained)

@@ -280,3 +280,30 @@ def test_top_level_help_documents_the_exit_codes(capsys: pytest.CaptureFixture[s
         assert line in out
     for command in ["connect", "demo", "proxy"]:
         assert command in out
+
+
+SECRET = "s3cr3t-t0ken-4f9a"
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        f"Authorization Bearer {SECRET}",  # no colon: the whole entry is refused
+        f"Authorization Bearer {SECRET}: x",  # a space in the name
+        f"Authorization: Bearer {SECRET}\x00",  # a NUL in the value: connect() refuses it
+        f"Authorization: Bearer {SECRET}\u20ac",  # not Latin-1
+    ],
+)
+def test_a_bad_header_exits_2_without_echoing_its_value(
+    header: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    try:
+        status = cli.main(["connect", "ws://127.0.0.1:1/", "-q", "-H", header])
+    except SystemExit as exit:
+        status = exit.code  # argparse refused it
+    assert status == 2
+    captured = capsys.readouterr()
+    assert "header" in captured.err
+    if ":" in header:
+        assert "'Authorization'" in captured.err  # named
+    assert SECRET not in captured.err + captured.out

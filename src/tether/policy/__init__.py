@@ -1,8 +1,19 @@
 """Pure decisions, apart from the Trio shell: the retry-or-fail table, backoff with full
-jitter, ``Retry-After``, and URL parsing. Nothing here does I/O, reads a clock or
-imports trio; the session layer asks these functions and acts on the answers.
+jitter, ``Retry-After``, URL parsing, and the checks of ``connect()``'s and
+``aclose()``'s arguments and of handshake headers. Nothing here does I/O, reads a clock
+or imports trio; the session layer asks these functions and acts on the answers.
 """
 
+from ._arguments import (
+    MAX_CLOSE_REASON,
+    SENDABLE_CLOSE_CODES,
+    check_callback,
+    check_close,
+    check_codec,
+    check_ssl_context,
+    sendable_close_code,
+)
+from ._headers import OWNED_HEADERS, check_headers_argument, handshake_headers, header_problem
 from ._retry import (
     COME_BACK_LATER_CLOSE_CODES,
     FATAL_CLOSE_CODES,
@@ -19,13 +30,24 @@ from ._url import WebSocketURL, parse_url
 __all__ = [
     "COME_BACK_LATER_CLOSE_CODES",
     "FATAL_CLOSE_CODES",
+    "MAX_CLOSE_REASON",
+    "OWNED_HEADERS",
     "RETRYABLE_HANDSHAKE_STATUSES",
+    "SENDABLE_CLOSE_CODES",
     "WebSocketURL",
     "backoff_delay",
     "backoff_step",
+    "check_callback",
+    "check_close",
+    "check_codec",
+    "check_headers_argument",
+    "check_ssl_context",
     "default_retry_if",
+    "handshake_headers",
+    "header_problem",
     "must_wait_before_retry",
     "next_delay",
     "parse_url",
     "retry_after",
+    "sendable_close_code",
 ]

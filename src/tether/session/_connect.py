@@ -16,7 +16,14 @@ from ..config import Config
 from ..connection import Opener, TcpOpener
 from ..events import Event
 from ..exceptions import ConfigError, TetherError
-from ..policy import WebSocketURL, parse_url
+from ..policy import (
+    WebSocketURL,
+    check_callback,
+    check_codec,
+    check_headers_argument,
+    check_ssl_context,
+    parse_url,
+)
 from ._closing import GOING_AWAY, INTERNAL_ERROR
 from ._groups import single_error
 from ._machinery import build_machinery
@@ -35,9 +42,11 @@ __all__ = ["SHARED_RNG", "connect"]
 SHARED_RNG = random.Random()
 
 
-def _parse_urls(url: str | Sequence[str]) -> list[WebSocketURL]:
+def _parse_urls(url: object) -> list[WebSocketURL]:
     if isinstance(url, str):
         return [parse_url(url)]
+    if not isinstance(url, Sequence) or isinstance(url, (bytes, bytearray)):
+        raise ConfigError(f"url: must be a str or a sequence of str, got {type(url).__name__}")
     urls = [parse_url(item) for item in url]
     if not urls:
         raise ConfigError("url: the failover list is empty")
@@ -62,18 +71,29 @@ async def connect(
 
     Args:
         url: ``ws://`` or ``wss://`` URL, or a sequence tried in order within each outage
-            (failover; each outage starts again at the first).
+            (failover; each outage starts again at the first). Userinfo
+            (``ws://user:password@host/``) is sent as ``Authorization: Basic``,
+            percent-decoded, unless ``headers`` has an ``Authorization`` header.
         config: a :class:`tether.Config` (default ``Config()``).
         on_connect: ``async fn(conn: tether.Connection)``, run at the start of every
             generation, before buffered sends are flushed: authenticate, subscribe.
             Bounded by ``connect_timeout`` together with the handshake. Raising
             ``ConnectionLostError`` (from ``conn``) retries; any other exception is
             classified by the retry policy (by default it ends the session).
-        headers: extra handshake headers: a mapping, or an ``async fn() -> mapping``
-            called before every attempt (a token refreshed on each reconnect).
+        headers: extra handshake headers: a mapping of str to str, or an
+            ``async fn() -> mapping`` called before every attempt (a token refreshed on
+            each reconnect). Names must be HTTP tokens and values field-values (RFC 9110
+            section 5: no CR, LF, NUL or other control character, Latin-1 only, no
+            leading or trailing whitespace); ``Host``, ``Upgrade``, ``Connection`` and
+            ``Sec-WebSocket-*`` are tether's (any case). A mapping is checked at once; what
+            the callable returns is checked per attempt, and a bad one ends the session
+            (``ReconnectFailed`` whose ``last_error`` is the ``ConfigError``), never
+            retried. Errors name the header, never its value.
         subprotocols: ``Sec-WebSocket-Protocol`` values to offer, in preference order.
-        ssl_context: for ``wss://`` with the default opener (default: system trust).
-        codec: encode/decode messages (:class:`tether.JsonCodec`); default raw str/bytes.
+        ssl_context: an ``ssl.SSLContext`` for ``wss://`` with the default opener
+            (default: system trust).
+        codec: an object with ``encode`` and ``decode`` (:class:`tether.JsonCodec`);
+            default raw str/bytes.
         opener: the transport seam, ``async (host, port, tls) -> trio.abc.Stream``
             (default :class:`tether.TcpOpener`; ``tether.testing`` has in-memory ones).
         rng: ``random.Random`` for backoff jitter (seed it for a repeatable schedule).
@@ -81,7 +101,12 @@ async def connect(
             ``Connecting`` on, including those before entry (``events()`` subscribes
             only after). It must not block; an exception from it is logged and ignored.
 
-    Raises (on entry): :class:`tether.ConfigError` for a bad URL or argument, at once;
+    Raises (on entry): :class:`tether.ConfigError` naming the argument, at once and
+    before any I/O: a URL that is not a ``str`` (or sequence of them), not ``ws``/``wss``,
+    without a host, with port 0 or a fragment; ``config`` not a ``Config``; ``headers``
+    neither a mapping nor callable, or a header that may not be sent; ``on_connect``,
+    ``on_event`` or ``opener`` not callable; ``ssl_context`` not an ``ssl.SSLContext``;
+    a ``codec`` without ``encode``/``decode``;
     :class:`tether.HandshakeRejected` for a fatal rejection (401, 403, 404 ...) after one
     attempt; :class:`tether.ReconnectFailed` when the policy gives up first.
 
@@ -97,6 +122,12 @@ async def connect(
         config = Config()
     elif not isinstance(config, Config):
         raise ConfigError(f"config: must be a tether.Config, got {config!r}")
+    check_headers_argument(headers)
+    check_callback("on_connect", on_connect)
+    check_callback("on_event", on_event)
+    check_callback("opener", opener)
+    check_ssl_context(ssl_context)
+    check_codec(codec)
     if isinstance(subprotocols, str):
         subprotocols = (subprotocols,)
     if opener is None:

@@ -16,6 +16,7 @@ Shape of a generation::
 from __future__ import annotations
 
 import functools
+import inspect
 import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
@@ -25,6 +26,7 @@ from ..config import Config
 from ..connection import ClientConnection, Opener, lost_error, open_client
 from ..events import Connected
 from ..exceptions import ConfigError
+from ..policy import WebSocketURL, handshake_headers
 from ..state import State
 from ._buffers import Message, ReceiveBuffer, SendBuffer
 from ._closing import Closer
@@ -113,7 +115,7 @@ class GenerationRunner:
         timeout = self._config.connect_timeout
         url = generation.url
         with trio.move_on_after(math.inf if timeout is None else timeout) as deadline:
-            extra_headers = await self._handshake_headers()
+            extra_headers = await self._handshake_headers(url)
             generation.stream = await self._opener(url.host, url.port, url.tls)
             ws, accepted = await open_client(
                 ws_nursery,
@@ -144,15 +146,27 @@ class GenerationRunner:
         assert deadline.cancelled_caught
         raise TimeoutError(f"connect attempt timed out after {timeout} s ({url.url})")
 
-    async def _handshake_headers(self) -> list[tuple[bytes, bytes]]:
-        headers = self._headers
+    async def _handshake_headers(self, url: WebSocketURL) -> list[tuple[bytes, bytes]]:
+        """This attempt's extra headers, checked (:func:`tether.policy.handshake_headers`),
+        with the URL's ``Authorization`` unless they have one. Raises ``ConfigError``,
+        which the supervisor never retries."""
+        headers: object = self._headers
         if headers is None:
-            return []
-        if callable(headers):
-            headers = await headers()
-        if not isinstance(headers, Mapping):
-            raise ConfigError(f"headers: must be a mapping of str to str, got {headers!r}")
-        return [(str(k).encode("latin-1"), str(v).encode("latin-1")) for k, v in headers.items()]
+            headers = {}
+        elif callable(headers):
+            made = headers()
+            if not inspect.isawaitable(made):
+                raise ConfigError(
+                    f"headers: the callable must be async (return an awaitable mapping), "
+                    f"got {type(made).__name__}"
+                )
+            headers = await made
+            if not isinstance(headers, Mapping):
+                raise ConfigError(
+                    f"headers: the callable must return a mapping of str to str, "
+                    f"got {type(headers).__name__}"
+                )
+        return handshake_headers(headers, authorization=url.authorization)
 
     async def _serve(self, generation: Generation, ws: ClientConnection) -> None:
         """The generation is open: run its tasks until one of them ends it."""

@@ -15,14 +15,12 @@ import trio
 from ..config import Config
 from ..events import Event
 from ..exceptions import ConfigError, ReconnectFailed, SessionClosed
+from ..policy import check_close
 from ..state import State
 from ..statistics import Statistics
 from ._machinery import Machinery
 
 __all__ = ["Session"]
-
-#: Codes an endpoint may not send in a Close frame (RFC 6455 section 7.4.1-7.4.2).
-_UNSENDABLE_CLOSE_CODES = frozenset((1004, 1005, 1006, 1015))
 
 
 class Session:
@@ -198,11 +196,14 @@ class Session:
         wait for one until that deadline. Messages still unwritten then are discarded and
         reported (``MessagesDropped``; their ``send()`` raises ``SessionClosed``).
 
+        ``code``: an int an endpoint may send (1000, 1001, 1002, 1003, 1007-1014 or
+        3000-4999); ``reason``: a str of at most 123 bytes in UTF-8. Otherwise raises
+        :class:`tether.ConfigError` naming which, and nothing else happens.
+
         Idempotent. Never raises a transport error. Cancellation: the connection is
         still closed (Close frame 1001) by the enclosing ``connect()``.
         """
-        if not 1000 <= code <= 4999 or code in _UNSENDABLE_CLOSE_CODES:
-            raise ConfigError(f"code: {code} cannot be sent in a Close frame (RFC 6455 7.4)")
+        check_close(code, reason)
         request = self._closer.request_close(code, reason, flush=True)
         lifecycle = self._lifecycle
         with trio.move_on_at(request.deadline):

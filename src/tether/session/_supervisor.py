@@ -28,7 +28,13 @@ from ..events import (
     LostReason,
     MessagesDropped,
 )
-from ..exceptions import ConnectionLostError, HandshakeRejected, ReconnectFailed, SessionClosed
+from ..exceptions import (
+    ConfigError,
+    ConnectionLostError,
+    HandshakeRejected,
+    ReconnectFailed,
+    SessionClosed,
+)
 from ..policy import WebSocketURL
 from ..state import State
 from ._buffers import ReceiveBuffer, SendBuffer
@@ -153,8 +159,8 @@ class Supervisor:
             self._slot.cut_sleep()
 
     def _should_retry(self, error: BaseException) -> bool:
-        if self._closer.closing_now() or isinstance(error, _Closing):
-            return False
+        if self._closer.closing_now() or isinstance(error, (_Closing, ConfigError)):
+            return False  # a bad argument (headers made for this attempt) stays bad
         if isinstance(error, ConnectionLostError) and error.reason is LostReason.SUPERSEDED:
             return True
         return self._retry_if(error)

@@ -17,6 +17,7 @@ from typing import Any
 import attrs
 
 import tether
+from tether.policy import header_problem
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -121,12 +122,18 @@ def _strings(value: object, path: str, problems: list[str]) -> tuple[str, ...]:
 
 
 def _string_table(value: object, path: str, problems: list[str]) -> dict[str, str]:
-    """A table of name = string."""
+    """A table of header name = string, each header one that may be sent
+    (:func:`tether.policy.header_problem`). Problems name the header, never quote its
+    value: it is often a credential."""
     if not isinstance(value, Mapping):
-        problems.append(f"{path}: expected a table of strings, got {_describe(value)}")
+        problems.append(f"{path}: expected a table of strings, got {type(value).__name__}")
         return {}
     for key, item in value.items():
         if not isinstance(item, str):
-            problems.append(f"{path}.{key}: expected a string, got {_describe(item)}")
+            problems.append(f"{path}.{key}: expected a string, got {type(item).__name__}")
+            return {}
+        problem = header_problem(key, item)
+        if problem is not None:
+            problems.append(f"{path}: {problem}")
             return {}
     return {str(key): item for key, item in value.items()}

@@ -146,10 +146,15 @@ def _wait_seconds(text: str) -> float:
 
 
 def _header(text: str) -> tuple[str, str]:
+    """``Name: value``. The error never quotes ``text``: it may hold a credential."""
     name, colon, value = text.partition(":")
     name = name.strip()
     if not colon or not name or any(c.isspace() for c in name):
-        raise argparse.ArgumentTypeError(f"expected 'Name: value', got {text!r}")
+        first = name.split()[0] if name.split() else ""
+        shown = f" (starting {first!r})" if first and colon else ""
+        raise argparse.ArgumentTypeError(
+            f"expected 'Name: value' with no space in the name{shown}; the value is not shown"
+        )
     return name, value.strip()
 
 
