@@ -31,6 +31,8 @@ class Statistics:
         connected_since: when the current generation opened, or ``None`` if none is open.
         downtime: seconds spent without an open connection since the first one opened.
         events_dropped: events not delivered to a subscriber whose buffer was full.
+        event_subscribers: ``events()`` subscriptions live now (neither closed nor
+            garbage).
     """
 
     state: State
@@ -47,3 +49,4 @@ class Statistics:
     connected_since: float | None
     downtime: float
     events_dropped: int
+    event_subscribers: int
