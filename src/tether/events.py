@@ -87,6 +87,10 @@ class ConnectionLost(Event):
 class BackingOff(Event):
     """Waiting ``delay`` seconds before attempt ``attempt``; ``error`` ended the last try.
 
+    ``error`` carries no traceback: its ``__traceback__``, and those of its
+    ``__cause__``/``__context__`` chain, are ``None``, so a subscriber that keeps events
+    keeps no frames alive (a ``HandshakeRejected`` keeps at most 4 KiB of its body).
+
     ``retry_after``: the seconds the server asked for with ``Retry-After``, as it asked
     (``None`` when it did not); above ``Backoff.retry_after_max`` it is larger than
     ``delay``: the server asked for longer than the session waits.

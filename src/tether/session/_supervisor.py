@@ -39,6 +39,7 @@ from ._generation import Generation, GenerationSlot, UserClose
 from ._groups import single_error
 from ._lifecycle import Lifecycle
 from ._runner import GenerationRunner
+from ._tracebacks import without_tracebacks
 
 __all__ = ["Supervisor"]
 
@@ -193,12 +194,15 @@ class Supervisor:
         assert retry_state.outcome is not None
         if delay > 0:
             self._lifecycle.set_state(State.BACKING_OFF)
+        # The attempt's error is never raised again (retry_if has seen it; only the last
+        # error of a session is), so the event may hold it without its tracebacks.
+        error = retry_state.outcome.exception()
         self._hub.emit(
             BackingOff,
             self._lifecycle.generation + 1,
             attempt=self._outage_attempts + 1,
             delay=delay,
-            error=retry_state.outcome.exception(),
+            error=None if error is None else without_tracebacks(error),
             retry_after=self._server_asked,
         )
 
