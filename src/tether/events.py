@@ -104,7 +104,19 @@ class BackingOff(Event):
 
 @attrs.frozen(kw_only=True)
 class GaveUp(Event):
-    """The retry policy gave up; the session ends with ``ReconnectFailed``."""
+    """The retry policy gave up, or met a fatal error; the session ends with
+    ``ReconnectFailed`` (or the fatal ``HandshakeRejected``).
+
+    ``generation`` is that of the connect attempt whose ``error`` ended the session: an
+    attempt that never opened has the number it would have had (the number of its
+    ``Connecting`` and of the ``BackingOff`` events before it: the last open
+    generation + 1); an open generation whose loss was fatal (a peer Close 1008, say)
+    has its own, that of its ``ConnectionLost``.
+
+    ``error`` is the error the session ends with (``ReconnectFailed.__cause__``, or the
+    ``HandshakeRejected`` raised). Unlike ``BackingOff.error`` it keeps its traceback,
+    so that it can be debugged (there is one ``GaveUp`` per session at most).
+    """
 
     error: BaseException
 

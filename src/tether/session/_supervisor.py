@@ -61,6 +61,7 @@ class Supervisor:
         "_counters",
         "_gave_up",
         "_hub",
+        "_last_attempt",
         "_last_attempt_opened",
         "_lifecycle",
         "_outage_attempts",
@@ -109,6 +110,8 @@ class Supervisor:
         self._skip_next_delay = False
         self._gave_up = False
         self._last_attempt_opened = False
+        #: Generation number of the latest connect attempt (for ``GaveUp``).
+        self._last_attempt = 0
         #: Retry-After seconds of the error behind the upcoming backoff, for its event.
         self._server_asked: float | None = None
 
@@ -232,6 +235,7 @@ class Supervisor:
         attempt = self._outage_attempts
         url = self._urls[(attempt - 1) % len(self._urls)]
         generation = Generation(self._lifecycle.generation + 1, url, attempt)
+        self._last_attempt = generation.number
         self._last_attempt_opened = False
         self._lifecycle.set_state(State.CONNECTING)
         self._hub.emit(Connecting, generation.number, attempt=attempt, url=url.url)
@@ -310,7 +314,9 @@ class Supervisor:
             lifecycle.terminal_seen = True  # nothing to report at exit
         else:
             terminal = self._terminal_for(error)
-            self._hub.emit(GaveUp, lifecycle.generation, error=error)
+            # The attempt whose error ended the session: the generation its BackingOff
+            # or ConnectionLost named, not the last open one.
+            self._hub.emit(GaveUp, self._last_attempt, error=error)
         lifecycle.terminal = terminal
         abandoned = self._send_buffer.close(terminal)
         if abandoned:
