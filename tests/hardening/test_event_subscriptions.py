@@ -65,6 +65,7 @@ async def test_a_held_stream_stays_subscribed(autojump_clock: trio.abc.Clock) ->
                 statistics = session.statistics()
                 assert statistics.event_subscribers == 1
                 assert statistics.events_dropped == 3
+                assert stream.statistics().current_buffer_used == 3
                 kinds = [type(stream.receive_nowait()).__name__ for _ in range(3)]
                 assert kinds == ["ConnectionLost", "Connecting", "Connected"]
                 with pytest.raises(trio.WouldBlock):
@@ -83,6 +84,7 @@ async def test_context_manager_exit_unsubscribes_at_once(
                     assert isinstance(await stream.receive(), events.ConnectionLost)
                 # No event in between: the exit itself unsubscribed.
                 assert session.statistics().event_subscribers == 0
+                assert stream.statistics().open_send_channels == 0
                 with pytest.raises(trio.ClosedResourceError):
                     stream.receive_nowait()
 

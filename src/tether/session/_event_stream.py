@@ -58,6 +58,12 @@ class EventStream(trio.abc.ReceiveChannel[Event]):
         closed."""
         return self._receive.receive_nowait()
 
+    def statistics(self) -> trio.MemoryChannelStatistics:
+        """The underlying memory channel's statistics (``current_buffer_used`` events
+        waiting, ``max_buffer_size``; ``open_send_channels`` is 0 once the session has
+        ended it or it is unsubscribed)."""
+        return self._receive.statistics()
+
     def close(self) -> None:
         """Unsubscribe now and discard what is buffered. Idempotent."""
         self._receive.close()
