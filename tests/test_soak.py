@@ -219,7 +219,7 @@ async def test_one_hour_fault_plan(autojump_clock: trio.abc.Clock, seed: int) ->
 
     subscribed: list[events.Event] = []
 
-    async def subscriber(channel: trio.MemoryReceiveChannel[events.Event]) -> None:
+    async def subscriber(channel: trio.abc.ReceiveChannel[events.Event]) -> None:
         async for event in channel:
             subscribed.append(event)
 

@@ -30,7 +30,7 @@ from .exceptions import (
     SessionClosed,
     TetherError,
 )
-from .session import Connection, Session, connect
+from .session import Connection, EventStream, Session, connect
 from .state import State
 from .statistics import Statistics
 
@@ -47,6 +47,7 @@ __all__ = [
     "Connection",
     "ConnectionLostError",
     "DecodeError",
+    "EventStream",
     "HandshakeRejected",
     "JsonCodec",
     "LostReason",

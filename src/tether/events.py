@@ -87,6 +87,10 @@ class ConnectionLost(Event):
 class BackingOff(Event):
     """Waiting ``delay`` seconds before attempt ``attempt``; ``error`` ended the last try.
 
+    ``error`` carries no traceback: its ``__traceback__``, and those of its
+    ``__cause__``/``__context__`` chain, are ``None``, so a subscriber that keeps events
+    keeps no frames alive (a ``HandshakeRejected`` keeps at most 4 KiB of its body).
+
     ``retry_after``: the seconds the server asked for with ``Retry-After``, as it asked
     (``None`` when it did not); above ``Backoff.retry_after_max`` it is larger than
     ``delay``: the server asked for longer than the session waits.
@@ -100,7 +104,19 @@ class BackingOff(Event):
 
 @attrs.frozen(kw_only=True)
 class GaveUp(Event):
-    """The retry policy gave up; the session ends with ``ReconnectFailed``."""
+    """The retry policy gave up, or met a fatal error; the session ends with
+    ``ReconnectFailed`` (or the fatal ``HandshakeRejected``).
+
+    ``generation`` is that of the connect attempt whose ``error`` ended the session: an
+    attempt that never opened has the number it would have had (the number of its
+    ``Connecting`` and of the ``BackingOff`` events before it: the last open
+    generation + 1); an open generation whose loss was fatal (a peer Close 1008, say)
+    has its own, that of its ``ConnectionLost``.
+
+    ``error`` is the error the session ends with (``ReconnectFailed.__cause__``, or the
+    ``HandshakeRejected`` raised). Unlike ``BackingOff.error`` it keeps its traceback,
+    so that it can be debugged (there is one ``GaveUp`` per session at most).
+    """
 
     error: BaseException
 

@@ -12,7 +12,8 @@
     └── SessionClosed          the session has ended; no more sends or receives
         └── ReconnectFailed    the retry policy gave up; ``__cause__`` is the last error
             └── HandshakeRejected   the server answered the upgrade with an HTTP status
-                                    (``status_code``, ``headers``, ``body``)
+                                    (``status_code``, ``headers``, ``body`` up to 4 KiB,
+                                    ``body_truncated``)
 
 No public call of tether raises an ``ExceptionGroup``: groups from Trio nurseries are
 unwrapped at the boundary and the single meaningful error is raised. Errors of the
@@ -24,7 +25,7 @@ escape a public call; they surface as ``__cause__`` of a tether error or as the
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import trio
 
@@ -114,17 +115,31 @@ class HandshakeRejected(ReconnectFailed):
     """The server answered the WebSocket upgrade with an HTTP status instead of 101.
 
     Attributes: ``status_code`` (int), ``headers`` (mapping of lower-cased header name to
-    value, both ``str``), ``body`` (``bytes``, possibly empty). 4xx statuses other than
-    408 and 429 end the session at once; 5xx, 408 and 429 are retried (honouring
-    ``Retry-After``) and, when the policy gives up, appear as the ``__cause__`` of a
+    value, both ``str``), ``body`` (``bytes``, possibly empty: an excerpt of at most
+    :attr:`MAX_BODY` bytes, 4096, the start of what the server sent), ``body_truncated``
+    (``True`` when the server's body was longer and ``body`` is cut). A longer ``body``
+    given to the constructor is cut the same way. 4xx statuses other than 408 and 429
+    end the session at once; 5xx, 408 and 429 are retried (honouring ``Retry-After``)
+    and, when the policy gives up, appear as the ``__cause__`` of a
     :class:`ReconnectFailed`.
     """
 
-    def __init__(self, status_code: int, headers: Mapping[str, str], body: bytes = b"") -> None:
+    #: Bytes of the server's body kept in :attr:`body` (``tether.protocol`` reads no more).
+    MAX_BODY: ClassVar[int] = 4096
+
+    def __init__(
+        self,
+        status_code: int,
+        headers: Mapping[str, str],
+        body: bytes = b"",
+        *,
+        body_truncated: bool = False,
+    ) -> None:
         super().__init__(f"handshake rejected with HTTP {status_code}")
         self.status_code = status_code
         self.headers = dict(headers)
-        self.body = body
+        self.body = bytes(body[: self.MAX_BODY])
+        self.body_truncated = body_truncated or len(body) > self.MAX_BODY
 
 
 class ConnectionLostError(TetherError):

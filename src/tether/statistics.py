@@ -22,8 +22,10 @@ class Statistics:
         attempts: connect attempts started, successful or not.
         reconnects: generations opened after the first (``generation - 1``).
         lost: how many generations ended, by :class:`tether.events.LostReason`.
-        messages_sent: messages written to a connection.
-        messages_received: messages read off a connection (delivered or still buffered).
+        messages_sent: messages written to a connection, by ``send()``/``send_nowait()``
+            or by ``on_connect`` (``Connection.send()``).
+        messages_received: messages read off a connection: delivered, still buffered, or
+            read by ``on_connect`` (``Connection.receive()``).
         messages_dropped: buffered messages discarded unwritten (``MessagesDropped``).
         send_buffered: messages waiting in the send buffer now.
         receive_buffered: messages waiting for ``receive()`` now.
@@ -31,6 +33,8 @@ class Statistics:
         connected_since: when the current generation opened, or ``None`` if none is open.
         downtime: seconds spent without an open connection since the first one opened.
         events_dropped: events not delivered to a subscriber whose buffer was full.
+        event_subscribers: ``events()`` subscriptions live now (neither closed nor
+            garbage).
     """
 
     state: State
@@ -47,3 +51,4 @@ class Statistics:
     connected_since: float | None
     downtime: float
     events_dropped: int
+    event_subscribers: int

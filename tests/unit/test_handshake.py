@@ -23,6 +23,7 @@ from wsproto.events import (
     Request,
 )
 
+import tether
 from tether.protocol import (
     Accepted,
     ClientHandshake,
@@ -384,38 +385,49 @@ def test_rejection_one_byte_at_a_time() -> None:
 
 
 @pytest.mark.parametrize("chunked", [False, True])
-def test_body_over_64_kib_is_cut(chunked: bool) -> None:
-    """Raised as soon as 64 KiB came, without waiting for the rest."""
+def test_body_over_4_kib_is_cut(chunked: bool) -> None:
+    """Raised as soon as more than 4 KiB came, without waiting for the rest; the body
+    is the first 4 KiB, marked as cut."""
     client, _ = fresh()
     body = bytes(i % 256 for i in range(100_000))
     if chunked:
         head = http_response(b"500 Internal Server Error", [(b"Transfer-Encoding", b"chunked")])
         payload = b"".join(
-            b"%x\r\n" % len(body[i : i + 5000]) + body[i : i + 5000] + b"\r\n"
-            for i in range(0, 70_000, 5000)
+            b"%x\r\n" % len(body[i : i + 1000]) + body[i : i + 1000] + b"\r\n"
+            for i in range(0, 7000, 1000)
         )
     else:
         head = http_response(b"500 Internal Server Error", [(b"Content-Length", b"100000")])
-        payload = body[:70_000]
+        payload = body[:7000]
     error = rejection(client, head, payload)
-    assert MAX_REJECTION_BODY == 65536
+    assert MAX_REJECTION_BODY == 4096 == tether.HandshakeRejected.MAX_BODY
     assert error.body == body[:MAX_REJECTION_BODY]
+    assert error.body_truncated
 
 
-def test_body_over_64_kib_raised_when_the_limit_is_reached() -> None:
-    """The read that brings the 65536th byte raises, even though more is announced."""
+def test_body_over_4_kib_raised_by_the_byte_after_the_limit() -> None:
+    """The 4096th byte does not tell whether the body goes on; the next byte does."""
     client, _ = fresh()
     head = http_response(b"500 Internal Server Error", [(b"Content-Length", b"100000")])
-    error = rejection(client, head, b"a" * 65535, b"b")
-    assert error.body == b"a" * 65535 + b"b"
+    error = rejection(client, head, b"a" * 4095, b"b", b"c")
+    assert error.body == b"a" * 4095 + b"b"
+    assert error.body_truncated
 
 
-def test_body_of_exactly_64_kib() -> None:
+def test_body_of_exactly_4_kib_is_not_cut() -> None:
     client, _ = fresh()
-    body = b"b" * 65536
-    head = http_response(b"502 Bad Gateway", [(b"Content-Length", b"65536")])
+    body = b"b" * MAX_REJECTION_BODY
+    head = http_response(b"502 Bad Gateway", [(b"Content-Length", b"4096")])
     error = rejection(client, head, body[:1000], body[1000:])
-    assert error.body == body
+    assert (error.body, error.body_truncated) == (body, False)
+
+
+def test_handshake_rejected_keeps_at_most_4_kib_of_a_body() -> None:
+    error = tether.HandshakeRejected(503, {}, b"0123456789" * 100_000)
+    assert error.body == (b"0123456789" * 410)[:4096]
+    assert error.body_truncated
+    short = tether.HandshakeRejected(503, {}, b"busy")
+    assert (short.body, short.body_truncated) == (b"busy", False)
 
 
 def test_body_cut_short_by_eof() -> None:

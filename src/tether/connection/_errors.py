@@ -73,8 +73,13 @@ def map_error(error: BaseException) -> BaseException:
 
 def rejection_error(refused: HandshakeRefused) -> HandshakeRejected:
     """The server's non-101 answer as the public :class:`tether.HandshakeRejected`
-    (same status code, lower-cased ``str`` headers and body)."""
-    return HandshakeRejected(refused.status_code, refused.headers, refused.body)
+    (same status code, lower-cased ``str`` headers, body and whether it was cut)."""
+    return HandshakeRejected(
+        refused.status_code,
+        refused.headers,
+        refused.body,
+        body_truncated=refused.body_truncated,
+    )
 
 
 #: Names for the close codes of RFC 6455 section 7.4.1 and the IANA registry, used as

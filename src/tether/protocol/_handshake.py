@@ -3,7 +3,7 @@
 :class:`ClientHandshake` writes the upgrade request and reads the server's answer,
 byte chunk by byte chunk, into one of three outcomes: :class:`Accepted` (with the bytes
 that followed the response: the first frames), :class:`HandshakeRefused` (an HTTP
-answer other than 101, with its headers and at most 64 KiB of its body), or a
+answer other than 101, with its headers and at most 4 KiB of its body), or a
 ``ConnectionError`` for a response that is not a valid WebSocket acceptance. h11 does
 the HTTP/1.1 parsing and bounds the header size (16 KiB).
 
@@ -34,7 +34,9 @@ __all__ = [
 #: Section 1.3: the GUID appended to the key before hashing.
 _ACCEPT_GUID: Final = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 #: Body bytes of a refusal kept for :attr:`HandshakeRefused.body`; the rest is not read.
-MAX_REJECTION_BODY: Final = 64 * 1024
+#: An excerpt to show or log: the answer is raised, retried and carried by events, so it
+#: stays small (``tether.HandshakeRejected.MAX_BODY`` is the same number).
+MAX_REJECTION_BODY: Final = 4096
 
 
 class HandshakeFailed(ConnectionError):
@@ -48,15 +50,24 @@ class HandshakeRefused(Exception):
 
     Attributes: ``status_code`` (int), ``headers`` (lower-cased header name to value,
     both ``str``; of repeated headers the last is kept), ``body`` (``bytes``, at most
-    :data:`MAX_REJECTION_BODY`, possibly empty). Not a ``ConnectionError``: whether to
-    retry is the status code's to say.
+    :data:`MAX_REJECTION_BODY`, possibly empty), ``body_truncated`` (``True`` when the
+    server sent more than ``body`` holds). Not a ``ConnectionError``: whether to retry is
+    the status code's to say.
     """
 
-    def __init__(self, status_code: int, headers: Mapping[str, str], body: bytes = b"") -> None:
+    def __init__(
+        self,
+        status_code: int,
+        headers: Mapping[str, str],
+        body: bytes = b"",
+        *,
+        body_truncated: bool = False,
+    ) -> None:
         super().__init__(f"the server answered the upgrade with HTTP {status_code}")
         self.status_code = status_code
         self.headers = dict(headers)
         self.body = body
+        self.body_truncated = body_truncated
 
 
 @attrs.frozen
@@ -95,7 +106,15 @@ class ClientHandshake:
     ends the stream (``receive(b"")``) before answering.
     """
 
-    __slots__ = ("_body", "_h11", "_key", "_rejection", "_request", "_subprotocols")
+    __slots__ = (
+        "_body",
+        "_body_truncated",
+        "_h11",
+        "_key",
+        "_rejection",
+        "_request",
+        "_subprotocols",
+    )
 
     def __init__(
         self,
@@ -110,6 +129,7 @@ class ClientHandshake:
         self._h11 = h11.Connection(h11.CLIENT)
         self._rejection: h11.Response | None = None
         self._body = bytearray()
+        self._body_truncated = False
         headers = [
             (b"Host", _ascii_host(host)),
             (b"Upgrade", b"websocket"),
@@ -158,9 +178,12 @@ class ClientHandshake:
             if isinstance(event, h11.Response):
                 self._rejection = event
             elif isinstance(event, h11.Data):
+                # Keep MAX_REJECTION_BODY bytes; the first byte beyond them says the
+                # body was cut, and ends the reading.
                 room = MAX_REJECTION_BODY - len(self._body)
                 self._body += event.data[:room]
-                if room <= len(event.data):
+                if len(event.data) > room:
+                    self._body_truncated = True
                     raise self._rejected()
             elif isinstance(event, (h11.EndOfMessage, h11.ConnectionClosed)) or (
                 event is h11.PAUSED
@@ -176,7 +199,12 @@ class ClientHandshake:
             name.decode("latin-1").lower(): value.decode("latin-1")
             for name, value in response.headers
         }
-        return HandshakeRefused(response.status_code, headers, bytes(self._body))
+        return HandshakeRefused(
+            response.status_code,
+            headers,
+            bytes(self._body),
+            body_truncated=self._body_truncated,
+        )
 
     def _accept(self, response: h11.InformationalResponse) -> Accepted:
         fields: dict[bytes, bytes] = {}

@@ -2,11 +2,13 @@
 
 :func:`connect` and :class:`Session` are the public face (re-exported as
 ``tether.connect`` / ``tether.Session``); :class:`Connection` is the handle
-``on_connect`` receives. The machinery beneath is private to this package.
+``on_connect`` receives; :class:`EventStream` is what ``Session.events()`` returns.
+The machinery beneath is private to this package.
 """
 
 from ._connect import connect
+from ._event_stream import EventStream
 from ._handle import Connection
 from ._session import Session
 
-__all__ = ["Connection", "Session", "connect"]
+__all__ = ["Connection", "EventStream", "Session", "connect"]

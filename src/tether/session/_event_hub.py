@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import trio
 
 from ..events import Event
+from ._event_stream import EventStream
 
 __all__ = ["EventHub"]
 
@@ -23,26 +25,39 @@ class EventHub:
 
     :meth:`emit` builds the event only when someone listens (an idle session with no
     subscriber pays one truth test per event). A subscriber whose channel is full misses
-    the event (counted in :attr:`dropped`); a closed channel is unsubscribed.
+    the event (counted in :attr:`dropped`).
+
+    Subscribers are held by a weak reference to their :class:`EventStream` (the receive
+    side) and a strong one to its send channel: a stream that is closed, or that nobody
+    holds any more, is unsubscribed at once and its buffered events are freed. Weak
+    references rather than "drop a subscriber whose channel stays full": a subscriber
+    that is alive but slow keeps its subscription and only misses events, and an
+    abandoned one costs nothing from the moment it is abandoned, full or not.
     """
 
     __slots__ = ("_on_event", "_subscribers", "dropped")
 
     def __init__(self, on_event: Callable[[Event], None] | None) -> None:
         self._on_event = on_event
-        self._subscribers: list[trio.MemorySendChannel[Event]] = []
+        self._subscribers: dict[weakref.ref[EventStream], trio.MemorySendChannel[Event]] = {}
         #: Events a full subscriber channel did not take (``Statistics.events_dropped``).
         self.dropped = 0
 
-    def subscribe(self, max_buffer: int, *, ended: bool) -> trio.MemoryReceiveChannel[Event]:
-        """A receive channel holding up to ``max_buffer`` undelivered events; already
-        closed when the session has ``ended``."""
+    @property
+    def subscribers(self) -> int:
+        """Subscriptions live now (``Statistics.event_subscribers``)."""
+        return len(self._subscribers)
+
+    def subscribe(self, max_buffer: int, *, ended: bool) -> EventStream:
+        """A stream holding up to ``max_buffer`` undelivered events; already at its end
+        when the session has ``ended``."""
         send, receive = trio.open_memory_channel[Event](max_buffer)
         if ended:
             send.close()
-        else:
-            self._subscribers.append(send)
-        return receive
+            return EventStream(receive)
+        stream = EventStream(receive, self._unsubscribe)
+        self._subscribers[weakref.ref(stream, self._forget)] = send
+        return stream
 
     def emit(self, kind: type[E], generation: int, **fields: Any) -> None:
         """Deliver ``kind(generation=..., at=trio.current_time(), **fields)``."""
@@ -54,16 +69,27 @@ class EventHub:
                 self._on_event(event)
             except Exception:
                 logger.exception("on_event callback raised; the session goes on")
-        for channel in list(self._subscribers):
+        for ref, channel in list(self._subscribers.items()):
             try:
                 channel.send_nowait(event)
             except trio.WouldBlock:
                 self.dropped += 1
             except (trio.BrokenResourceError, trio.ClosedResourceError):
-                self._subscribers.remove(channel)
+                self._forget(ref)
 
     def close(self) -> None:
         """End every subscriber's channel (after the final ``Closed`` event)."""
-        for channel in self._subscribers:
+        for channel in self._subscribers.values():
             channel.close()
         self._subscribers.clear()
+
+    def _unsubscribe(self, stream: EventStream) -> None:
+        """``stream`` was closed."""
+        self._forget(weakref.ref(stream))
+
+    def _forget(self, ref: weakref.ref[EventStream]) -> None:
+        """Drop a subscription: its stream was closed, or is gone (a weakref callback,
+        so it may run at any allocation, even outside Trio: only non-blocking work)."""
+        channel = self._subscribers.pop(ref, None)
+        if channel is not None:
+            channel.close()

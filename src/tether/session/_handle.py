@@ -7,6 +7,7 @@ from typing import Any
 
 from ..connection import ClientConnection, ConnectionClosed, lost_error
 from ..protocol import Accepted
+from ._counters import Counters
 
 __all__ = ["Connection"]
 
@@ -19,7 +20,9 @@ class Connection:
     connection's reader stops reading), so ``receive()`` here reads the server's next
     message (an auth reply, a subscription ack) and the session sees only what
     ``on_connect`` left. ``send()`` writes at once, ahead of everything buffered.
-    ``receive()`` raises ``RuntimeError`` once ``on_connect`` has returned.
+    ``receive()`` raises ``RuntimeError`` once ``on_connect`` has returned. What it sends
+    and receives counts in ``Session.statistics()`` (``messages_sent``,
+    ``messages_received``) like any other message.
 
     Attributes:
         generation: the number this connection will have once open (1, 2, ...).
@@ -47,8 +50,10 @@ class Connection:
         messages_received: int,
         encode: Callable[[Any], str | bytes],
         decode: Callable[[str | bytes], Any],
+        counters: Counters,
     ) -> None:
         self._ws = ws
+        self._counters = counters
         self._encode = encode
         self._decode = decode
         self.generation = generation
@@ -68,7 +73,10 @@ class Connection:
             await self._ws.send((self._encode(message),))
         except ConnectionClosed:
             raise lost_error(self._ws) from None
+        self._counters.messages_sent += 1
 
     async def receive(self) -> Any:
         """The server's next message on this connection (decoded by the codec)."""
-        return self._decode(await self._ws.receive())
+        raw = await self._ws.receive()
+        self._counters.messages_received += 1
+        return self._decode(raw)

@@ -140,6 +140,7 @@ class GenerationRunner:
                         messages_received=counters.messages_received,
                         encode=self._encoding.encode,
                         decode=self._encoding.decode,
+                        counters=counters,
                     )
                 )
             return ws

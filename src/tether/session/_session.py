@@ -13,11 +13,11 @@ from typing import Any
 import trio
 
 from ..config import Config
-from ..events import Event
 from ..exceptions import ConfigError, ReconnectFailed, SessionClosed
 from ..policy import check_close
 from ..state import State
 from ..statistics import Statistics
+from ._event_stream import EventStream
 from ._machinery import Machinery
 
 __all__ = ["Session"]
@@ -155,13 +155,22 @@ class Session:
                 raise lifecycle.terminal_or_closed()
             await lifecycle.changed.park()
 
-    def events(self, max_buffer: int = 1024) -> trio.MemoryReceiveChannel[Event]:
+    def events(self, max_buffer: int = 1024) -> EventStream:
         """Subscribe to session events (:mod:`tether.events`) from this call on.
 
-        Returns a receive channel that holds up to ``max_buffer`` undelivered events; the
-        session never waits for a subscriber: when it is full, further events are
-        dropped for it and counted in ``statistics().events_dropped``. The channel ends
-        (``EndOfChannel``) after the final ``Closed`` event. Close it to unsubscribe.
+        Returns a :class:`tether.EventStream` (a ``trio.abc.ReceiveChannel``) that holds
+        up to ``max_buffer`` undelivered events; the session never waits for a
+        subscriber: when it is full, further events are dropped for it and counted in
+        ``statistics().events_dropped``. The stream ends (``EndOfChannel``; ``async
+        for`` stops) after the final ``Closed`` event. It unsubscribes when closed, when
+        its ``with``/``async with`` block exits, or once nobody holds it any more::
+
+            async with session.events() as stream:
+                async for event in stream:
+                    ...
+
+        Raises :class:`tether.ConfigError` if ``max_buffer`` is below 1. Once the
+        session has ended, the stream it returns is already at its end.
         """
         if max_buffer < 1:
             raise ConfigError(f"max_buffer: must be >= 1, got {max_buffer!r}")
@@ -187,6 +196,7 @@ class Session:
             connected_since=counters.connected_since,
             downtime=counters.downtime_at(trio.current_time()),
             events_dropped=self._hub.dropped,
+            event_subscribers=self._hub.subscribers,
         )
 
     async def aclose(self, code: int = 1000, reason: str = "") -> None:

@@ -45,6 +45,7 @@ from ._generation import Generation, GenerationSlot, UserClose
 from ._groups import single_error
 from ._lifecycle import Lifecycle
 from ._runner import GenerationRunner
+from ._tracebacks import without_tracebacks
 
 __all__ = ["Supervisor"]
 
@@ -66,6 +67,7 @@ class Supervisor:
         "_counters",
         "_gave_up",
         "_hub",
+        "_last_attempt",
         "_last_attempt_opened",
         "_lifecycle",
         "_outage_attempts",
@@ -114,6 +116,8 @@ class Supervisor:
         self._skip_next_delay = False
         self._gave_up = False
         self._last_attempt_opened = False
+        #: Generation number of the latest connect attempt (for ``GaveUp``).
+        self._last_attempt = 0
         #: Retry-After seconds of the error behind the upcoming backoff, for its event.
         self._server_asked: float | None = None
 
@@ -202,12 +206,15 @@ class Supervisor:
         assert retry_state.outcome is not None
         if delay > 0:
             self._lifecycle.set_state(State.BACKING_OFF)
+        # The attempt's error is never raised again (retry_if has seen it; only the last
+        # error of a session is), so the event may hold it without its tracebacks.
+        error = retry_state.outcome.exception()
         self._hub.emit(
             BackingOff,
             self._lifecycle.generation + 1,
             attempt=self._outage_attempts + 1,
             delay=delay,
-            error=retry_state.outcome.exception(),
+            error=None if error is None else without_tracebacks(error),
             retry_after=self._server_asked,
         )
 
@@ -237,6 +244,7 @@ class Supervisor:
         attempt = self._outage_attempts
         url = self._urls[(attempt - 1) % len(self._urls)]
         generation = Generation(self._lifecycle.generation + 1, url, attempt)
+        self._last_attempt = generation.number
         self._last_attempt_opened = False
         self._lifecycle.set_state(State.CONNECTING)
         self._hub.emit(Connecting, generation.number, attempt=attempt, url=url.url)
@@ -315,7 +323,9 @@ class Supervisor:
             lifecycle.terminal_seen = True  # nothing to report at exit
         else:
             terminal = self._terminal_for(error)
-            self._hub.emit(GaveUp, lifecycle.generation, error=error)
+            # The attempt whose error ended the session: the generation its BackingOff
+            # or ConnectionLost named, not the last open one.
+            self._hub.emit(GaveUp, self._last_attempt, error=error)
         lifecycle.terminal = terminal
         abandoned = self._send_buffer.close(terminal)
         if abandoned:

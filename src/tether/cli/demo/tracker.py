@@ -35,7 +35,7 @@ class Tracker:
         """Seconds from the start of the demo to trio time ``at``."""
         return at - self._origin
 
-    async def consume(self, events: trio.MemoryReceiveChannel[Event]) -> None:
+    async def consume(self, events: trio.abc.ReceiveChannel[Event]) -> None:
         """Handle events until the channel ends (after ``Closed``)."""
         async with events:
             async for event in events:
