@@ -16,8 +16,12 @@ from __future__ import annotations
 import json
 import pathlib
 import sys
-import tomllib
 from collections import Counter
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 FLOOR = 0.90
