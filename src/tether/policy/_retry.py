@@ -70,7 +70,7 @@ def default_retry_if(error: BaseException) -> bool:
     ==========================================================  =======
     cause                                                       default
     ==========================================================  =======
-    refused, reset, unreachable, DNS failure, ``connect_timeout``  retry
+    refused, reset, unreachable, DNS failure, connect_timeout   retry
     connection lost: peer close 1000/1001/1006/1011-1014,
       ping/idle timeout, transport error, a server that broke
       the protocol (1002, 1007), superseded                     retry
@@ -80,12 +80,12 @@ def default_retry_if(error: BaseException) -> bool:
     handshake other 4xx (401, 403, 404 ...)                     fail
     TLS certificate verification error, bad URL or scheme       fail
     ``IncompatibleServer``: a 101 that selected an extension
-      or subprotocol we did not offer; ``wss://`` to a plain
-      server                                                    fail
+      or subprotocol we did not offer; ``wss://`` to a server
+      that does not speak TLS                                   fail
     peer close 1002/1003/1007/1008/1009/1010                    fail
     a message over ``max_message_size`` (our 1009)              fail
     ``ApplicationError``: ``on_connect`` or ``headers`` raised
-      (even an ``OSError``)                                     fail
+      (an ``OSError`` such as ``PermissionError`` too)          fail
     anything else (a bug)                                       fail
     ==========================================================  =======
     """
