@@ -1,18 +1,40 @@
-"""The examples of ``docs/howto-testing.md`` run, as written, so they cannot rot.
+"""The code of the docs runs, as written, so it cannot rot, and does what the text around
+it promises.
 
-Each fenced block is written as ```` ```python title="file.py" ````; the blocks are
-saved under their titles in a fresh directory and run by a separate pytest
-(``pytester``), the way a user would run them.
+* ``docs/howto-testing.md``: each fenced block is written as ```` ```python
+  title="file.py" ````; the blocks are saved under their titles in a fresh directory and
+  run by a separate pytest (``pytester``), the way a user would run them.
+* ``docs/howto-recipes.md`` and ``docs/tutorial.md``: every python block is a recipe
+  under a ``##`` heading, run unchanged as the body of an ``async def`` (see
+  :func:`recipe`) against the in-memory server on the virtual clock, with the names it
+  leaves to the reader (``url``, ``TOKEN``, ``handle`` ...) supplied, and
+  ``tether.connect`` routed to that server. A page's recipes are listed: a new one
+  without a test fails :func:`test_every_recipe_block_is_run`.
 """
 
 from __future__ import annotations
 
+import builtins
+import json
+import random
 import re
+import textwrap
+import types
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
+import attrs
 import pytest
+import trio
 
-HOWTO = Path(__file__).resolve().parent.parent / "docs" / "howto-testing.md"
+import tether
+from tether import events
+from tether.testing import MemoryServer, ServerConnection, memory_server
+from tether.testing.pytest_plugin import EventRecorder
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+HOWTO = DOCS / "howto-testing.md"
 BLOCK = re.compile(r"^```python(?P<info>[^\n]*)\n(?P<code>.*?)^```[ \t]*$", re.M | re.S)
 TITLE = re.compile(r'title="(?P<title>[^"]+)"')
 
@@ -66,3 +88,316 @@ def test_the_bot_example_catches_a_bot_that_subscribes_only_once(
     result = run(pytester, {"conftest.py": found["conftest.py"], "test_bot.py": broken})
     result.assert_outcomes(failed=1)
     assert "assert [['subscribe ticker'], []] == " in result.stdout.str()
+
+
+# ------------------------------------------------ recipes: howto-recipes.md, tutorial.md
+
+HEADING = re.compile(r"^## (?P<heading>.+)$", re.M)
+URL = "wss://feed.example/v1"
+TOKEN = "t0ken"
+
+
+def recipe_blocks(page: str) -> dict[str, list[str]]:
+    """``{heading: [python block, ...]}`` for the ``##`` sections of ``page`` that have
+    python code."""
+    text = (DOCS / page).read_text(encoding="utf-8")
+    found: dict[str, list[str]] = {}
+    headings = list(HEADING.finditer(text))
+    for here, after in zip(headings, [*headings[1:], None], strict=True):
+        section = text[here.end() : after.start() if after else len(text)]
+        blocks = [block["code"] for block in BLOCK.finditer(section)]
+        if blocks:
+            found[here["heading"]] = blocks
+    return found
+
+
+def recipe(page: str, heading: str, **names: Any) -> Callable[[], Awaitable[dict[str, Any]]]:
+    """The one block of ``heading`` as ``async def recipe()``: run unchanged, indented,
+    with ``names`` as its globals, which its ``import`` statements get too (an ``import
+    tether`` in the block is the routed one); it returns its locals (what it made)."""
+    (code,) = recipe_blocks(page)[heading]
+    source = f"async def recipe():\n{textwrap.indent(code, '    ')}    return locals()\n"
+
+    def import_(name: str, *args: Any, **kwargs: Any) -> Any:
+        return names[name] if name in names else builtins.__import__(name, *args, **kwargs)
+
+    namespace: dict[str, Any] = {
+        "__name__": "recipe",
+        "__builtins__": {**vars(builtins), "__import__": import_},
+        **names,
+    }
+    exec(compile(source, f"{page}: {heading}", "exec", dont_inherit=True), namespace)
+    return namespace["recipe"]  # type: ignore[no-any-return]
+
+
+def routed(server: MemoryServer, log: EventRecorder, opener: Any = None) -> Any:
+    """``tether`` as the recipe sees it: ``connect`` goes to ``server`` (or
+    ``opener``), records events in ``log`` and draws jitter from a seeded rng."""
+
+    def connect(url: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("opener", opener or server.opener)
+        kwargs.setdefault("on_event", log)
+        kwargs.setdefault("rng", random.Random(7))
+        return tether.connect(url, **kwargs)
+
+    return types.SimpleNamespace(**{**vars(tether), "connect": connect})
+
+
+RECIPES = "howto-recipes.md"
+TUTORIAL = "tutorial.md"
+
+
+def test_every_recipe_block_is_run() -> None:
+    """The recipes the tests below run are all there are, one block each."""
+    assert {h: len(b) for h, b in recipe_blocks(RECIPES).items()} == {
+        "Authenticate (or re-subscribe) on every connection": 1,
+        "Refresh a token on every reconnect": 1,
+        "Fail over between URLs": 1,
+        "Give up, then fall back": 1,
+        "Decode JSON into classes": 1,
+    }
+    assert {h: len(b) for h, b in recipe_blocks(TUTORIAL).items()} == {
+        "Connect, send, receive": 1,
+        "Watch what happens": 1,
+        "Tune it": 1,
+    }
+
+
+AUTH = "Authenticate (or re-subscribe) on every connection"
+
+
+def auth_server(ok: bool, *, drop_first: bool = False) -> Callable[..., Awaitable[None]]:
+    """Answers ``{"op": "auth", "token": TOKEN}`` with ``{"ok": ok}``; with ``drop_first``
+    the first connection is dropped instead of answered."""
+    server: list[MemoryServer] = []
+
+    async def handler(conn: ServerConnection) -> None:
+        request = json.loads(await conn.get_message())
+        if drop_first and conn.record.id == 1:
+            server[0].drop()
+            await trio.sleep_forever()
+        await conn.send_message(json.dumps({"ok": ok and request["token"] == TOKEN}))
+        await trio.sleep_forever()
+
+    handler.server = server  # type: ignore[attr-defined]
+    return handler
+
+
+async def test_recipe_authenticate_logs_in_on_the_connection(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    log = EventRecorder()
+    async with memory_server(auth_server(ok=True)) as server:
+        await recipe(RECIPES, AUTH, tether=routed(server, log), json=json, url=URL, TOKEN=TOKEN)()
+        assert [r.messages for r in server.connections] == [
+            [json.dumps({"op": "auth", "token": TOKEN})]
+        ]
+    assert log.kinds()[-1] == "Closed" and len(log.of(events.Connected)) == 1
+
+
+async def test_recipe_authenticate_refused_is_not_retried_the_session_ends(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    """ "raise PermissionError(reply)   # not retried by default: the session ends":
+    one attempt, at t=0, and connect() raises ReconnectFailed naming it."""
+    log = EventRecorder()
+    async with memory_server(auth_server(ok=False)) as server:
+        run = recipe(RECIPES, AUTH, tether=routed(server, log), json=json, url=URL, TOKEN=TOKEN)
+        with pytest.raises(tether.ReconnectFailed) as raised:
+            await run()
+        assert len(server.connections) == 1
+    assert trio.current_time() == 0
+    assert [e.attempt for e in log.of(events.Connecting)] == [1]
+    cause = raised.value.__cause__
+    assert isinstance(cause, tether.ApplicationError)
+    assert isinstance(cause.__cause__, PermissionError)
+    assert cause.__cause__.args == ({"ok": False},)
+    assert "on_connect raised PermissionError({'ok': False})" in str(raised.value)
+
+
+async def test_recipe_authenticate_retries_a_connection_dropped_inside_on_connect(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    """ "A dropped connection inside it (tether.ConnectionLostError) is retried like
+    any loss"."""
+    log = EventRecorder()
+    handler = auth_server(ok=True, drop_first=True)
+    async with memory_server(handler) as server:
+        handler.server.append(server)  # type: ignore[attr-defined]
+        await recipe(RECIPES, AUTH, tether=routed(server, log), json=json, url=URL, TOKEN=TOKEN)()
+        assert len(server.connections) == 2
+        assert all(len(r.messages) == 1 for r in server.connections)  # logged in twice
+    (backing_off,) = log.of(events.BackingOff)
+    assert isinstance(backing_off.error, tether.ConnectionLostError)
+    assert [e.generation for e in log.of(events.Connected)] == [1]
+
+
+class TokenSource:
+    """``token_source`` of the recipe: hands out ``tokens`` in order."""
+
+    def __init__(self, *tokens: str) -> None:
+        self.tokens = list(tokens)
+        self.calls = 0
+
+    async def get(self) -> str:
+        self.calls += 1
+        await trio.lowlevel.checkpoint()
+        return self.tokens.pop(0)
+
+
+REFRESH = "Refresh a token on every reconnect"
+
+
+async def test_recipe_refresh_calls_the_headers_callable_before_every_attempt(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    log = EventRecorder()
+    source = TokenSource("first", "second")
+    async with memory_server() as server:
+        server.refuse(1)  # attempt 1 used "first"; attempt 2 connects with "second"
+        await recipe(RECIPES, REFRESH, tether=routed(server, log), url=URL, token_source=source)()
+        assert [r.headers["authorization"] for r in server.connections] == ["Bearer second"]
+    assert source.calls == 2
+    assert [e.attempt for e in log.of(events.Connecting)] == [1, 2]
+
+
+async def test_recipe_refresh_a_token_with_a_newline_ends_the_session_unretried(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    log = EventRecorder()
+    source = TokenSource("read-from-a-file\n")
+    async with memory_server() as server:
+        run = recipe(RECIPES, REFRESH, tether=routed(server, log), url=URL, token_source=source)
+        with pytest.raises(tether.ReconnectFailed) as raised:
+            await run()
+        assert server.connections == []
+    assert source.calls == 1
+    error = raised.value.last_error
+    assert isinstance(error, tether.ConfigError)
+    assert "'Authorization': value has a line break" in str(error)
+    assert "read-from-a-file" not in str(raised.value)
+
+
+async def test_recipe_fail_over_tries_the_urls_in_order(autojump_clock: trio.abc.Clock) -> None:
+    log = EventRecorder()
+    async with memory_server() as server:
+
+        async def a_is_down(host: str, port: int, tls: bool) -> trio.abc.Stream:
+            if host == "a.example":
+                raise ConnectionRefusedError("a is down")
+            return await server.opener(host, port, tls)
+
+        await recipe(RECIPES, "Fail over between URLs", tether=routed(server, log, a_is_down))()
+        assert [(r.host, r.port) for r in server.connections] == [("b.example", 443)]
+    assert [e.url for e in log.of(events.Connecting)] == [
+        "wss://a.example/ws",
+        "wss://b.example/ws",
+    ]
+    assert [e.url for e in log.of(events.Connected)] == ["wss://b.example/ws"]
+
+
+async def test_recipe_give_up_falls_back_after_give_up_after(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    """give_up_after=120: at exactly t=120 s the recipe logs the last error and polls."""
+    warnings: list[tuple[Any, ...]] = []
+    polled: list[float] = []
+
+    async def poll_forever() -> None:
+        polled.append(trio.current_time())
+
+    recorder = EventRecorder()
+    async with memory_server() as server:
+        server.go_down()
+        await recipe(
+            RECIPES,
+            "Give up, then fall back",
+            tether=routed(server, recorder),
+            url=URL,
+            handle=lambda message: pytest.fail("no message while the server is down"),
+            log=types.SimpleNamespace(warning=lambda *args: warnings.append(args)),
+            poll_forever=poll_forever,
+        )()
+    assert polled == [120]
+    ((text, cause),) = warnings
+    assert text == "realtime feed gone (%r); polling instead"
+    assert isinstance(cause, ConnectionRefusedError)
+    (gave_up,) = recorder.of(events.GaveUp)
+    assert gave_up.at == 120 and gave_up.error is cause
+
+
+DECODE = "Decode JSON into classes"
+
+
+async def test_recipe_decode_json_into_classes(autojump_clock: trio.abc.Clock) -> None:
+    async def trade(conn: ServerConnection) -> None:
+        await conn.send_message('{"symbol": "ACME", "price": 12.5}')
+        await trio.sleep_forever()
+
+    async with memory_server(trade) as server:
+        made = await recipe(
+            RECIPES, DECODE, tether=routed(server, EventRecorder()), url=URL, attrs=attrs
+        )()
+    assert made["trade"] == made["Trade"](symbol="ACME", price=12.5)
+
+
+async def test_recipe_decode_json_a_bad_message_is_a_decode_error_with_raw(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    async def garbage(conn: ServerConnection) -> None:
+        await conn.send_message('{"symbol": "ACME"}')
+        await trio.sleep_forever()
+
+    async with memory_server(garbage) as server:
+        run = recipe(RECIPES, DECODE, tether=routed(server, EventRecorder()), url=URL, attrs=attrs)
+        with pytest.raises(tether.DecodeError) as raised:
+            await run()
+    assert raised.value.raw == '{"symbol": "ACME"}'
+
+
+async def test_tutorial_connect_send_receive(autojump_clock: trio.abc.Clock) -> None:
+    """The complete program: ``trio.run(main)`` hands ``main`` over; it runs here, in
+    the test's own Trio run, against an echo server."""
+    printed: list[str] = []
+    mains: list[Callable[[], Awaitable[None]]] = []
+    async with memory_server() as server:
+        await recipe(
+            TUTORIAL,
+            "Connect, send, receive",
+            tether=routed(server, EventRecorder()),
+            trio=types.SimpleNamespace(run=mains.append),
+            print=lambda *args: printed.append(" ".join(map(str, args))),
+        )()
+        (main,) = mains
+        await main()
+        assert [r.messages for r in server.connections] == [["hello"]]
+    assert printed == ["hello"]
+
+
+async def test_tutorial_watch_what_happens_ends_after_closed(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    """narrate() prints every event and returns once the session closed, so the
+    nursery around the session exits."""
+    printed: list[str] = []
+    async with memory_server() as server:
+        await recipe(
+            TUTORIAL,
+            "Watch what happens",
+            tether=routed(server, EventRecorder()),
+            trio=trio,
+            url=URL,
+            print=lambda *args: printed.append(" ".join(map(str, args))),
+        )()
+    # events() subscribes once connect() has entered, after Connected: the body does
+    # nothing, so the one event narrated is the close.
+    assert len(printed) == 1 and printed[0].split()[1:3] == ["gen", "1"]
+    assert "Closed(" in printed[0]
+
+
+async def test_tutorial_tune_it() -> None:
+    made = await recipe(TUTORIAL, "Tune it", tether=tether)()
+    config = made["config"]
+    assert (config.ping_interval, config.ping_timeout, config.idle_timeout) == (10, 10, 60)
+    assert (config.give_up_after, config.send_buffer) == (600, 10_000)
+    assert config.overflow is tether.Overflow.DROP_OLDEST

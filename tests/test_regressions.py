@@ -104,7 +104,9 @@ async def test_f2_on_connect_crash_ends_session_and_wakes_every_waiter(
                     await trio.sleep(0.1)
                     server.drop()
             await session.receive()
-    assert isinstance(raised.value.__cause__, RuntimeError)
+    cause = raised.value.__cause__
+    assert isinstance(cause, tether.ApplicationError)
+    assert isinstance(cause.__cause__, RuntimeError)
     assert len(outcomes) == 2
     assert all(isinstance(exc, tether.ReconnectFailed) for exc in outcomes)
     assert [type(e).__name__ for e in log.items[-2:]] == ["GaveUp", "Closed"]
@@ -120,7 +122,9 @@ async def test_f2_failure_to_open_never_hangs_connect(autojump_clock: trio.abc.C
                 URL, config=FAST, opener=server.opener, on_connect=on_connect
             ):
                 pytest.fail("must not enter")
-        assert isinstance(raised.value.__cause__, KeyError)
+        cause = raised.value.__cause__
+        assert isinstance(cause, tether.ApplicationError)
+        assert isinstance(cause.__cause__, KeyError)
         assert len(server.connections) == 1
 
 

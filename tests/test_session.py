@@ -250,30 +250,29 @@ async def test_non_message_types_raise_type_error(autojump_clock: trio.abc.Clock
 # ---------------------------------------------------------------------------- bad peers
 
 
-async def test_oversized_inbound_message_is_a_protocol_error(
+async def test_oversized_inbound_message_is_a_protocol_error_and_fatal(
     autojump_clock: trio.abc.Clock,
 ) -> None:
-    sent_big = False
-
     async def handler(conn: ServerConnection) -> None:
-        nonlocal sent_big
-        if not sent_big:
-            sent_big = True
-            await conn.send_message(b"x" * 2048)
-        while True:
-            await conn.send_message(await conn.get_message())
+        await conn.send_message(b"x" * 2048)
+        await trio.sleep_forever()
 
     log = EventLog()
     config = attrs.evolve(QUIET, max_message_size=1024)
-    async with (
-        memory_server(handler) as server,
-        tether.connect(URL, config=config, opener=server.opener, on_event=log) as session,
-    ):
-        lost = await log.wait_count(events.ConnectionLost, 1)
-        assert (lost.reason, lost.code) == (LostReason.PROTOCOL_ERROR, 1009)
-        await session.send("fine")
-        assert await session.receive() == "fine"
-        assert session.generation == 2
+    with pytest.raises(tether.ReconnectFailed) as raised:
+        async with (
+            memory_server(handler) as server,
+            tether.connect(URL, config=config, opener=server.opener, on_event=log) as session,
+        ):
+            await session.receive()
+    (lost,) = log.of(events.ConnectionLost)
+    assert (lost.reason, lost.code) == (LostReason.PROTOCOL_ERROR, 1009)
+    assert lost.detail == (
+        "a message of 2,048 bytes exceeds max_message_size=1,024 (Config.max_message_size)"
+    )
+    assert raised.value.last_error is not None
+    assert lost.detail in str(raised.value)
+    assert session.generation == 1
 
 
 def _garbage_after_handshake_opener(garbage: bytes, nursery: trio.Nursery) -> tether.Opener:

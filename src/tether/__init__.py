@@ -20,10 +20,12 @@ from .config import Backoff, Config, Overflow
 from .connection import Opener, TcpOpener
 from .events import LostReason
 from .exceptions import (
+    ApplicationError,
     ConfigError,
     ConnectionLostError,
     DecodeError,
     HandshakeRejected,
+    IncompatibleServer,
     MessageDropped,
     ReconnectFailed,
     SendBufferFull,
@@ -40,6 +42,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
 __all__ = [
+    "ApplicationError",
     "Backoff",
     "Codec",
     "ConfigError",
@@ -49,6 +52,7 @@ __all__ = [
     "DecodeError",
     "EventStream",
     "HandshakeRejected",
+    "IncompatibleServer",
     "JsonCodec",
     "LostReason",
     "MessageDropped",

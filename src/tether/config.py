@@ -157,7 +157,9 @@ class Config:
             1024). When full the session stops reading the socket: backpressure reaches
             the server through TCP flow control; nothing is dropped and no timeout fires.
         max_message_size: largest inbound message in bytes (default 1 MiB). A larger one
-            closes that connection with code 1009 (RFC 6455 section 7.4.1).
+            closes that connection with code 1009 (RFC 6455 section 7.4.1) and, by
+            default, ends the session (the server would send it again): the
+            ``ReconnectFailed`` names the size and this setting.
         retry_if: ``(error) -> bool`` replacing the default retry-or-fail table
             (``tether.policy.default_retry_if``).
     """

@@ -47,7 +47,8 @@ class LostReason(enum.Enum):
     SUPERSEDED = "superseded"
     """``session.reconnect()`` replaced this connection."""
     PROTOCOL_ERROR = "protocol_error"
-    """The peer broke RFC 6455, or sent a message over ``max_message_size`` (1009)."""
+    """The peer broke RFC 6455 (retried), or sent a message over ``max_message_size``
+    (code 1009: by default the session ends, the server would send it again)."""
 
 
 @attrs.frozen(kw_only=True)

@@ -8,6 +8,10 @@
     │                          or send_nowait() under Overflow.BLOCK
     ├── MessageDropped         a message waited on by send() was evicted by Overflow.DROP_OLDEST
     ├── ConnectionLostError    an open connection ended (seen by retry_if, BackingOff, __cause__)
+    ├── ApplicationError       the application's on_connect or headers callable raised;
+    │                          ``__cause__`` (and ``error``) is its exception; not retried
+    ├── IncompatibleServer     the server cannot be spoken to as configured (an extension
+    │                          or subprotocol we did not offer, no TLS on a wss:// URL)
     ├── DecodeError            the codec could not decode an inbound message; ``raw`` keeps it
     └── SessionClosed          the session has ended; no more sends or receives
         └── ReconnectFailed    the retry policy gave up; ``__cause__`` is the last error
@@ -33,10 +37,12 @@ if TYPE_CHECKING:
     from .events import LostReason
 
 __all__ = [
+    "ApplicationError",
     "ConfigError",
     "ConnectionLostError",
     "DecodeError",
     "HandshakeRejected",
+    "IncompatibleServer",
     "MessageDropped",
     "ReconnectFailed",
     "SendBufferFull",
@@ -101,7 +107,10 @@ class SessionClosed(TetherError):
 class ReconnectFailed(SessionClosed):
     """The retry policy gave up: ``max_attempts`` or ``give_up_after`` was exhausted, or an
     error the policy classifies as fatal occurred (a 4xx handshake, a TLS certificate
-    error, a peer close code such as 1008).
+    error, a peer close code such as 1008, a message over ``max_message_size``, an
+    :class:`IncompatibleServer`, an :class:`ApplicationError`). The message names it,
+    e.g. ``not retrying after a fatal error: ApplicationError("on_connect raised
+    PermissionError('denied')")``.
 
     ``__cause__`` is the last error (also available as ``last_error``).
     """
@@ -156,3 +165,39 @@ class ConnectionLostError(TetherError):
         self.reason = reason
         self.code = code
         self.detail = detail
+
+
+class ApplicationError(TetherError):
+    """The application's own code, called by the session, raised: the ``on_connect``
+    callback or the ``headers`` callable.
+
+    ``callback`` is ``"on_connect"`` or ``"headers"``; ``error`` and ``__cause__`` are
+    the exception it raised (a single one: an exception group is unwrapped first). The
+    message names both: ``on_connect raised PermissionError('denied')``. It is what
+    ``Config.retry_if`` and ``BackingOff.error`` see; the default table does not retry
+    it, whatever the exception (an ``OSError`` such as ``PermissionError`` or
+    ``TimeoutError`` too): the session ends with :class:`ReconnectFailed` whose
+    ``__cause__`` is this error. Not wrapped: a :class:`ConnectionLostError` raised by
+    ``Connection.send`` or ``receive`` because the link died (retried like any loss),
+    and a timeout of ``connect_timeout`` while ``on_connect`` runs (a ``TimeoutError``
+    raised by the session, retried).
+    """
+
+    def __init__(self, callback: str, error: BaseException) -> None:
+        super().__init__(f"{callback} raised {error!r}")
+        self.callback = callback
+        self.error = error
+        self.__cause__ = error
+
+
+class IncompatibleServer(TetherError):
+    """The server cannot be spoken to as configured, and another attempt would meet the
+    same answer, so the default table does not retry it:
+
+    * its 101 selected a WebSocket extension (tether offers none) or a subprotocol the
+      client did not offer; RFC 6455 section 4.1 says the client must fail the
+      connection;
+    * a ``wss://`` URL reached a server that does not speak TLS (the TLS handshake read
+      plain HTTP): the message names the SSL error and asks whether the URL should be
+      ``ws://``, and ``__cause__`` is the ``ssl.SSLError``.
+    """

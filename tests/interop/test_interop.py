@@ -73,22 +73,24 @@ async def test_echo_keeps_text_as_text_and_binary_as_binary(echo_server: EchoSer
 async def test_text_and_binary_up_to_one_mebibyte(echo_server: EchoServer) -> None:
     """Sizes around the frame-length encodings (125/126, 65535/65536) up to exactly
     2**20 bytes, tether's default ``max_message_size``: all pass, both ways. One byte
-    more and tether refuses the echo (close 1009, PROTOCOL_ERROR) and reconnects."""
+    more and tether refuses the echo (close 1009, PROTOCOL_ERROR) and ends the session:
+    the server would send it again (``ReconnectFailed`` names the size and the setting)."""
     assert CONFIG.max_message_size == 2**20
     rng = random.Random(1)
     sizes = [1, 125, 126, 65535, 65536, 2**20 - 1, 2**20]
     recorder = EventRecorder()
-    with trio.fail_after(PROMPT * 3):
+    with trio.fail_after(PROMPT * 3), pytest.raises(tether.ReconnectFailed) as raised:
         async with tether.connect(echo_server.url, config=CONFIG, on_event=recorder) as session:
             for size in sizes:
                 await echo(session, rng.randbytes(size))
                 await echo(session, "".join(rng.choices("abcdefghij", k=size)))
             await session.send(b"x" * (2**20 + 1))
-            lost = await recorder.wait_count(events.ConnectionLost, 1)
-            assert (lost.reason, lost.code) == (LostReason.PROTOCOL_ERROR, 1009)
-            await recorder.wait_count(events.Connected, 2)
-            await echo(session, b"y" * 2**20)
-    assert session.generation == 2
+            await session.receive()
+    (lost,) = recorder.of(events.ConnectionLost)
+    assert (lost.reason, lost.code) == (LostReason.PROTOCOL_ERROR, 1009)
+    assert "a message of 1,048,577 bytes exceeds max_message_size=1,048,576" in str(raised.value)
+    assert recorder.kinds()[-2:] == ["GaveUp", "Closed"]
+    assert session.generation == 1
 
 
 # ---------------------------------------------------------------------- closes

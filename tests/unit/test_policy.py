@@ -9,10 +9,12 @@ import ssl
 import pytest
 
 from tether import (
+    ApplicationError,
     Backoff,
     ConfigError,
     ConnectionLostError,
     HandshakeRejected,
+    IncompatibleServer,
     LostReason,
     ReconnectFailed,
     SessionClosed,
@@ -44,7 +46,20 @@ RETRY_TABLE = [
     pytest.param(lost(LostReason.IDLE_TIMEOUT), True, id="idle-timeout"),
     pytest.param(lost(LostReason.TRANSPORT_ERROR, 1006), True, id="transport-error"),
     pytest.param(lost(LostReason.SUPERSEDED), True, id="superseded"),
-    pytest.param(lost(LostReason.PROTOCOL_ERROR, 1009), True, id="inbound-too-big"),
+    pytest.param(lost(LostReason.PROTOCOL_ERROR, 1002), True, id="server-broke-protocol"),
+    pytest.param(lost(LostReason.PROTOCOL_ERROR, 1007), True, id="server-sent-bad-utf8"),
+    pytest.param(lost(LostReason.PROTOCOL_ERROR, 1009), False, id="inbound-too-big"),
+    pytest.param(ConnectionError("TLS handshake failed: [SSL] x"), True, id="tls-other"),
+    pytest.param(IncompatibleServer("extension not offered"), False, id="incompatible"),
+    *[
+        pytest.param(ApplicationError("on_connect", error), False, id=f"app-{name}")
+        for name, error in [
+            ("permission", PermissionError("denied")),
+            ("file-not-found", FileNotFoundError("token")),
+            ("timeout", TimeoutError("user's own")),
+            ("runtime", RuntimeError("bug")),
+        ]
+    ],
     *[
         pytest.param(HandshakeRejected(status, {}), True, id=f"handshake-{status}")
         for status in (500, 502, 503, 504, 408, 429)

@@ -6,17 +6,22 @@ layer's values, trio's stream errors) to the errors tether's callers see.
 * :func:`map_error`: trio's stream errors while connecting, as ``ConnectionResetError``.
 * :func:`rejection_error`: the protocol layer's :class:`~tether.protocol.HandshakeRefused`
   as :class:`tether.HandshakeRejected`.
+* :func:`unoffered_error`: a 101 that selected what we did not offer
+  (:class:`~tether.protocol.UnofferedSelection`) as :class:`tether.IncompatibleServer`.
+* :func:`tls_error`: a failed TLS handshake, named by its SSL error; one that read no
+  TLS at all (a ``wss://`` URL for a plain server) as :class:`tether.IncompatibleServer`.
 """
 
 from __future__ import annotations
 
+import ssl
 from typing import Final, Protocol
 
 import trio
 
 from ..events import LostReason
-from ..exceptions import ConnectionLostError, HandshakeRejected
-from ..protocol import Close, HandshakeRefused, ProtocolViolation
+from ..exceptions import ConnectionLostError, HandshakeRejected, IncompatibleServer
+from ..protocol import Close, HandshakeRefused, ProtocolViolation, UnofferedSelection
 
 __all__ = [
     "ConnectionClosed",
@@ -24,7 +29,17 @@ __all__ = [
     "lost_error",
     "map_error",
     "rejection_error",
+    "tls_error",
+    "unoffered_error",
 ]
+
+#: OpenSSL reasons of a TLS handshake that read bytes that are not TLS at all, as when
+#: a ``wss://`` URL reaches a plain HTTP or ``ws://`` server: its HTTP answer is not a
+#: TLS record. A wrong scheme does not fix itself: :func:`tls_error` makes them fatal.
+NOT_TLS_REASONS: Final = frozenset({"WRONG_VERSION_NUMBER", "PACKET_LENGTH_TOO_LONG"})
+
+#: The close code of a message over ``max_message_size`` (RFC 6455 section 7.4.1).
+_MESSAGE_TOO_BIG: Final = 1009
 
 
 class ConnectionClosed(Exception):
@@ -45,10 +60,14 @@ class EndedConnection(Protocol):
 
 
 def lost_error(connection: EndedConnection) -> ConnectionLostError:
-    """Classify how an open connection ended."""
+    """Classify how an open connection ended. A message over ``max_message_size``
+    (1009, which the default table does not retry) names the setting."""
     violation = connection.violation
     if violation is not None:
-        return ConnectionLostError(LostReason.PROTOCOL_ERROR, violation.code, violation.reason)
+        detail = violation.reason
+        if violation.code == _MESSAGE_TOO_BIG:  # ours: name the setting to raise
+            detail += " (Config.max_message_size)"
+        return ConnectionLostError(LostReason.PROTOCOL_ERROR, violation.code, detail)
     close = connection.close_received
     if close is not None:
         return ConnectionLostError(
@@ -80,6 +99,30 @@ def rejection_error(refused: HandshakeRefused) -> HandshakeRejected:
         refused.body,
         body_truncated=refused.body_truncated,
     )
+
+
+def unoffered_error(selection: UnofferedSelection) -> IncompatibleServer:
+    """The server selected an extension or subprotocol we did not offer: the same
+    server will do so again, so this is :class:`tether.IncompatibleServer`."""
+    return IncompatibleServer(str(selection))
+
+
+def tls_error(error: ssl.SSLError) -> OSError | IncompatibleServer:
+    """A TLS handshake that failed with ``error`` (not a certificate error), named by it:
+    ``TLS handshake failed: [SSL: ...] ...``, with ``error`` as the ``__cause__``.
+
+    If the server sent no TLS at all (:data:`NOT_TLS_REASONS`) it is a
+    :class:`tether.IncompatibleServer` that asks whether the URL should be ``ws://``;
+    any other failure is a ``ConnectionError``, retried like any connection error."""
+    mapped: OSError | IncompatibleServer
+    if error.reason in NOT_TLS_REASONS:
+        mapped = IncompatibleServer(
+            f"TLS handshake failed: {error} (is this a wss:// URL for a plain ws:// server?)"
+        )
+    else:
+        mapped = ConnectionError(f"TLS handshake failed: {error}")
+    mapped.__cause__ = error
+    return mapped
 
 
 #: Names for the close codes of RFC 6455 section 7.4.1 and the IANA registry, used as

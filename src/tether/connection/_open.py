@@ -1,16 +1,17 @@
 """Opening a client connection: the handshake (:class:`tether.protocol.ClientHandshake`)
 over a stream an opener made, then the :class:`ClientConnection` with its reader
 started. A refused handshake is mapped here, at the edge, to
-:class:`tether.HandshakeRejected`.
+:class:`tether.HandshakeRejected`, and an unoffered selection to
+:class:`tether.IncompatibleServer`.
 """
 
 from __future__ import annotations
 
 import trio
 
-from ..protocol import Accepted, ClientHandshake, HandshakeRefused
+from ..protocol import Accepted, ClientHandshake, HandshakeRefused, UnofferedSelection
 from ._client import RECEIVE_BUFFER_SIZE, ClientConnection
-from ._errors import rejection_error
+from ._errors import rejection_error, unoffered_error
 
 __all__ = ["open_client"]
 
@@ -28,9 +29,11 @@ async def open_client(
     """Run the opening handshake over ``stream``, then start the reader in ``nursery``.
     Returns the connection and what the server's acceptance said (subprotocol, headers).
 
-    Raises :class:`tether.HandshakeRejected` (non-101 answer), ``HandshakeFailed`` (an
-    invalid one), ``ConnectionResetError`` (the server ended the stream first) or the
-    transport's error. Cancellation: the caller closes the stream.
+    Raises :class:`tether.HandshakeRejected` (non-101 answer),
+    :class:`tether.IncompatibleServer` (a 101 that selected an extension or subprotocol
+    we did not offer), ``HandshakeFailed`` (another invalid answer),
+    ``ConnectionResetError`` (the server ended the stream first) or the transport's
+    error. Cancellation: the caller closes the stream.
     """
     handshake = ClientHandshake(
         host=host, resource=resource, subprotocols=subprotocols, extra_headers=extra_headers
@@ -43,6 +46,8 @@ async def open_client(
                 break
     except HandshakeRefused as refused:
         raise rejection_error(refused) from None
+    except UnofferedSelection as selection:
+        raise unoffered_error(selection) from None
     connection = ClientConnection(
         stream,
         max_message_size=max_message_size,

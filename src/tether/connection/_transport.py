@@ -18,6 +18,8 @@ from collections.abc import Awaitable, Callable
 import attrs
 import trio
 
+from ._errors import tls_error
+
 if sys.version_info < (3, 11):  # pragma: no cover
     from exceptiongroup import BaseExceptionGroup
 
@@ -72,7 +74,11 @@ class TcpOpener:
 
     ``ssl_context`` defaults to ``ssl.create_default_context()`` (certificate and
     hostname verification on). A certificate verification failure surfaces as
-    ``ssl.SSLCertVerificationError``, which the default policy does not retry.
+    ``ssl.SSLCertVerificationError``, which the default policy does not retry. Any
+    other TLS handshake failure raises an error named by its SSL error (``TLS handshake
+    failed: [SSL: ...] ...``, the ``ssl.SSLError`` as ``__cause__``): a
+    ``ConnectionError`` (retried), or :class:`tether.IncompatibleServer` (not retried)
+    when the server sent no TLS at all, as a plain ``ws://`` server does.
     Cancellation: safe at any point; a half-open stream is closed.
     """
 
@@ -92,8 +98,11 @@ class TcpOpener:
             try:
                 await stream.do_handshake()
             except trio.BrokenResourceError as exc:
-                if isinstance(exc.__cause__, ssl.SSLCertVerificationError):
-                    raise exc.__cause__ from None
+                cause = exc.__cause__
+                if isinstance(cause, ssl.SSLCertVerificationError):
+                    raise cause from None
+                if isinstance(cause, ssl.SSLError):
+                    raise tls_error(cause) from cause
                 raise
             return stream
         except BaseException:

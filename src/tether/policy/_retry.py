@@ -15,11 +15,19 @@ from collections.abc import Mapping
 
 from ..config import Backoff
 from ..events import LostReason
-from ..exceptions import ConfigError, ConnectionLostError, HandshakeRejected, SessionClosed
+from ..exceptions import (
+    ApplicationError,
+    ConfigError,
+    ConnectionLostError,
+    HandshakeRejected,
+    IncompatibleServer,
+    SessionClosed,
+)
 
 __all__ = [
     "COME_BACK_LATER_CLOSE_CODES",
     "FATAL_CLOSE_CODES",
+    "MESSAGE_TOO_BIG",
     "RETRYABLE_HANDSHAKE_STATUSES",
     "backoff_delay",
     "default_retry_if",
@@ -32,6 +40,10 @@ __all__ = [
 #: (1007), violated its policy (1008), sent a message too big (1009) or lacked an
 #: extension it requires (1010). Reconnecting would repeat the offence.
 FATAL_CLOSE_CODES = frozenset({1002, 1003, 1007, 1008, 1009, 1010})
+
+#: The close code we send for an inbound message over ``Config.max_message_size``
+#: (``LostReason.PROTOCOL_ERROR``): the server would send the same message again.
+MESSAGE_TOO_BIG = 1009
 
 #: Peer close codes that mean "this server is restarting / overloaded, come back later"
 #: (1012 Service Restart, 1013 Try Again Later; IANA WebSocket Close Code Number
@@ -55,24 +67,35 @@ RETRYABLE_HANDSHAKE_STATUSES = frozenset({408, 429})
 def default_retry_if(error: BaseException) -> bool:
     """The retry-or-fail table of docs/design.md ("Retry or fail"). ``True``: try again.
 
-    ========================================================  =======
-    cause                                                     default
-    ========================================================  =======
-    refused, reset, unreachable, DNS failure, timeouts        retry
+    ==========================================================  =======
+    cause                                                       default
+    ==========================================================  =======
+    refused, reset, unreachable, DNS failure, connect_timeout   retry
     connection lost: peer close 1000/1001/1006/1011-1014,
-      ping/idle timeout, transport error, superseded          retry
-    handshake 5xx, 408, 429                                   retry
-    handshake other 4xx (401, 403, 404 ...)                   fail
-    TLS certificate verification error, bad URL or scheme     fail
-    peer close 1002/1003/1007/1008/1009/1010                  fail
-    anything else (a bug, an exception from ``on_connect``)   fail
-    ========================================================  =======
+      ping/idle timeout, transport error, a server that broke
+      the protocol (1002, 1007), superseded                     retry
+    handshake 5xx, 408, 429                                     retry
+    an invalid upgrade answer (``HandshakeFailed``), a TLS
+      handshake error other than the two below                  retry
+    handshake other 4xx (401, 403, 404 ...)                     fail
+    TLS certificate verification error, bad URL or scheme       fail
+    ``IncompatibleServer``: a 101 that selected an extension
+      or subprotocol we did not offer; ``wss://`` to a server
+      that does not speak TLS                                   fail
+    peer close 1002/1003/1007/1008/1009/1010                    fail
+    a message over ``max_message_size`` (our 1009)              fail
+    ``ApplicationError``: ``on_connect`` or ``headers`` raised
+      (an ``OSError`` such as ``PermissionError`` too)          fail
+    anything else (a bug)                                       fail
+    ==========================================================  =======
     """
     if isinstance(error, HandshakeRejected):
         return error.status_code >= 500 or error.status_code in RETRYABLE_HANDSHAKE_STATUSES
-    if isinstance(error, (SessionClosed, ConfigError)):
+    if isinstance(error, (SessionClosed, ConfigError, ApplicationError, IncompatibleServer)):
         return False
     if isinstance(error, ConnectionLostError):
+        if error.reason is LostReason.PROTOCOL_ERROR:
+            return error.code != MESSAGE_TOO_BIG  # the same message would come again
         return not (error.reason is LostReason.PEER_CLOSED and error.code in FATAL_CLOSE_CODES)
     if isinstance(error, ssl.SSLCertVerificationError):
         return False

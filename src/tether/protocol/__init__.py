@@ -15,7 +15,14 @@ which implementation runs: ``_masking.speedups``), ``_encoder`` (client frames),
 from ._close import close_payload, fit_close_reason
 from ._encoder import encode_control, encode_frame, encode_frame_split
 from ._events import Close, Inbound, Ping, Pong, ProtocolViolation
-from ._handshake import Accepted, ClientHandshake, HandshakeFailed, HandshakeRefused, accept_token
+from ._handshake import (
+    Accepted,
+    ClientHandshake,
+    HandshakeFailed,
+    HandshakeRefused,
+    UnofferedSelection,
+    accept_token,
+)
 from ._opcodes import OPCODE_CLOSE, OPCODE_PING, OPCODE_PONG
 from ._parser import FrameParser
 
@@ -33,6 +40,7 @@ __all__ = [
     "Ping",
     "Pong",
     "ProtocolViolation",
+    "UnofferedSelection",
     "accept_token",
     "close_payload",
     "encode_control",

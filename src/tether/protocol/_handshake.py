@@ -4,7 +4,9 @@
 byte chunk by byte chunk, into one of three outcomes: :class:`Accepted` (with the bytes
 that followed the response: the first frames), :class:`HandshakeRefused` (an HTTP
 answer other than 101, with its headers and at most 4 KiB of its body), or a
-``ConnectionError`` for a response that is not a valid WebSocket acceptance. h11 does
+``ConnectionError`` for a response that is not a valid WebSocket acceptance
+(:class:`HandshakeFailed`; :class:`UnofferedSelection` when it selected an extension or
+subprotocol the client did not offer). h11 does
 the HTTP/1.1 parsing and bounds the header size (16 KiB).
 
 :class:`HandshakeRefused` is this layer's own value; the connection layer maps it to
@@ -28,6 +30,7 @@ __all__ = [
     "ClientHandshake",
     "HandshakeFailed",
     "HandshakeRefused",
+    "UnofferedSelection",
     "accept_token",
 ]
 
@@ -41,8 +44,15 @@ MAX_REJECTION_BODY: Final = 4096
 
 class HandshakeFailed(ConnectionError):
     """The server's answer was not a valid WebSocket acceptance (malformed HTTP, a bad
-    ``Sec-WebSocket-Accept``, a subprotocol or extension we did not offer). Retried like
-    any connection error: the server may be mid-deploy."""
+    ``Sec-WebSocket-Accept``, no ``Upgrade: websocket``). Retried like any connection
+    error: the server may be mid-deploy."""
+
+
+class UnofferedSelection(HandshakeFailed):
+    """The server's 101 selected what the client did not offer: an extension (none is
+    ever offered) or a subprotocol. Section 4.1: the client must fail the connection.
+    The connection layer maps it to :class:`tether.IncompatibleServer`, not retried: the
+    same server will select the same again."""
 
 
 class HandshakeRefused(Exception):
@@ -217,11 +227,19 @@ class ClientHandshake:
         if fields.get(b"sec-websocket-accept") != accept_token(self._key):
             raise HandshakeFailed("101 response with a wrong Sec-WebSocket-Accept")
         if b"sec-websocket-extensions" in fields:
-            raise HandshakeFailed("the server chose an extension the client did not offer")
+            chosen = fields[b"sec-websocket-extensions"].decode("latin-1")
+            raise UnofferedSelection(
+                f"the server selected extension {chosen!r}, which the client did not "
+                f"offer (it offers none; RFC 6455 section 4.1: fail the connection)"
+            )
         subprotocol: str | None = None
         if b"sec-websocket-protocol" in fields:
             subprotocol = fields[b"sec-websocket-protocol"].decode("latin-1").strip()
             if subprotocol not in self._subprotocols:
-                raise HandshakeFailed(f"the server chose subprotocol {subprotocol!r}, not offered")
+                offered = ", ".join(map(repr, self._subprotocols)) or "none"
+                raise UnofferedSelection(
+                    f"the server selected subprotocol {subprotocol!r}, which the client did "
+                    f"not offer (offered: {offered}; RFC 6455 section 4.1: fail the connection)"
+                )
         trailing, _ = self._h11.trailing_data
         return Accepted(subprotocol, [(n.lower(), v) for n, v in response.headers], trailing)

@@ -128,10 +128,12 @@ class FrameParser:
                 if length > MAX_CONTROL_PAYLOAD:
                     raise ProtocolViolation(PROTOCOL_ERROR, "control frame over 125 bytes")
             elif length + self._fragments_size > self._max_message_size:
+                # With FIN set this frame ends the message: its size is known exactly.
+                size = length + self._fragments_size
                 raise ProtocolViolation(
                     MESSAGE_TOO_BIG,
-                    f"message of over {length + self._fragments_size} bytes exceeds "
-                    f"max_message_size {self._max_message_size}",
+                    f"a message of {'' if first & 0x80 else 'at least '}{size:,} bytes "
+                    f"exceeds max_message_size={self._max_message_size:,}",
                 )
             stop = start + length
             if stop > end:

@@ -77,9 +77,12 @@ async def connect(
         config: a :class:`tether.Config` (default ``Config()``).
         on_connect: ``async fn(conn: tether.Connection)``, run at the start of every
             generation, before buffered sends are flushed: authenticate, subscribe.
-            Bounded by ``connect_timeout`` together with the handshake. Raising
-            ``ConnectionLostError`` (from ``conn``) retries; any other exception is
-            classified by the retry policy (by default it ends the session).
+            Bounded by ``connect_timeout`` together with the handshake (running past
+            it is a ``TimeoutError``, retried). A ``ConnectionLostError`` from ``conn``
+            (the link died) retries; any other exception it raises reaches the retry
+            policy as :class:`tether.ApplicationError` (the exception its
+            ``__cause__``), which by default ends the session, an ``OSError`` such as
+            ``PermissionError`` or ``TimeoutError`` too.
         headers: extra handshake headers: a mapping of str to str, or an
             ``async fn() -> mapping`` called before every attempt (a token refreshed on
             each reconnect). Names must be HTTP tokens and values field-values (RFC 9110
@@ -88,7 +91,8 @@ async def connect(
             ``Sec-WebSocket-*`` are tether's (any case). A mapping is checked at once; what
             the callable returns is checked per attempt, and a bad one ends the session
             (``ReconnectFailed`` whose ``last_error`` is the ``ConfigError``), never
-            retried. Errors name the header, never its value.
+            retried. Errors name the header, never its value. An exception the callable
+            raises is an :class:`tether.ApplicationError`, by default not retried.
         subprotocols: ``Sec-WebSocket-Protocol`` values to offer, in preference order.
         ssl_context: an ``ssl.SSLContext`` for ``wss://`` with the default opener
             (default: system trust).

@@ -35,7 +35,9 @@ class Connection:
         messages_received: messages the session received on earlier generations.
 
     ``send``/``receive`` raise :class:`tether.ConnectionLostError` if the connection
-    drops; letting it propagate out of ``on_connect`` makes the session retry.
+    drops; letting it propagate out of ``on_connect`` makes the session retry. Any
+    other exception out of ``on_connect`` (the application's own, or the codec's) is
+    wrapped in :class:`tether.ApplicationError` and by default ends the session.
     """
 
     def __init__(

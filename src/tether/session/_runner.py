@@ -28,6 +28,7 @@ from ..events import Connected
 from ..exceptions import ConfigError
 from ..policy import WebSocketURL, handshake_headers
 from ..state import State
+from ._application import application_code
 from ._buffers import Message, ReceiveBuffer, SendBuffer
 from ._closing import Closer
 from ._counters import Counters
@@ -111,7 +112,9 @@ class GenerationRunner:
                 ws_nursery.cancel_scope.cancel()
 
     async def _open(self, generation: Generation, ws_nursery: trio.Nursery) -> ClientConnection:
-        """Stream, handshake and ``on_connect``, all within ``connect_timeout``."""
+        """Stream, handshake and ``on_connect``, all within ``connect_timeout`` (past it:
+        ``TimeoutError``, retried). What ``on_connect`` raises is ``ApplicationError``
+        (not retried by default), but for a ``ConnectionLostError`` from the connection."""
         timeout = self._config.connect_timeout
         url = generation.url
         with trio.move_on_after(math.inf if timeout is None else timeout) as deadline:
@@ -129,20 +132,20 @@ class GenerationRunner:
             generation.ws = ws
             if self._on_connect is not None:
                 counters = self._counters
-                await self._on_connect(
-                    Connection(
-                        ws,
-                        accepted,
-                        generation=generation.number,
-                        url=url.url,
-                        attempt=generation.attempt,
-                        last_message_at=counters.last_message_at,
-                        messages_received=counters.messages_received,
-                        encode=self._encoding.encode,
-                        decode=self._encoding.decode,
-                        counters=counters,
-                    )
+                connection = Connection(
+                    ws,
+                    accepted,
+                    generation=generation.number,
+                    url=url.url,
+                    attempt=generation.attempt,
+                    last_message_at=counters.last_message_at,
+                    messages_received=counters.messages_received,
+                    encode=self._encoding.encode,
+                    decode=self._encoding.decode,
+                    counters=counters,
                 )
+                with application_code("on_connect"):
+                    await self._on_connect(connection)
             return ws
         assert deadline.cancelled_caught
         raise TimeoutError(f"connect attempt timed out after {timeout} s ({url.url})")
@@ -150,18 +153,21 @@ class GenerationRunner:
     async def _handshake_headers(self, url: WebSocketURL) -> list[tuple[bytes, bytes]]:
         """This attempt's extra headers, checked (:func:`tether.policy.handshake_headers`),
         with the URL's ``Authorization`` unless they have one. Raises ``ConfigError``,
-        which the supervisor never retries."""
+        which the supervisor never retries, or ``ApplicationError`` if the callable
+        raised."""
         headers: object = self._headers
         if headers is None:
             headers = {}
         elif callable(headers):
-            made = headers()
+            with application_code("headers"):
+                made = headers()
             if not inspect.isawaitable(made):
                 raise ConfigError(
                     f"headers: the callable must be async (return an awaitable mapping), "
                     f"got {type(made).__name__}"
                 )
-            headers = await made
+            with application_code("headers"):
+                headers = await made
             if not isinstance(headers, Mapping):
                 raise ConfigError(
                     f"headers: the callable must return a mapping of str to str, "
