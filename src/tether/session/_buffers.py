@@ -115,9 +115,7 @@ class SendBuffer:
         """Evict the oldest messages not in flight until ``size`` bytes fit; evict
         nothing and raise ``SendBufferFull`` if even evicting all of them would not do."""
         flying = self._flying
-        if flying and (
-            flying >= self._capacity or self._flying_bytes + size > self._max_bytes
-        ):
+        if flying and (flying >= self._capacity or self._flying_bytes + size > self._max_bytes):
             raise SendBufferFull(self._full_message(size, ", in flight"))
         queue = self._writable()
         evicted = 0
