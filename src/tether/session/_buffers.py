@@ -78,7 +78,9 @@ class SendBuffer:
             raise self._closed
         size = len(message)
         evicted = 0
-        if not self._fits(size):
+        queue = self._queue
+        if queue and (len(queue) >= self._capacity or self.bytes + size > self._max_bytes):
+            # (self._fits, inlined: this is once per buffered message)
             if self._overflow is not Overflow.DROP_OLDEST:
                 raise SendBufferFull(self._full_message(size))
             evicted = self._evict_until_fits(size)
