@@ -24,12 +24,14 @@ __all__ = ["Backoff", "Config", "Overflow"]
 
 
 class Overflow(enum.Enum):
-    """What ``send()`` does when the send buffer holds ``Config.send_buffer`` messages."""
+    """What ``send()`` does when the send buffer is full: it holds ``Config.send_buffer``
+    messages, or the new message would take it past ``Config.send_buffer_bytes``."""
 
     BLOCK = "block"
     """Wait for room (backpressure). ``send_nowait()`` raises ``SendBufferFull``."""
     DROP_OLDEST = "drop_oldest"
-    """Evict the oldest unwritten message and emit ``MessagesDropped``; never waits."""
+    """Evict the oldest unwritten messages until the new one fits and emit
+    ``MessagesDropped``; never waits."""
     RAISE = "raise"
     """Raise ``SendBufferFull`` at once; the new message is not buffered."""
 
@@ -151,11 +153,29 @@ class Config:
             with ``ReconnectFailed`` (default ``None``: never). Measured on Trio's clock.
         send_buffer: messages the send buffer holds while no connection is open or the
             writer is behind (default 1024).
+        send_buffer_bytes: bytes the send buffer holds (default 16 MiB, ``2**24``): a
+            message that would take it past this finds it full, as the 1025th message
+            does. An empty buffer admits a message of any size, so any one message can
+            be sent. Sizes are ``len()`` of the encoded message: exact for ``bytes`` and
+            ASCII text; for other text it counts code points, at most 4 times fewer
+            than its UTF-8 bytes.
         overflow: what ``send()`` does when that buffer is full (:class:`Overflow`,
-            default ``BLOCK``).
+            default ``BLOCK``), whether by count or by bytes.
         receive_buffer: messages received but not yet read by the application (default
             1024). When full the session stops reading the socket: backpressure reaches
             the server through TCP flow control; nothing is dropped and no timeout fires.
+        receive_buffer_bytes: bytes of messages received but not yet read (default 16
+            MiB, ``2**24``); the reader waits, as for ``receive_buffer``, before a
+            message that would take it past this. It bounds what is held for
+            ``on_connect`` too, which joins the buffer when ``on_connect`` returns (even
+            past its bounds; the reader then waits until the buffer is below them). A
+            message is always admitted into an empty buffer, so a budget below
+            ``max_message_size`` is allowed: large messages then come one at a time.
+            16 MiB holds 16 messages of the largest default size (what the
+            ``websockets`` client holds with its defaults, ``max_queue=16`` of 1 MiB)
+            while 1024 messages of up to 16 KiB, typical traffic, are bounded by the
+            count. Sizes are ``len()``, as for ``send_buffer_bytes``. Raises
+            ``ConfigError`` (either budget) unless an ``int`` >= 1.
         max_message_size: largest inbound message in bytes (default 1 MiB). A larger one
             closes that connection with code 1009 (RFC 6455 section 7.4.1) and, by
             default, ends the session (the server would send it again): the
@@ -173,10 +193,12 @@ class Config:
     max_attempts: int | None = attrs.field(default=None, validator=_count(allow_none=True))
     give_up_after: float | None = attrs.field(default=None, validator=_positive(True))
     send_buffer: int = attrs.field(default=1024, validator=_count(allow_none=False))
+    send_buffer_bytes: int = attrs.field(default=2**24, validator=_count(allow_none=False))
     overflow: Overflow = attrs.field(
         default=Overflow.BLOCK, validator=_instance_of(Overflow, "an Overflow")
     )
     receive_buffer: int = attrs.field(default=1024, validator=_count(allow_none=False))
+    receive_buffer_bytes: int = attrs.field(default=2**24, validator=_count(allow_none=False))
     max_message_size: int = attrs.field(default=2**20, validator=_count(allow_none=False))
     retry_if: Callable[[BaseException], bool] | None = attrs.field(
         default=None, validator=_callable_or_none

@@ -68,7 +68,8 @@ class ConfigError(TetherError, ValueError):
 
 
 class SendBufferFull(TetherError, trio.WouldBlock):
-    """The bounded send buffer is full (``Config.send_buffer`` messages).
+    """The bounded send buffer is full: it holds ``Config.send_buffer`` messages, or the
+    new message would take it past ``Config.send_buffer_bytes`` (the message says which).
 
     Raised by ``Session.send()`` under ``Overflow.RAISE`` and by ``Session.send_nowait()``
     under ``Overflow.BLOCK`` or ``Overflow.RAISE``. The message was not buffered.

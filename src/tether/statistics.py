@@ -28,7 +28,11 @@ class Statistics:
             read by ``on_connect`` (``Connection.receive()``).
         messages_dropped: buffered messages discarded unwritten (``MessagesDropped``).
         send_buffered: messages waiting in the send buffer now.
+        send_buffered_bytes: their size in bytes (``len()`` of each encoded message;
+            bounded by ``Config.send_buffer_bytes``).
         receive_buffered: messages waiting for ``receive()`` now.
+        receive_buffered_bytes: their size in bytes (``len()`` of each; bounded by
+            ``Config.receive_buffer_bytes``).
         last_rtt: round-trip time of the latest answered ping, seconds, or ``None``.
         connected_since: when the current generation opened, or ``None`` if none is open.
         downtime: seconds spent without an open connection since the first one opened.
@@ -46,7 +50,9 @@ class Statistics:
     messages_received: int
     messages_dropped: int
     send_buffered: int
+    send_buffered_bytes: int
     receive_buffered: int
+    receive_buffered_bytes: int
     last_rtt: float | None
     connected_since: float | None
     downtime: float

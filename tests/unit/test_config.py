@@ -60,6 +60,7 @@ def test_defaults_match_the_design() -> None:
     )
     assert (config.max_attempts, config.give_up_after) == (None, None)
     assert (config.send_buffer, config.receive_buffer) == (1024, 1024)
+    assert (config.send_buffer_bytes, config.receive_buffer_bytes) == (2**24, 2**24)
     assert config.overflow is Overflow.BLOCK
     assert config.max_message_size == 2**20
 

@@ -47,7 +47,7 @@ from ..protocol import (
 from ._errors import ConnectionClosed, lost_error
 from ._socket_read import read_socket
 
-__all__ = ["RECEIVE_BUFFER_SIZE", "ClientConnection", "Sink"]
+__all__ = ["PRE_SERVE_BYTES", "RECEIVE_BUFFER_SIZE", "ClientConnection", "Sink"]
 
 #: Bytes asked of the stream per read while no large frame is arriving (trio-websocket's
 #: default of 4 KiB gave 114 MiB/s for 1 MiB messages; 64 KiB gave 207 MiB/s).
@@ -59,6 +59,9 @@ LARGE_MESSAGE_SIZE: Final = 65536
 MAX_READ_SIZE: Final = 256 * 1024
 #: Messages held for ``receive()`` while ``on_connect`` runs; the reader waits beyond.
 PRE_SERVE_CAPACITY: Final = 64
+#: Default bound, in bytes (``len()`` of each message), on what is held before
+#: :meth:`ClientConnection.serve`; the session passes ``Config.receive_buffer_bytes``.
+PRE_SERVE_BYTES: Final = 2**24
 #: Seconds the reader spends writing a Close frame in answer to the server's Close or
 #: to fail the connection; the peer that does not read gets the TCP close instead.
 CLOSE_FRAME_WRITE_TIMEOUT: Final = 1.0
@@ -70,6 +73,11 @@ Sink = Callable[[str | bytes], Awaitable[None]]
 
 class ClientConnection:
     """One open client connection (after the handshake). See the module docstring.
+
+    ``max_message_size``: largest inbound message, bytes (a larger one fails the
+    connection with 1009). ``max_waiting_bytes``: until :meth:`serve`, the reader holds
+    at most :data:`PRE_SERVE_CAPACITY` messages and this many bytes of them (a
+    message's ``len()``; one message of any size when none is held), then waits.
 
     Attributes:
         on_closed: called (synchronously) once, when the connection ends while serving
@@ -86,6 +94,8 @@ class ClientConnection:
         "_stream",
         "_trailing",
         "_waiting",
+        "_waiting_bytes",
+        "_waiting_limit",
         "_write_waiters",
         "_writing",
         "broken",
@@ -101,6 +111,7 @@ class ClientConnection:
         stream: trio.abc.Stream,
         *,
         max_message_size: int,
+        max_waiting_bytes: int = PRE_SERVE_BYTES,
         trailing: bytes = b"",
     ) -> None:
         self._stream = stream
@@ -111,6 +122,8 @@ class ClientConnection:
         #: Parks ``receive()``, ``wait_ended()`` and the reader while ``_waiting`` is full.
         self._changed: trio.lowlevel.ParkingLot | None = None
         self._waiting: collections.deque[str | bytes] | None = collections.deque()
+        self._waiting_bytes = 0
+        self._waiting_limit = max_waiting_bytes
         self._sink: Sink | None = None
         self._pong_waiter: tuple[bytes, trio.Event] | None = None
         self.on_closed: Callable[[], None] | None = None
@@ -201,8 +214,12 @@ class ClientConnection:
             waiting = self._waiting
             if waiting is None:  # detached: the generation is over
                 return
-            if len(waiting) < PRE_SERVE_CAPACITY:
+            if not waiting or (
+                len(waiting) < PRE_SERVE_CAPACITY
+                and self._waiting_bytes + len(message) <= self._waiting_limit
+            ):
                 waiting.append(message)
+                self._waiting_bytes += len(message)
                 self._wake()
                 return
             await self._park()  # until receive() takes one, serve() or detach()
@@ -267,6 +284,7 @@ class ClientConnection:
                 raise lost_error(self)
             await self._park()
         message = waiting.popleft()
+        self._waiting_bytes -= len(message)
         self._wake()
         return message
 
@@ -275,6 +293,7 @@ class ClientConnection:
         waits when the session has no room). Returns the messages that arrived before."""
         waiting = list(self._waiting or ())
         self._waiting = None
+        self._waiting_bytes = 0
         self._sink = sink
         self._wake()
         return waiting

@@ -10,7 +10,7 @@ from __future__ import annotations
 import trio
 
 from ..protocol import Accepted, ClientHandshake, HandshakeRefused, UnofferedSelection
-from ._client import RECEIVE_BUFFER_SIZE, ClientConnection
+from ._client import PRE_SERVE_BYTES, RECEIVE_BUFFER_SIZE, ClientConnection
 from ._errors import rejection_error, unoffered_error
 
 __all__ = ["open_client"]
@@ -25,9 +25,12 @@ async def open_client(
     subprotocols: tuple[str, ...],
     extra_headers: list[tuple[bytes, bytes]],
     max_message_size: int,
+    max_waiting_bytes: int = PRE_SERVE_BYTES,
 ) -> tuple[ClientConnection, Accepted]:
     """Run the opening handshake over ``stream``, then start the reader in ``nursery``.
     Returns the connection and what the server's acceptance said (subprotocol, headers).
+    ``max_message_size`` and ``max_waiting_bytes`` (bytes) are
+    :class:`ClientConnection`'s.
 
     Raises :class:`tether.HandshakeRejected` (non-101 answer),
     :class:`tether.IncompatibleServer` (a 101 that selected an extension or subprotocol
@@ -51,6 +54,7 @@ async def open_client(
     connection = ClientConnection(
         stream,
         max_message_size=max_message_size,
+        max_waiting_bytes=max_waiting_bytes,
         trailing=accepted.trailing,
     )
     nursery.start_soon(connection.read)

@@ -40,37 +40,61 @@ class Outbound:
 
 
 class SendBuffer:
-    """FIFO of at most ``capacity`` unwritten messages, with an :class:`Overflow` policy.
+    """FIFO of at most ``capacity`` unwritten messages and ``max_bytes`` bytes of them,
+    with an :class:`Overflow` policy. A message's size is its ``len()`` (see
+    ``Config.send_buffer_bytes``); an empty buffer admits a message of any size.
 
     A message stays at the head while a writer is writing it (``in_flight``); if that
     write fails it is written again by the next generation's writer: at-least-once for
     that one message, exactly-once and in order for all others.
     """
 
-    def __init__(self, capacity: int, overflow: Overflow) -> None:
+    def __init__(self, capacity: int, max_bytes: int, overflow: Overflow) -> None:
         self._queue: deque[Outbound] | tuple[()] = _NEVER_USED
         self._capacity = capacity
+        self._max_bytes = max_bytes
         self._overflow = overflow
         self._changed = trio.lowlevel.ParkingLot()
         self._closed: BaseException | None = None
         self.dropped = 0
+        #: Sum of the sizes of the buffered messages (in flight included).
+        self.bytes = 0
+        #: The batch the writer has in flight: its messages and bytes.
+        self._flying = 0
+        self._flying_bytes = 0
 
     def __len__(self) -> int:
         return len(self._queue)
 
+    def _fits(self, size: int) -> bool:
+        queue = self._queue
+        return not queue or (len(queue) < self._capacity and self.bytes + size <= self._max_bytes)
+
     def put_nowait(self, message: Message, done: trio.Event | None = None) -> int:
         """Buffer ``message``; return how many older messages were evicted to make room
         (only under ``DROP_OLDEST``). Raises the close error once closed, and
-        ``SendBufferFull`` when full under ``BLOCK`` or ``RAISE``."""
+        ``SendBufferFull`` when full (by count or bytes) under ``BLOCK`` or ``RAISE``."""
         if self._closed is not None:
             raise self._closed
+        size = len(message)
         evicted = 0
-        if len(self._queue) >= self._capacity:
+        queue = self._queue
+        if queue and (len(queue) >= self._capacity or self.bytes + size > self._max_bytes):
+            # (self._fits, inlined: this is once per buffered message)
             if self._overflow is not Overflow.DROP_OLDEST:
-                raise SendBufferFull(f"send buffer full ({self._capacity} messages)")
-            evicted = self._evict_oldest()
+                raise SendBufferFull(self._full_message(size))
+            evicted = self._evict_until_fits(size)
         self._writable().append(Outbound(message, done))
+        self.bytes += size
         return evicted
+
+    def _full_message(self, size: int, detail: str = "") -> str:
+        if len(self._queue) >= self._capacity:
+            return f"send buffer full ({self._capacity} messages{detail})"
+        return (
+            f"send buffer full ({self.bytes} of {self._max_bytes} bytes buffered, "
+            f"this message {size} bytes{detail})"
+        )
 
     def _writable(self) -> deque[Outbound]:
         queue = self._queue
@@ -81,25 +105,30 @@ class SendBuffer:
     async def put(self, message: Message) -> tuple[Outbound, int]:
         """Buffer ``message`` for a ``send()`` that will wait on it. Under ``BLOCK`` this
         waits for room; cancelled while waiting, nothing was buffered."""
-        while (
-            self._overflow is Overflow.BLOCK
-            and self._closed is None
-            and len(self._queue) >= self._capacity
-        ):
-            await self._changed.park()
+        if self._overflow is Overflow.BLOCK:
+            size = len(message)
+            while self._closed is None and not self._fits(size):
+                await self._changed.park()
         done = trio.Event()
         evicted = self.put_nowait(message, done)
         return self._writable()[-1], evicted
 
-    def _evict_oldest(self) -> int:
+    def _evict_until_fits(self, size: int) -> int:
+        """Evict the oldest messages not in flight until ``size`` bytes fit; evict
+        nothing and raise ``SendBufferFull`` if even evicting all of them would not do."""
+        flying = self._flying
+        if flying and (flying >= self._capacity or self._flying_bytes + size > self._max_bytes):
+            raise SendBufferFull(self._full_message(size, ", in flight"))
         queue = self._writable()
-        for entry in queue:
-            if not entry.in_flight:
-                queue.remove(entry)
-                self._abandon(entry, MessageDropped("evicted by Overflow.DROP_OLDEST"))
-                self.dropped += 1
-                return 1
-        raise SendBufferFull(f"send buffer full ({self._capacity} messages, one in flight)")
+        evicted = 0
+        while not self._fits(size):  # the check above: an entry not in flight is left
+            entry = next(entry for entry in queue if not entry.in_flight)
+            queue.remove(entry)
+            self.bytes -= len(entry.message)
+            self._abandon(entry, MessageDropped("evicted by Overflow.DROP_OLDEST"))
+            evicted += 1
+        self.dropped += evicted
+        return evicted
 
     def withdraw(self, entry: Outbound) -> bool:
         """Remove an entry whose sender was cancelled, unless a writer already has it.
@@ -110,25 +139,30 @@ class SendBuffer:
             self._writable().remove(entry)
         except ValueError:
             return False
+        self.bytes -= len(entry.message)
         self._changed.unpark_all()
         return True
 
     def take_batch(self, max_messages: int, max_bytes: int) -> list[Outbound]:
         """Mark the oldest unwritten messages in flight and return them (the writer): at
         least one, then as many as fit in ``max_messages`` and ``max_bytes``. The buffer
-        must not be empty."""
+        must not be empty, and no other batch in flight."""
         batch: list[Outbound] = []
         size = 0
         for entry in self._queue:
-            size += len(entry.message)
-            if batch and (size > max_bytes or len(batch) >= max_messages):
+            length = len(entry.message)
+            if batch and (size + length > max_bytes or len(batch) >= max_messages):
                 break
+            size += length
             entry.in_flight = True
             batch.append(entry)
+        self._flying = len(batch)
+        self._flying_bytes = size
         return batch
 
     def written(self, batch: list[Outbound]) -> None:
-        """The writer wrote ``batch`` (the head entries): remove them, wake their senders."""
+        """The writer wrote ``batch`` (the head entries, as taken): remove them, wake
+        their senders."""
         queue = self._writable()
         for entry in batch:
             head = queue.popleft()
@@ -136,20 +170,25 @@ class SendBuffer:
             entry.in_flight = False
             if entry.done is not None:
                 entry.done.set()
+        self.bytes -= self._flying_bytes
+        self._flying = self._flying_bytes = 0
         self._changed.unpark_all()
 
     def unwritten(self, batch: list[Outbound]) -> None:
         """The write of ``batch`` failed or was cancelled: it stays at the head."""
         for entry in batch:
             entry.in_flight = False
+        self._flying = self._flying_bytes = 0
 
     def put_front(self, message: Message, done: trio.Event) -> Outbound:
         """Put back, ahead of everything, a message whose direct write failed: it was
-        sent before anything now buffered. May exceed the capacity by one."""
+        sent before anything now buffered. May exceed the capacity and the byte budget
+        by this one message."""
         if self._closed is not None:
             raise self._closed
         entry = Outbound(message, done)
         self._writable().appendleft(entry)
+        self.bytes += len(message)
         return entry
 
     async def wait_empty(self) -> None:
@@ -165,6 +204,7 @@ class SendBuffer:
         abandoned = len(queue)
         while queue:
             self._abandon(queue.popleft(), error)
+        self.bytes = self._flying = self._flying_bytes = 0
         self._changed.unpark_all()
         return abandoned
 
@@ -176,46 +216,55 @@ class SendBuffer:
 
 
 class ReceiveBuffer:
-    """FIFO of at most ``capacity`` received, unread messages.
+    """FIFO of at most ``capacity`` received, unread messages and ``max_bytes`` bytes of
+    them (a message's size is its ``len()``; an empty buffer admits one of any size).
 
-    The connection's reader calls :meth:`wait_for_room` before handing over each message,
-    and stops reading the socket while it waits: that is the backpressure. Messages the
-    reader has parsed but not yet handed over exist only while their connection is
-    open; they are lost with it, like everything still in flight on a dropped link.
-    ``blocked`` is true while the reader waits for room, which is how the health timers
-    know the application, not the peer, is slow.
+    The connection's reader calls :meth:`wait_for_room` before handing over each message
+    that does not :meth:`fits`, and stops reading the socket while it waits: that is the
+    backpressure. Messages the reader has parsed but not yet handed over exist only
+    while their connection is open; they are lost with it, like everything still in
+    flight on a dropped link. ``blocked`` is true while the reader waits for room, which
+    is how the health timers know the application, not the peer, is slow.
     """
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, max_bytes: int) -> None:
         self._queue: deque[Message] | tuple[()] = _NEVER_USED
         self._capacity = capacity
+        self._max_bytes = max_bytes
         #: Parks the reader while full and ``get()`` while empty: never both at once.
         self._changed = trio.lowlevel.ParkingLot()
         self._closed: BaseException | None = None
         self.blocked = False
+        #: Sum of the sizes of the buffered messages.
+        self.bytes = 0
 
     def __len__(self) -> int:
         return len(self._queue)
 
-    def full(self) -> bool:
-        return len(self._queue) >= self._capacity
+    def fits(self, size: int) -> bool:
+        """Whether a message of ``size`` bytes may be put now."""
+        queue = self._queue
+        return not queue or (len(queue) < self._capacity and self.bytes + size <= self._max_bytes)
 
-    async def wait_for_room(self) -> None:
-        """Wait until a message fits (the reader). Sets ``blocked`` while waiting."""
-        if len(self._queue) < self._capacity:
+    async def wait_for_room(self, size: int) -> None:
+        """Wait until a message of ``size`` bytes fits (the reader). Sets ``blocked``
+        while waiting."""
+        if self.fits(size):
             return
         self.blocked = True
         try:
-            while len(self._queue) >= self._capacity:
+            while not self.fits(size):
                 await self._changed.park()
         finally:
             self.blocked = False
 
     def put(self, message: Message) -> None:
+        """Append ``message``, room or not (:meth:`fits` is the caller's check)."""
         queue = self._queue
         if isinstance(queue, tuple):
             queue = self._queue = deque()
         queue.append(message)
+        self.bytes += len(message)
         self._changed.unpark_all()
 
     async def get(self) -> Message:
@@ -231,6 +280,7 @@ class ReceiveBuffer:
         queue = self._queue
         assert isinstance(queue, deque)  # not empty, so it has been used
         message = queue.popleft()
+        self.bytes -= len(message)
         self._changed.unpark_all()
         if not parked:  # parking was the checkpoint; otherwise yield once now
             await trio.lowlevel.cancel_shielded_checkpoint()

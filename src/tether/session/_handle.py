@@ -16,8 +16,9 @@ class Connection:
     """One open connection, handed to ``on_connect(conn)`` at the start of a generation.
 
     While ``on_connect`` runs it has the connection to itself: no buffered send has been
-    flushed, and what the server sends is held for it (up to 64 messages; then the
-    connection's reader stops reading), so ``receive()`` here reads the server's next
+    flushed, and what the server sends is held for it (up to 64 messages and
+    ``Config.receive_buffer_bytes`` of them; then the connection's reader stops
+    reading), so ``receive()`` here reads the server's next
     message (an auth reply, a subscription ack) and the session sees only what
     ``on_connect`` left. ``send()`` writes at once, ahead of everything buffered.
     ``receive()`` raises ``RuntimeError`` once ``on_connect`` has returned. What it sends

@@ -72,8 +72,8 @@ def build_machinery(
     hub = EventHub(on_event)
     counters = Counters()
     encoding = MessageEncoding(codec)
-    send_buffer = SendBuffer(config.send_buffer, config.overflow)
-    receive_buffer = ReceiveBuffer(config.receive_buffer)
+    send_buffer = SendBuffer(config.send_buffer, config.send_buffer_bytes, config.overflow)
+    receive_buffer = ReceiveBuffer(config.receive_buffer, config.receive_buffer_bytes)
     closer = Closer(config, lifecycle, send_buffer, slot)
     writer = Writer(send_buffer, slot, closer, lifecycle, counters, hub)
     runner = GenerationRunner(

@@ -128,6 +128,7 @@ class GenerationRunner:
                 subprotocols=self._subprotocols,
                 extra_headers=extra_headers,
                 max_message_size=self._config.max_message_size,
+                max_waiting_bytes=self._config.receive_buffer_bytes,
             )
             generation.ws = ws
             if self._on_connect is not None:
@@ -191,7 +192,9 @@ class GenerationRunner:
         )
         config = self._config
         for message in ws.serve(functools.partial(self._deliver, generation)):
-            self._receive_buffer.put(message)  # on_connect left these: keep their order
+            # on_connect left these (at most 64, and receive_buffer_bytes): they go first,
+            # even past the buffer's bounds; the reader then waits until it is below them.
+            self._receive_buffer.put(message)
             self._counters.messages_received += 1
         ws.on_closed = functools.partial(self._connection_ended, generation, ws)
         if ws.ended:
@@ -243,8 +246,8 @@ class GenerationRunner:
         Waiting here for room is the backpressure: while it waits, that task does not
         read the socket."""
         buffer = self._receive_buffer
-        if buffer.full():
-            await buffer.wait_for_room()
+        if not buffer.fits(len(message)):
+            await buffer.wait_for_room(len(message))
         generation.last_data_at = self._counters.last_message_at = trio.current_time()
         self._counters.messages_received += 1
         buffer.put(message)

@@ -74,10 +74,12 @@ class Session:
         """Send ``message``; return once it was written to a live connection.
 
         While no connection is open, or the writer is behind, the message waits in the
-        send buffer (``Config.send_buffer`` messages) and is written, in order, after
-        the next generation's ``on_connect``. When the buffer is full, ``Overflow.BLOCK``
-        (default) waits for room, ``RAISE`` raises :class:`tether.SendBufferFull`, and
-        ``DROP_OLDEST`` evicts the oldest unwritten message (its ``send()`` raises
+        send buffer (``Config.send_buffer`` messages, ``Config.send_buffer_bytes`` bytes)
+        and is written, in order, after the next generation's ``on_connect``. When the
+        buffer is full (by count, or this message would pass its bytes; an empty buffer
+        takes a message of any size), ``Overflow.BLOCK`` (default) waits for room,
+        ``RAISE`` raises :class:`tether.SendBufferFull`, and ``DROP_OLDEST`` evicts the
+        oldest unwritten messages until it fits (their ``send()`` raises
         :class:`tether.MessageDropped`; a ``MessagesDropped`` event is emitted).
 
         A message whose write was cut off by a lost connection is written again on the
@@ -97,8 +99,10 @@ class Session:
         """Buffer ``message`` without waiting; it is written in order like ``send()``.
 
         Raises :class:`tether.SendBufferFull` (a ``trio.WouldBlock``) when the buffer is
-        full under ``Overflow.BLOCK`` or ``RAISE``; under ``DROP_OLDEST`` it evicts the
-        oldest unwritten message and emits ``MessagesDropped``. Raises
+        full (by count or bytes, as for ``send()``) under ``Overflow.BLOCK`` or ``RAISE``;
+        under ``DROP_OLDEST`` it evicts the oldest unwritten messages until it fits and
+        emits ``MessagesDropped``; it raises ``SendBufferFull`` there only when the
+        messages being written leave no room. Raises
         :class:`tether.SessionClosed` once the session has ended.
         """
         self._writer.send_nowait(self._encoding.encode(message))
@@ -191,7 +195,9 @@ class Session:
             messages_received=counters.messages_received,
             messages_dropped=send_buffer.dropped,
             send_buffered=len(send_buffer),
+            send_buffered_bytes=send_buffer.bytes,
             receive_buffered=len(self._receive_buffer),
+            receive_buffered_bytes=self._receive_buffer.bytes,
             last_rtt=counters.last_rtt,
             connected_since=counters.connected_since,
             downtime=counters.downtime_at(trio.current_time()),
