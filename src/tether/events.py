@@ -60,7 +60,11 @@ class Event:
 
 @attrs.frozen(kw_only=True)
 class Connecting(Event):
-    """A connect attempt to ``url`` starts; ``attempt`` counts from 1 within this outage."""
+    """A connect attempt to ``url`` starts; ``attempt`` counts from 1 within this outage.
+
+    ``url`` is shown redacted (:func:`tether.policy.redact_url`): userinfo as ``***@``,
+    credential-like query values (``token``, ``api_key``, ...) as ``***``.
+    """
 
     attempt: int
     url: str
@@ -68,7 +72,8 @@ class Connecting(Event):
 
 @attrs.frozen(kw_only=True)
 class Connected(Event):
-    """Generation ``generation`` is open on ``url`` (handshake and ``on_connect`` done)."""
+    """Generation ``generation`` is open on ``url`` (handshake and ``on_connect`` done);
+    ``url`` is redacted as in :class:`Connecting`."""
 
     url: str
     attempt: int

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from tether.events import (
     BackingOff,
@@ -14,6 +14,7 @@ from tether.events import (
     GaveUp,
     MessagesDropped,
 )
+from tether.policy import redact_url
 
 #: Colour of each session event in terminal output (rich styles), shared by the demo,
 #: its live view and ``tether connect``'s status line.
@@ -28,7 +29,7 @@ EVENT_STYLES: Mapping[str, str] = {
 }
 
 
-__all__ = ["describe_error", "error_kind", "status_line"]
+__all__ = ["describe_error", "error_kind", "header_names", "redacted_urls", "status_line"]
 
 #: Longest error message quoted in a line (characters).
 _MAX_MESSAGE = 80
@@ -65,6 +66,17 @@ def describe_error(error: BaseException | None) -> str:
     if len(message) > _MAX_MESSAGE:
         message = message[: _MAX_MESSAGE - 3] + "..."
     return f"{error_kind(error)}: {message}" if message else error_kind(error)
+
+
+def redacted_urls(urls: Iterable[str]) -> str:
+    """The ``repr`` of a tuple of URLs, each redacted (:func:`tether.policy.redact_url`)."""
+    return repr(tuple(redact_url(url) for url in urls))
+
+
+def header_names(headers: Mapping[str, str]) -> str:
+    """The ``repr`` of headers without their values (a value is often a credential):
+    ``{'Authorization': '***'}``."""
+    return repr(dict.fromkeys(headers, "***"))
 
 
 def _lost(event: ConnectionLost) -> str:

@@ -247,7 +247,7 @@ class Supervisor:
         self._last_attempt = generation.number
         self._last_attempt_opened = False
         self._lifecycle.set_state(State.CONNECTING)
-        self._hub.emit(Connecting, generation.number, attempt=attempt, url=url.url)
+        self._hub.emit(Connecting, generation.number, attempt=attempt, url=url.redacted)
         self._slot.active = generation
         try:
             await self._runner.run(generation)

@@ -14,6 +14,7 @@ import attrs
 
 import tether
 
+from .._format import header_names, redacted_urls
 from .config_file import ConnectSettings, read_connect_file
 
 __all__ = ["ConnectOptions", "add_parser", "options_from_args"]
@@ -89,9 +90,9 @@ class ConnectOptions:
     """Everything ``tether connect`` runs with, resolved from arguments and ``--config``.
 
     Attributes:
-        urls: URLs tried in order within each outage.
+        urls: URLs tried in order within each outage (redacted in the ``repr``).
         config: the session's :class:`tether.Config`.
-        headers: extra handshake headers.
+        headers: extra handshake headers (only their names in the ``repr``).
         subprotocols: ``Sec-WebSocket-Protocol`` values offered.
         insecure: TLS without certificate verification (default ``False``).
         json: JSON output (default ``False``).
@@ -103,9 +104,9 @@ class ConnectOptions:
         stdin_fd: file descriptor lines are read from (default 0).
     """
 
-    urls: tuple[str, ...]
+    urls: tuple[str, ...] = attrs.field(repr=redacted_urls)
     config: tether.Config = attrs.field(factory=tether.Config)
-    headers: Mapping[str, str] = attrs.field(factory=dict)
+    headers: Mapping[str, str] = attrs.field(factory=dict, repr=header_names)
     subprotocols: tuple[str, ...] = ()
     insecure: bool = False
     json: bool = False
