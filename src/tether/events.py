@@ -121,9 +121,14 @@ class GaveUp(Event):
     ``error`` is the error the session ends with (``ReconnectFailed.__cause__``, or the
     ``HandshakeRejected`` raised). Unlike ``BackingOff.error`` it keeps its traceback,
     so that it can be debugged (there is one ``GaveUp`` per session at most).
+
+    ``exhausted``: ``True`` when the retry policy gave up (``max_attempts`` or
+    ``give_up_after`` ran out, the error itself retryable); ``False`` (the default) when
+    the error was fatal (``retry_if`` refused it), whichever attempt it ended.
     """
 
     error: BaseException
+    exhausted: bool = False
 
 
 @attrs.frozen(kw_only=True)

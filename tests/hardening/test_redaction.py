@@ -61,7 +61,7 @@ async def _echo(conn: ServerConnection) -> None:
         await conn.send_message(await conn.get_message())
 
 
-async def _memory_scenario() -> tuple[list[str], list[events.Event], list[str]]:
+async def _memory_scenario() -> tuple[list[str], list[events.Event], list[str | None]]:
     """Connected, a loss, a 503 with a body, a connect timeout, giving up: what all of it
     shows, the events, and the request targets the server saw."""
     shown: list[str] = []

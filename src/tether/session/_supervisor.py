@@ -325,7 +325,7 @@ class Supervisor:
             terminal = self._terminal_for(error)
             # The attempt whose error ended the session: the generation its BackingOff
             # or ConnectionLost named, not the last open one.
-            self._hub.emit(GaveUp, self._last_attempt, error=error)
+            self._hub.emit(GaveUp, self._last_attempt, error=error, exhausted=self._gave_up)
         lifecycle.terminal = terminal
         abandoned = self._send_buffer.close(terminal)
         if abandoned:

@@ -24,7 +24,8 @@ Connect to a WebSocket server and keep the session alive across disconnects: lin
 from stdin are sent as messages, received messages are written to stdout (one per line),
 and connection events go to stderr. Lines read while disconnected are sent, in order,
 after the next connect. At end of input every line is sent, then the session closes
-(Close 1000); --wait keeps receiving for a while first. Ctrl-C closes with Close 1001.
+(Close 1000), printing what arrives until the server's Close; --wait keeps receiving
+for a while first. Ctrl-C closes with Close 1001.
 """
 
 _EPILOG = """\
@@ -36,9 +37,9 @@ examples:
 
 exit status:
   0    closed normally (end of input)
-  1    gave up: --max-attempts or --give-up-after exhausted, or a fatal error
+  1    gave up (--max-attempts or --give-up-after exhausted) or failed (a fatal error)
   2    bad arguments or configuration (ConfigError)
-  3    handshake rejected by the server (HTTP 401, 403, 404 ...)
+  3    handshake rejected (HTTP 401, 403 ...), or not a WebSocket endpoint (200, 404 ...)
   130  interrupted (Ctrl-C)
 
 configuration file (--config, TOML): Config fields at the top level, a [backoff] table,
