@@ -61,7 +61,11 @@ class Event:
 
 @attrs.frozen(kw_only=True)
 class Connecting(Event):
-    """A connect attempt to ``url`` starts; ``attempt`` counts from 1 within this outage."""
+    """A connect attempt to ``url`` starts; ``attempt`` counts from 1 within this outage.
+
+    ``url`` is shown redacted (:func:`tether.policy.redact_url`): userinfo as ``***@``,
+    credential-like query values (``token``, ``api_key``, ...) as ``***``.
+    """
 
     attempt: int
     url: str
@@ -69,7 +73,8 @@ class Connecting(Event):
 
 @attrs.frozen(kw_only=True)
 class Connected(Event):
-    """Generation ``generation`` is open on ``url`` (handshake and ``on_connect`` done)."""
+    """Generation ``generation`` is open on ``url`` (handshake and ``on_connect`` done);
+    ``url`` is redacted as in :class:`Connecting`."""
 
     url: str
     attempt: int
@@ -117,9 +122,14 @@ class GaveUp(Event):
     ``error`` is the error the session ends with (``ReconnectFailed.__cause__``, or the
     ``HandshakeRejected`` raised). Unlike ``BackingOff.error`` it keeps its traceback,
     so that it can be debugged (there is one ``GaveUp`` per session at most).
+
+    ``exhausted``: ``True`` when the retry policy gave up (``max_attempts`` or
+    ``give_up_after`` ran out, the error itself retryable); ``False`` (the default) when
+    the error was fatal (``retry_if`` refused it), whichever attempt it ended.
     """
 
     error: BaseException
+    exhausted: bool = False
 
 
 @attrs.frozen(kw_only=True)

@@ -89,6 +89,7 @@ async def test_gave_up_names_the_attempt_that_never_opened(
     ]
     assert [e.at for e in log.of(events.Connecting)] == [0, 10, 11]
     assert log.of(events.GaveUp)[0].at == 11
+    assert log.of(events.GaveUp)[0].exhausted  # max_attempts ran out
 
 
 async def test_gave_up_names_the_generation_whose_loss_was_fatal(
@@ -107,6 +108,7 @@ async def test_gave_up_names_the_generation_whose_loss_was_fatal(
                 await server.close(1008)
                 await session.receive()
     assert ending(log)[-2:] == [("ConnectionLost", 2), ("GaveUp", 2)]
+    assert not log.of(events.GaveUp)[0].exhausted  # fatal, not given up
 
 
 async def test_gave_up_names_a_rejected_attempt(autojump_clock: trio.abc.Clock) -> None:
@@ -118,6 +120,7 @@ async def test_gave_up_names_a_rejected_attempt(autojump_clock: trio.abc.Clock) 
             async with tether.connect(URL, config=CONFIG, opener=server.opener, on_event=log):
                 pass  # pragma: no cover - it never opens
     assert ending(log) == [("Connecting", 1), ("GaveUp", 1)]
+    assert not log.of(events.GaveUp)[0].exhausted
 
     log = EventLog()
     async with memory_server() as server:

@@ -1,5 +1,5 @@
 """Pure decisions, apart from the Trio shell: the retry-or-fail table, backoff with full
-jitter, ``Retry-After``, URL parsing, and the checks of ``connect()``'s and
+jitter, ``Retry-After``, URL parsing and redaction, and the checks of ``connect()``'s and
 ``aclose()``'s arguments and of handshake headers. Nothing here does I/O, reads a clock
 or imports trio; the session layer asks these functions and acts on the answers.
 """
@@ -25,10 +25,11 @@ from ._retry import (
     next_delay,
     retry_after,
 )
-from ._url import WebSocketURL, parse_url
+from ._url import CREDENTIAL_NAMES, WebSocketURL, parse_url, redact_url
 
 __all__ = [
     "COME_BACK_LATER_CLOSE_CODES",
+    "CREDENTIAL_NAMES",
     "FATAL_CLOSE_CODES",
     "MAX_CLOSE_REASON",
     "OWNED_HEADERS",
@@ -48,6 +49,7 @@ __all__ = [
     "must_wait_before_retry",
     "next_delay",
     "parse_url",
+    "redact_url",
     "retry_after",
     "sendable_close_code",
 ]

@@ -1,4 +1,5 @@
-"""Pure: parse and validate WebSocket URLs (RFC 6455 section 3)."""
+"""Pure: parse and validate WebSocket URLs (RFC 6455 section 3), and show them with
+their secrets hidden (:func:`redact_url`)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,64 @@ import attrs
 
 from ..exceptions import ConfigError
 
-__all__ = ["WebSocketURL", "parse_url"]
+__all__ = ["CREDENTIAL_NAMES", "HIDDEN", "WebSocketURL", "parse_url", "redact_url"]
 
 #: Characters a request target may hold as they are (RFC 3986 section 2: unreserved,
 #: reserved, and ``%`` of an existing escape).
 _RESOURCE_SAFE = "/?#[]@!$&'()*+,;=:%~-._"
-#: The userinfo of a URL (``//user:password@``), hidden in error messages.
+#: The userinfo of a URL (``//user:password@``): up to the last ``@`` of the authority.
 _USERINFO = re.compile(r"(//)[^/?#]*@")
+#: The same, loosely: up to the last ``@`` before the query, for a URL that does not
+#: parse (a password with an unescaped ``/`` in it, say).
+_LOOSE_USERINFO = re.compile(r"(//)[^?#]*@")
+#: Query parameters whose values :func:`redact_url` hides: a name equal to one of these
+#: or ending with one (``x-api-key``, ``auth_token``, ``idToken``), in any case.
+CREDENTIAL_NAMES: tuple[str, ...] = (
+    "token",
+    "key",
+    "secret",
+    "signature",
+    "sig",
+    "auth",
+    "authorization",
+    "credential",
+    "credentials",
+    "password",
+    "passwd",
+    "jwt",
+    "access_token",
+    "api_key",
+    "apikey",
+)
+#: What a hidden secret is shown as.
+HIDDEN = "***"
+
+
+def redact_url(url: str, *, loose: bool = False) -> str:
+    """``url`` as it may be shown (events, errors, reprs, the CLI): the userinfo, user
+    name included (it may be a token), as ``***@``, and the value of each query parameter
+    whose name looks like a credential (:data:`CREDENTIAL_NAMES`; the name is
+    percent-decoded first) as ``***``; the rest as written. ``loose``: for a URL that
+    does not parse, hide everything up to the last ``@`` before the query. Pure; never
+    raises for a ``str``."""
+    pattern = _LOOSE_USERINFO if loose else _USERINFO
+    shown = pattern.sub(rf"\1{HIDDEN}@", url, count=1)
+    base, question, rest = shown.partition("?")
+    if not question:
+        return shown
+    query, hash_, fragment = rest.partition("#")
+    hidden = "&".join(_redact_parameter(item) for item in query.split("&"))
+    return f"{base}?{hidden}{hash_}{fragment}"
+
+
+def _redact_parameter(item: str) -> str:
+    name, equals, _value = item.partition("=")
+    if not equals:
+        return item
+    decoded = urllib.parse.unquote_plus(name).strip().lower()
+    if decoded.endswith(CREDENTIAL_NAMES):
+        return f"{name}={HIDDEN}"
+    return item
 
 
 @attrs.frozen
@@ -24,16 +76,24 @@ class WebSocketURL:
     """A validated ``ws://`` or ``wss://`` URL, split the way the handshake needs it.
 
     ``authorization`` is the ``Authorization`` header value the URL's userinfo makes
-    (``Basic base64(user:password)``, RFC 7617), or ``None`` without userinfo; it is
-    left out of the ``repr``.
+    (``Basic base64(user:password)``, RFC 7617), or ``None`` without userinfo.
+    ``redacted`` is ``url`` as it may be shown (:func:`redact_url`: no userinfo, no
+    credential in the query), computed once at parse time; events, errors and reprs use
+    it. ``url`` and ``resource`` (what is requested, unchanged) and ``authorization``
+    are left out of the ``repr``.
     """
 
-    url: str
+    url: str = attrs.field(repr=False)
     host: str
     port: int
-    resource: str
+    resource: str = attrs.field(repr=False)
     tls: bool
     authorization: str | None = attrs.field(default=None, repr=False)
+    redacted: str = attrs.field(default="")
+
+    def __attrs_post_init__(self) -> None:
+        if not self.redacted:
+            object.__setattr__(self, "redacted", redact_url(self.url))
 
     @property
     def host_header(self) -> str:
@@ -47,15 +107,20 @@ def parse_url(url: object) -> WebSocketURL:
     """Validate ``url`` and split it. Raises :class:`ConfigError` naming what is wrong:
     not a string, a scheme other than ``ws``/``wss``, no host, a bad port (port 0
     included), a fragment, a user name without a password or with a ``:``. Messages
-    quote the URL with its userinfo hidden (``ws://***@host/``)."""
+    quote the URL redacted (:func:`redact_url`: ``ws://***@host/?token=***``)."""
     if not isinstance(url, str):
         raise ConfigError(f"url: must be a str, got {type(url).__name__}")
-    shown = _USERINFO.sub(r"\1***@", url)
+    shown = redact_url(url)
+    problem: str | None = None
     try:
         parts = urllib.parse.urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        raise ConfigError(f"url: {shown!r} is malformed: {exc}") from None
+        problem = _reason(exc)
+    if problem is not None:
+        # Raised outside the except block: urllib's error (which may quote a password,
+        # taken for a port) is not even the __context__.
+        raise ConfigError(f"url: {redact_url(url, loose=True)!r} is malformed: {problem}")
     scheme = parts.scheme.lower()
     if scheme not in ("ws", "wss"):
         raise ConfigError(f"url: scheme must be ws:// or wss://, got {shown!r}")
@@ -79,7 +144,18 @@ def parse_url(url: object) -> WebSocketURL:
         resource=resource,
         tls=tls,
         authorization=_basic_authorization(parts, shown),
+        redacted=shown,
     )
+
+
+def _reason(error: ValueError) -> str:
+    """urllib's complaint without what it quotes (a port, a netloc: maybe a password)."""
+    text = str(error)
+    if "port" in text.lower():
+        return "the port is not a number from 0 to 65535"
+    if "ipv6" in text.lower() or "bracket" in text.lower():
+        return "invalid IPv6 address (brackets)"
+    return "it does not parse as a URL"
 
 
 def _basic_authorization(parts: urllib.parse.SplitResult, shown: str) -> str | None:

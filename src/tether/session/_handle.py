@@ -27,7 +27,9 @@ class Connection:
 
     Attributes:
         generation: the number this connection will have once open (1, 2, ...).
-        url: the URL it connected to (one of the failover list).
+        url: the URL it connected to (one of the failover list), redacted as in events
+            (userinfo as ``***@``, credential-like query values as ``***``; see
+            :func:`tether.policy.redact_url`); what was requested is unchanged.
         attempt: the attempt of this outage that succeeded (from 1).
         subprotocol: the subprotocol the server chose, or ``None``.
         handshake_headers: the server's handshake response headers, lower-cased names.

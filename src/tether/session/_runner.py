@@ -137,7 +137,7 @@ class GenerationRunner:
                     ws,
                     accepted,
                     generation=generation.number,
-                    url=url.url,
+                    url=url.redacted,
                     attempt=generation.attempt,
                     last_message_at=counters.last_message_at,
                     messages_received=counters.messages_received,
@@ -149,7 +149,7 @@ class GenerationRunner:
                     await self._on_connect(connection)
             return ws
         assert deadline.cancelled_caught
-        raise TimeoutError(f"connect attempt timed out after {timeout} s ({url.url})")
+        raise TimeoutError(f"connect attempt timed out after {timeout} s ({url.redacted})")
 
     async def _handshake_headers(self, url: WebSocketURL) -> list[tuple[bytes, bytes]]:
         """This attempt's extra headers, checked (:func:`tether.policy.handshake_headers`),
@@ -188,7 +188,7 @@ class GenerationRunner:
         if lifecycle.state is not State.CLOSING:
             lifecycle.set_state(State.OPEN)
         self._hub.emit(
-            Connected, generation.number, url=generation.url.url, attempt=generation.attempt
+            Connected, generation.number, url=generation.url.redacted, attempt=generation.attempt
         )
         config = self._config
         for message in ws.serve(functools.partial(self._deliver, generation)):

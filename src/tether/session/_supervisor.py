@@ -247,7 +247,7 @@ class Supervisor:
         self._last_attempt = generation.number
         self._last_attempt_opened = False
         self._lifecycle.set_state(State.CONNECTING)
-        self._hub.emit(Connecting, generation.number, attempt=attempt, url=url.url)
+        self._hub.emit(Connecting, generation.number, attempt=attempt, url=url.redacted)
         self._slot.active = generation
         try:
             await self._runner.run(generation)
@@ -325,7 +325,7 @@ class Supervisor:
             terminal = self._terminal_for(error)
             # The attempt whose error ended the session: the generation its BackingOff
             # or ConnectionLost named, not the last open one.
-            self._hub.emit(GaveUp, self._last_attempt, error=error)
+            self._hub.emit(GaveUp, self._last_attempt, error=error, exhausted=self._gave_up)
         lifecycle.terminal = terminal
         abandoned = self._send_buffer.close(terminal)
         if abandoned:

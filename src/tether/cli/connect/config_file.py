@@ -19,6 +19,8 @@ import attrs
 import tether
 from tether.policy import header_problem
 
+from .._format import header_names, redacted_urls
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
@@ -42,8 +44,8 @@ class ConnectSettings:
         subprotocols: ``Sec-WebSocket-Protocol`` values to offer (a string or a list).
     """
 
-    url: tuple[str, ...] = ()
-    headers: dict[str, str] = attrs.field(factory=dict)
+    url: tuple[str, ...] = attrs.field(default=(), repr=redacted_urls)
+    headers: dict[str, str] = attrs.field(factory=dict, repr=header_names)
     subprotocols: tuple[str, ...] = ()
 
 

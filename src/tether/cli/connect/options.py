@@ -14,6 +14,7 @@ import attrs
 
 import tether
 
+from .._format import header_names, redacted_urls
 from .config_file import ConnectSettings, read_connect_file
 
 __all__ = ["ConnectOptions", "add_parser", "options_from_args"]
@@ -23,7 +24,8 @@ Connect to a WebSocket server and keep the session alive across disconnects: lin
 from stdin are sent as messages, received messages are written to stdout (one per line),
 and connection events go to stderr. Lines read while disconnected are sent, in order,
 after the next connect. At end of input every line is sent, then the session closes
-(Close 1000); --wait keeps receiving for a while first. Ctrl-C closes with Close 1001.
+(Close 1000), printing what arrives until the server's Close; --wait keeps receiving
+for a while first. Ctrl-C closes with Close 1001.
 """
 
 _EPILOG = """\
@@ -35,9 +37,9 @@ examples:
 
 exit status:
   0    closed normally (end of input)
-  1    gave up: --max-attempts or --give-up-after exhausted, or a fatal error
+  1    gave up (--max-attempts or --give-up-after exhausted) or failed (a fatal error)
   2    bad arguments or configuration (ConfigError)
-  3    handshake rejected by the server (HTTP 401, 403, 404 ...)
+  3    handshake rejected (HTTP 401, 403 ...), or not a WebSocket endpoint (200, 404 ...)
   130  interrupted (Ctrl-C)
 
 configuration file (--config, TOML): Config fields at the top level, a [backoff] table,
@@ -89,9 +91,9 @@ class ConnectOptions:
     """Everything ``tether connect`` runs with, resolved from arguments and ``--config``.
 
     Attributes:
-        urls: URLs tried in order within each outage.
+        urls: URLs tried in order within each outage (redacted in the ``repr``).
         config: the session's :class:`tether.Config`.
-        headers: extra handshake headers.
+        headers: extra handshake headers (only their names in the ``repr``).
         subprotocols: ``Sec-WebSocket-Protocol`` values offered.
         insecure: TLS without certificate verification (default ``False``).
         json: JSON output (default ``False``).
@@ -103,9 +105,9 @@ class ConnectOptions:
         stdin_fd: file descriptor lines are read from (default 0).
     """
 
-    urls: tuple[str, ...]
+    urls: tuple[str, ...] = attrs.field(repr=redacted_urls)
     config: tether.Config = attrs.field(factory=tether.Config)
-    headers: Mapping[str, str] = attrs.field(factory=dict)
+    headers: Mapping[str, str] = attrs.field(factory=dict, repr=header_names)
     subprotocols: tuple[str, ...] = ()
     insecure: bool = False
     json: bool = False

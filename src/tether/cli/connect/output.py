@@ -13,7 +13,7 @@ import sys
 from collections.abc import Mapping
 from typing import IO, Any
 
-from tether.events import Event
+from tether.events import Event, GaveUp
 
 from .._format import EVENT_STYLES, status_line
 
@@ -33,7 +33,8 @@ def _rich_console(stream: IO[str]) -> Any:
 
 class Status:
     """Status lines on stderr, ``tether: ...``: events (unless ``quiet``), warnings and
-    errors. Coloured with rich when stderr is a terminal."""
+    errors. Coloured with rich when stderr is a terminal. ``gave_up``: the session's
+    ``GaveUp`` event once it was seen (``None`` before), quiet or not."""
 
     _STYLES: Mapping[str, str] = {
         **EVENT_STYLES,
@@ -45,9 +46,13 @@ class Status:
         self._stream = stream or sys.stderr
         self.quiet = quiet
         self._console = _rich_console(self._stream)
+        #: The session's ``GaveUp`` event, once seen (quiet or not).
+        self.gave_up: GaveUp | None = None
 
     def event(self, event: Event) -> None:
         """A session event (the ``on_event`` callback)."""
+        if isinstance(event, GaveUp):
+            self.gave_up = event
         if not self.quiet:
             self._line(status_line(event), type(event).__name__)
 

@@ -9,8 +9,10 @@ Flow::
     session --async for--> stdout (.output.Output)
     session --on_event--> stderr status lines (.output.Status)
 
-At end of input every line has been written before the session closes (``aclose()``:
-Close 1000); Ctrl-C closes it with Close 1001.
+At end of input (plus ``--wait``) every line has been written; then the pump closes the
+session (``aclose()``: flush, Close 1000, wait for the peer's Close) while stdout keeps
+printing, so what arrives during the close handshake is printed too, until
+``receive()`` says the session is closed. Ctrl-C closes it with Close 1001.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import trio
 
 import tether
 
-from .._format import describe_error
+from .._format import describe_error, ending_word, rejection_text
 from .._run import EXIT_INTERRUPTED, run_until_interrupted
 from .options import ConnectOptions, options_from_args
 from .output import Output, Status
@@ -66,8 +68,8 @@ def run_from_args(args: argparse.Namespace) -> int:
 
 @attrs.define
 class _Pump:
-    """stdin to the session and the session to stdout, until end of input (+ wait) or
-    the end of the session."""
+    """stdin to the session and the session to stdout, until end of input (+ wait) and
+    the close handshake after it, or the end of the session."""
 
     session: tether.Session
     options: ConnectOptions
@@ -83,7 +85,11 @@ class _Pump:
                 await trio.sleep(self.options.wait)
             except tether.SessionClosed as exc:
                 self.failure = self.failure or exc
-            nursery.cancel_scope.cancel()
+                nursery.cancel_scope.cancel()
+                return
+            # End of input: close while _receive prints what still arrives; it ends
+            # the nursery once receive() says the session is closed.
+            await self.session.aclose()
 
     async def _receive(self, done: trio.CancelScope) -> None:
         try:
@@ -93,7 +99,7 @@ class _Pump:
             self.failure = exc
         except BrokenPipeError:
             _silence_stdout()  # the reader of stdout has gone (| head): stop quietly
-        done.cancel()
+        done.cancel()  # the session ended (or stdout went): stop reading stdin
 
 
 def _silence_stdout() -> None:
@@ -114,21 +120,21 @@ def _ssl_context(insecure: bool) -> ssl.SSLContext | None:
 
 def exit_status(failure: BaseException | None, status: Status) -> int:
     """The exit status for how the session ended (``None``: closed normally); prints the
-    error on stderr."""
+    error on stderr: a refused upgrade as :func:`~tether.cli._format.rejection_text`
+    says it (``not a WebSocket endpoint: HTTP 404: ...``), otherwise, when quiet (else
+    the ``GaveUp`` event's line said it), ``gave up: ...`` if the retry policy gave up
+    and ``failed: ...`` for a fatal error."""
     if failure is None:
         return EXIT_OK
     if isinstance(failure, tether.HandshakeRejected):
-        body = failure.body[:200].decode("utf-8", errors="replace").strip()
-        status.error(
-            f"handshake rejected: HTTP {failure.status_code}" + (f": {body}" if body else "")
-        )
+        status.error(rejection_text(failure))
         return EXIT_REJECTED
     if isinstance(failure, tether.ConfigError):
         status.error(f"ConfigError: {failure}")
         return EXIT_BAD_ARGUMENTS
     if status.quiet:  # otherwise the GaveUp event has said it
         cause = getattr(failure, "last_error", None) or failure.__cause__ or failure
-        status.error(f"gave up: {describe_error(cause)}")
+        status.error(f"{ending_word(status.gave_up)}: {describe_error(cause)}")
     return EXIT_GAVE_UP
 
 
