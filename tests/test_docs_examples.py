@@ -401,3 +401,23 @@ async def test_tutorial_tune_it() -> None:
     assert (config.ping_interval, config.ping_timeout, config.idle_timeout) == (10, 10, 60)
     assert (config.give_up_after, config.send_buffer) == (600, 10_000)
     assert config.overflow is tether.Overflow.DROP_OLDEST
+
+
+def _tests_named_in(section: str) -> set[str]:
+    names: set[str] = set()
+    for line in section.splitlines():
+        if line.startswith("|"):
+            names.update(re.findall(r"`(test_\w+)`", line))
+    return names
+
+
+def test_every_test_the_guarantee_index_names_exists() -> None:
+    design = (DOCS / "design.md").read_text()
+    start = design.index("## Failure catalogue")
+    end = design.index("## Performance")
+    named = _tests_named_in(design[start:end])
+    assert len(named) > 60  # the catalogue and the index, not an empty match
+    defined: set[str] = set()
+    for path in DOCS.parent.joinpath("tests").rglob("test_*.py"):
+        defined.update(re.findall(r"^(?:async )?def (test_\w+)\(", path.read_text(), re.M))
+    assert sorted(named - defined) == []

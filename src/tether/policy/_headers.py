@@ -36,12 +36,12 @@ def _character(char: str) -> str:
         return "a line break (CR or LF)"
     if code == 0:
         return "a NUL character"
+    if char in " \t":
+        return "whitespace"
     if code < 0x20 or code == 0x7F:
         return f"a control character (U+{code:04X})"
     if code > 0xFF:
         return f"a character outside Latin-1 (U+{code:04X})"
-    if char in " \t":
-        return "whitespace"
     return f"{char!r}"
 
 
