@@ -12,6 +12,7 @@ guarantees.
 
 from __future__ import annotations
 
+import logging
 from importlib.metadata import PackageNotFoundError, version
 
 from . import events
@@ -35,6 +36,10 @@ from .exceptions import (
 from .session import Connection, EventStream, Session, connect
 from .state import State
 from .statistics import Statistics
+
+# A library logs, the application decides where to: nothing is printed unless it
+# configures logging ("tether" for the session, see docs/reference.md).
+logging.getLogger("tether").addHandler(logging.NullHandler())
 
 try:
     __version__ = version("trio-tether")

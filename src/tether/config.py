@@ -31,7 +31,8 @@ class Overflow(enum.Enum):
     """Wait for room (backpressure). ``send_nowait()`` raises ``SendBufferFull``."""
     DROP_OLDEST = "drop_oldest"
     """Evict the oldest unwritten messages until the new one fits and emit
-    ``MessagesDropped``; never waits."""
+    ``MessagesDropped``; never waits. Raises ``SendBufferFull`` when the messages being
+    written (which cannot be evicted) leave no room."""
     RAISE = "raise"
     """Raise ``SendBufferFull`` at once; the new message is not buffered."""
 

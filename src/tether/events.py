@@ -20,6 +20,8 @@ import enum
 
 import attrs
 
+from ._describe import describe_error
+
 __all__ = [
     "BackingOff",
     "Closed",
@@ -53,10 +55,19 @@ class LostReason(enum.Enum):
 
 @attrs.frozen(kw_only=True)
 class Event:
-    """Base of all session events."""
+    """Base of all session events.
+
+    ``str(event)`` is one line for people (what ``tether connect`` prints and the
+    ``tether`` logger records): ``connected to wss://feed.example/v1 (generation 2)``;
+    URLs are redacted, an error is ``kind: message`` cut at 80 characters. ``repr`` is
+    complete.
+    """
 
     generation: int
     at: float
+
+    def __str__(self) -> str:
+        return repr(self)  # every concrete event says more
 
 
 @attrs.frozen(kw_only=True)
@@ -70,6 +81,9 @@ class Connecting(Event):
     attempt: int
     url: str
 
+    def __str__(self) -> str:
+        return f"connecting to {self.url} (generation {self.generation}, attempt {self.attempt})"
+
 
 @attrs.frozen(kw_only=True)
 class Connected(Event):
@@ -79,6 +93,9 @@ class Connected(Event):
     url: str
     attempt: int
 
+    def __str__(self) -> str:
+        return f"connected to {self.url} (generation {self.generation})"
+
 
 @attrs.frozen(kw_only=True)
 class ConnectionLost(Event):
@@ -87,6 +104,14 @@ class ConnectionLost(Event):
     reason: LostReason
     code: int | None
     detail: str
+
+    def __str__(self) -> str:
+        text = f"connection lost (generation {self.generation}): {self.reason.value}"
+        if self.code is not None:
+            text += f", code {self.code}"
+        if self.detail:
+            text += f": {' '.join(self.detail.split())}"
+        return text
 
 
 @attrs.frozen(kw_only=True)
@@ -106,6 +131,12 @@ class BackingOff(Event):
     delay: float
     error: BaseException | None
     retry_after: float | None = None
+
+    def __str__(self) -> str:
+        return (
+            f"backing off {self.delay:.2f} s before attempt {self.attempt}: "
+            f"{describe_error(self.error)}"
+        )
 
 
 @attrs.frozen(kw_only=True)
@@ -131,6 +162,9 @@ class GaveUp(Event):
     error: BaseException
     exhausted: bool = False
 
+    def __str__(self) -> str:
+        return f"{'gave up' if self.exhausted else 'failed'}: {describe_error(self.error)}"
+
 
 @attrs.frozen(kw_only=True)
 class Closed(Event):
@@ -139,6 +173,9 @@ class Closed(Event):
     code: int | None
     reason: str
 
+    def __str__(self) -> str:
+        return f"closed ({'no connection open' if self.code is None else f'code {self.code}'})"
+
 
 @attrs.frozen(kw_only=True)
 class MessagesDropped(Event):
@@ -146,3 +183,6 @@ class MessagesDropped(Event):
     under ``Overflow.DROP_OLDEST``, or still unsent when the session ended."""
 
     count: int
+
+    def __str__(self) -> str:
+        return f"{self.count} buffered message(s) dropped unsent"

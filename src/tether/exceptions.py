@@ -72,7 +72,9 @@ class SendBufferFull(TetherError, trio.WouldBlock):
     new message would take it past ``Config.send_buffer_bytes`` (the message says which).
 
     Raised by ``Session.send()`` under ``Overflow.RAISE`` and by ``Session.send_nowait()``
-    under ``Overflow.BLOCK`` or ``Overflow.RAISE``. The message was not buffered.
+    under ``Overflow.BLOCK`` or ``Overflow.RAISE``; under ``Overflow.DROP_OLDEST`` by
+    both only when the messages being written leave no room for the new one (nothing
+    else can be evicted). The message was not buffered.
     It is also a ``trio.WouldBlock``, the Trio convention for a ``*_nowait`` call.
     """
 

@@ -304,6 +304,6 @@ def test_a_bad_header_exits_2_without_echoing_its_value(
     assert status == 2
     captured = capsys.readouterr()
     assert "header" in captured.err
-    if ":" in header:
-        assert "'Authorization'" in captured.err  # named
+    if header.partition(":")[0].strip().isidentifier():
+        assert "'Authorization'" in captured.err  # a valid name is named
     assert SECRET not in captured.err + captured.out

@@ -332,7 +332,7 @@ def test_malformed_url_errors_say_what_urllib_found_without_quoting_it(
 @pytest.mark.parametrize(
     ("url", "shown"),
     [
-        ("ws://u:p@h//x@y/", "ws://***@h//x@y/"),  # only the authority's userinfo
+        ("ws://u:p@h//x@y/", "ws://***@y/"),  # to the last @ before the query: safe side
         ("ws://h/?token=a=b&room=1", "ws://h/?token=***&room=1"),  # the value may hold "="
         ("ws://h/?token=s?x", "ws://h/?token=***"),  # the first "?" starts the query
         ("ws://h/?X-Api-Key=s#part", "ws://h/?X-Api-Key=***#part"),  # the fragment stays
@@ -347,3 +347,32 @@ def test_a_websocket_url_built_directly_is_redacted_too() -> None:
     built = WebSocketURL(url="ws://u:p@h/?sig=s", host="h", port=80, resource="/?sig=s", tls=False)
     assert built.redacted == "ws://***@h/?sig=***"
     assert parse_url("ws://u:p@h/?sig=s").redacted == "ws://***@h/?sig=***"
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("ws://user:pass#word@host/", "'ws://***@host/'"),
+        ("ws://user:pa?ss@host/", "'ws://***@host/'"),
+        ("ws://user:12#34@host/", "'ws://***@host/'"),
+    ],
+)
+def test_a_refused_url_hides_a_password_holding_a_hash_or_question_mark(
+    url: str, shown: str
+) -> None:
+    with pytest.raises(ConfigError) as raised:
+        parse_url(url)
+    assert shown in str(raised.value)
+    assert "pass" not in str(raised.value).replace("password", "")
+    assert "word" not in str(raised.value) and "34" not in str(raised.value)
+
+
+def test_a_password_holding_a_slash_is_hidden_in_the_redacted_url() -> None:
+    # urllib takes "user" for the host and 1234 for the port: the URL is "valid", so
+    # its redacted form (in every event) must not show "/x".
+    assert parse_url("ws://user:1234/x@host/").redacted == "ws://***@host/"
+
+
+@pytest.mark.parametrize("name", ["pass", "pwd", "session", "sid", "ticket", "code"])
+def test_more_credential_names_are_hidden(name: str) -> None:
+    assert redact_url(f"ws://h/?{name}=s3cr3t&room=1") == f"ws://h/?{name}=***&room=1"

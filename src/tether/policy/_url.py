@@ -16,11 +16,13 @@ __all__ = ["CREDENTIAL_NAMES", "HIDDEN", "WebSocketURL", "parse_url", "redact_ur
 #: Characters a request target may hold as they are (RFC 3986 section 2: unreserved,
 #: reserved, and ``%`` of an existing escape).
 _RESOURCE_SAFE = "/?#[]@!$&'()*+,;=:%~-._"
-#: The userinfo of a URL (``//user:password@``): up to the last ``@`` of the authority.
-_USERINFO = re.compile(r"(//)[^/?#]*@")
-#: The same, loosely: up to the last ``@`` before the query, for a URL that does not
-#: parse (a password with an unescaped ``/`` in it, say).
-_LOOSE_USERINFO = re.compile(r"(//)[^?#]*@")
+#: The userinfo of a URL (``//user:password@``): up to the last ``@`` before the query
+#: (so a password with an unescaped ``/`` is hidden too; a path with an ``@`` in it
+#: hides the host as well, which is safe).
+_USERINFO = re.compile(r"(//)[^?#]*@")
+#: The same, loosely, for a URL that is refused: up to the last ``@`` anywhere (a
+#: password with an unescaped ``#`` or ``?`` in it must not show in the error).
+_LOOSE_USERINFO = re.compile(r"(//).*@", re.DOTALL)
 #: Query parameters whose values :func:`redact_url` hides: a name equal to one of these
 #: or ending with one (``x-api-key``, ``auth_token``, ``idToken``), in any case.
 CREDENTIAL_NAMES: tuple[str, ...] = (
@@ -35,6 +37,13 @@ CREDENTIAL_NAMES: tuple[str, ...] = (
     "credentials",
     "password",
     "passwd",
+    "pass",
+    "pwd",
+    "session",
+    "sessionid",
+    "sid",
+    "ticket",
+    "code",
     "jwt",
     "access_token",
     "api_key",
@@ -48,9 +57,10 @@ def redact_url(url: str, *, loose: bool = False) -> str:
     """``url`` as it may be shown (events, errors, reprs, the CLI): the userinfo, user
     name included (it may be a token), as ``***@``, and the value of each query parameter
     whose name looks like a credential (:data:`CREDENTIAL_NAMES`; the name is
-    percent-decoded first) as ``***``; the rest as written. ``loose``: for a URL that
-    does not parse, hide everything up to the last ``@`` before the query. Pure; never
-    raises for a ``str``."""
+    percent-decoded first) as ``***``; the rest as written. The userinfo runs to the
+    last ``@`` before the query (a password may hold a ``/``). ``loose``, for a URL
+    that is refused: to the last ``@`` anywhere (it may hold a ``#`` or ``?``). Pure;
+    never raises for a ``str``."""
     pattern = _LOOSE_USERINFO if loose else _USERINFO
     shown = pattern.sub(rf"\1{HIDDEN}@", url, count=1)
     base, question, rest = shown.partition("?")
@@ -110,7 +120,7 @@ def parse_url(url: object) -> WebSocketURL:
     quote the URL redacted (:func:`redact_url`: ``ws://***@host/?token=***``)."""
     if not isinstance(url, str):
         raise ConfigError(f"url: must be a str, got {type(url).__name__}")
-    shown = redact_url(url)
+    shown = redact_url(url, loose=True)  # for the errors below
     problem: str | None = None
     try:
         parts = urllib.parse.urlsplit(url)
@@ -144,7 +154,7 @@ def parse_url(url: object) -> WebSocketURL:
         resource=resource,
         tls=tls,
         authorization=_basic_authorization(parts, shown),
-        redacted=shown,
+        redacted=redact_url(url),
     )
 
 

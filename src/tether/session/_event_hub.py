@@ -1,9 +1,9 @@
-"""Event fan-out: every session event goes to the ``on_event`` callback and to each
-``Session.events()`` subscriber, never waiting for either."""
+"""Event fan-out: every session event goes to the ``tether`` logger (at the level of
+:func:`._logging.event_level`), to the ``on_event`` callback and to each
+``Session.events()`` subscriber, never waiting for any of them."""
 
 from __future__ import annotations
 
-import logging
 import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -12,10 +12,11 @@ import trio
 
 from ..events import Event
 from ._event_stream import EventStream
+from ._logging import SESSION_LOGGER, event_level
 
 __all__ = ["EventHub"]
 
-logger = logging.getLogger("tether")
+logger = SESSION_LOGGER
 
 E = TypeVar("E", bound=Event)
 
@@ -23,9 +24,9 @@ E = TypeVar("E", bound=Event)
 class EventHub:
     """Subscribers and the ``on_event`` callback of one session.
 
-    :meth:`emit` builds the event only when someone listens (an idle session with no
-    subscriber pays one truth test per event). A subscriber whose channel is full misses
-    the event (counted in :attr:`dropped`).
+    :meth:`emit` builds the event only when someone listens (with no subscriber and the
+    logger off, an event costs a level lookup and one ``isEnabledFor``). A subscriber
+    whose channel is full misses the event (counted in :attr:`dropped`).
 
     Subscribers are held by a weak reference to their :class:`EventStream` (the receive
     side) and a strong one to its send channel: a stream that is closed, or that nobody
@@ -61,15 +62,21 @@ class EventHub:
 
     def emit(self, kind: type[E], generation: int, **fields: Any) -> None:
         """Deliver ``kind(generation=..., at=trio.current_time(), **fields)``."""
-        if not self._subscribers and self._on_event is None:
+        level = event_level(kind, fields)
+        logged = logger.isEnabledFor(level)
+        if not (logged or self._subscribers or self._on_event is not None):
             return
         event = kind(generation=generation, at=trio.current_time(), **fields)
+        if logged:
+            logger.log(level, "%s", event, extra={"generation": generation})
         if self._on_event is not None:
             try:
                 self._on_event(event)
             except Exception:
                 logger.exception("on_event callback raised; the session goes on")
-        for ref, channel in list(self._subscribers.items()):
+        # A copy made in C: a weakref callback (_forget) that the cycle collector runs
+        # during this loop's allocations changes the dict, not what is iterated.
+        for ref, channel in self._subscribers.copy().items():
             try:
                 channel.send_nowait(event)
             except trio.WouldBlock:
@@ -79,9 +86,9 @@ class EventHub:
 
     def close(self) -> None:
         """End every subscriber's channel (after the final ``Closed`` event)."""
-        for channel in self._subscribers.values():
+        while self._subscribers:
+            _, channel = self._subscribers.popitem()
             channel.close()
-        self._subscribers.clear()
 
     def _unsubscribe(self, stream: EventStream) -> None:
         """``stream`` was closed."""

@@ -80,7 +80,8 @@ class Session:
         takes a message of any size), ``Overflow.BLOCK`` (default) waits for room,
         ``RAISE`` raises :class:`tether.SendBufferFull`, and ``DROP_OLDEST`` evicts the
         oldest unwritten messages until it fits (their ``send()`` raises
-        :class:`tether.MessageDropped`; a ``MessagesDropped`` event is emitted).
+        :class:`tether.MessageDropped`; a ``MessagesDropped`` event is emitted); it
+        raises ``SendBufferFull`` only when the messages being written leave no room.
 
         A message whose write was cut off by a lost connection is written again on the
         next generation: at-least-once for that one message, exactly-once for the rest.
