@@ -21,11 +21,16 @@ from tether.protocol import (
 )
 from tether.protocol._masking import _c_apply_mask, mask
 
+try:  # the speedups extra, imported here independently of tether
+    from websockets.speedups import apply_mask as websockets_apply_mask
+except ImportError:  # websockets is in the test group; without it, Python masking only
+    websockets_apply_mask = None
+
 #: Section 5.7's masking key, and its masked "Hello".
 RFC_KEY = bytes.fromhex("37fa213d")
 RFC_MASKED_HELLO = bytes.fromhex("7f9f4d5158")
 ZERO_KEY = b"\x00\x00\x00\x00"
-IMPLEMENTATIONS = ["python"] + (["c"] if _c_apply_mask() is not None else [])
+IMPLEMENTATIONS = ["python"] + (["c"] if websockets_apply_mask is not None else [])
 
 
 def pin_key(monkeypatch: pytest.MonkeyPatch, value: bytes) -> None:
@@ -36,9 +41,8 @@ def pin_key(monkeypatch: pytest.MonkeyPatch, value: bytes) -> None:
 @pytest.fixture(params=IMPLEMENTATIONS)
 def implementation(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Run the test with tether's pure-Python masking, then with websockets' C one."""
-    monkeypatch.setattr(
-        masking, "_apply_mask", None if request.param == "python" else _c_apply_mask()
-    )
+    c_mask = websockets_apply_mask if request.param == "c" else None
+    monkeypatch.setattr(masking, "_apply_mask", c_mask)
     return str(request.param)
 
 
@@ -121,12 +125,17 @@ def test_mask_repeats_the_key_from_byte_0(implementation: str, size: int) -> Non
     assert bytes(mask(payload, mask_key)) == expected
 
 
-def test_no_speedups_in_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_speedups_are_websockets_c_function(monkeypatch: pytest.MonkeyPatch) -> None:
+    """websockets' apply_mask when it is installed, unless TETHER_NO_SPEEDUPS is set
+    (to anything but the empty string)."""
+    monkeypatch.delenv("TETHER_NO_SPEEDUPS", raising=False)
+    assert _c_apply_mask() is websockets_apply_mask
+    monkeypatch.setenv("TETHER_NO_SPEEDUPS", "")
+    assert _c_apply_mask() is websockets_apply_mask
+    monkeypatch.setenv("tether_no_speedups", "1")
+    assert _c_apply_mask() is websockets_apply_mask
     monkeypatch.setenv("TETHER_NO_SPEEDUPS", "1")
     assert _c_apply_mask() is None
-    monkeypatch.setenv("TETHER_NO_SPEEDUPS", "")
-    if "c" in IMPLEMENTATIONS:
-        assert _c_apply_mask() is not None
 
 
 # --- sections 5.5.1 and 7.4: close payloads --------------------------------------------

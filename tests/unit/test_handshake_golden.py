@@ -301,3 +301,20 @@ def test_rejection_delimited_by_eof() -> None:
     error = refusal(handshake(), head + b"busy", b"")
     assert (error.status_code, error.body, error.body_truncated) == (503, b"busy", False)
     assert error.headers == {"connection": "close"}
+
+
+@pytest.mark.parametrize("more", [b"\x81\x00", b""])
+def test_receive_after_acceptance_is_an_error(more: bytes) -> None:
+    """The handshake is over once Accepted came back: what follows is frames, not HTTP,
+    and feeding it here again is refused rather than silently dropped."""
+    client = handshake(())
+    assert isinstance(client.receive(answer(b"101 Switching Protocols", *SWITCHING)), Accepted)
+    assert failure(client, more) == "unexpected HTTP event during the upgrade: PAUSED"
+
+
+def test_handshake_refused_defaults() -> None:
+    """Built without a body (as the connection layer may): empty and not cut."""
+    error = HandshakeRefused(401, {"www-authenticate": "Bearer"})
+    assert str(error) == "the server answered the upgrade with HTTP 401"
+    assert (error.status_code, error.headers) == (401, {"www-authenticate": "Bearer"})
+    assert (error.body, error.body_truncated) == (b"", False)

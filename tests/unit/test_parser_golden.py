@@ -178,6 +178,17 @@ def test_message_too_big_across_fragments() -> None:
     )
 
 
+def test_message_too_big_at_the_third_fragment() -> None:
+    """Every fragment adds to the size: 2 + 2 + 2 bytes are over a limit of 5."""
+    fragments = bytes.fromhex("01026162") + bytes.fromhex("00026364")
+    assert fail(fragments, bytes.fromhex("8002"), max_message_size=5) == (
+        1009,
+        "message of over 6 bytes exceeds max_message_size 5",
+        [],
+    )
+    assert FrameParser(6).feed(fragments + bytes.fromhex("80026566")) == ["abcdef"]
+
+
 def test_top_bit_beats_max_message_size() -> None:
     assert fail(bytes.fromhex("827f8000000000000001"), max_message_size=10) == (
         1002,
