@@ -165,7 +165,7 @@ def test_violation_keeps_what_came_before() -> None:
 def test_message_too_big() -> None:
     assert fail(bytes.fromhex("8206"), max_message_size=5) == (
         1009,
-        "message of over 6 bytes exceeds max_message_size 5",
+        "a message of 6 bytes exceeds max_message_size=5",
         [],
     )
 
@@ -173,7 +173,7 @@ def test_message_too_big() -> None:
 def test_message_too_big_across_fragments() -> None:
     assert fail(HEL, bytes.fromhex("8003"), max_message_size=5) == (
         1009,
-        "message of over 6 bytes exceeds max_message_size 5",
+        "a message of 6 bytes exceeds max_message_size=5",
         [],
     )
 
@@ -183,7 +183,7 @@ def test_message_too_big_at_the_third_fragment() -> None:
     fragments = bytes.fromhex("01026162") + bytes.fromhex("00026364")
     assert fail(fragments, bytes.fromhex("8002"), max_message_size=5) == (
         1009,
-        "message of over 6 bytes exceeds max_message_size 5",
+        "a message of 6 bytes exceeds max_message_size=5",
         [],
     )
     assert FrameParser(6).feed(fragments + bytes.fromhex("80026566")) == ["abcdef"]
@@ -201,7 +201,7 @@ def test_largest_63_bit_length_is_too_big_not_invalid() -> None:
     code, reason, _ = fail(bytes.fromhex("827f7fffffffffffffff"), max_message_size=10)
     assert (code, reason) == (
         1009,
-        f"message of over {2**63 - 1} bytes exceeds max_message_size 10",
+        f"a message of {2**63 - 1:,} bytes exceeds max_message_size=10",
     )
 
 
