@@ -12,9 +12,8 @@ guarantees.
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
 from . import events
+from ._version import __version__
 from .codec import Codec, JsonCodec
 from .config import Backoff, Config, Overflow
 from .connection import Opener, TcpOpener
@@ -28,6 +27,7 @@ from .exceptions import (
     IncompatibleServer,
     MessageDropped,
     ReconnectFailed,
+    RedirectError,
     SendBufferFull,
     SessionClosed,
     TetherError,
@@ -35,11 +35,6 @@ from .exceptions import (
 from .session import Connection, EventStream, Session, connect
 from .state import State
 from .statistics import Statistics
-
-try:
-    __version__ = version("trio-tether")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0"
 
 __all__ = [
     "ApplicationError",
@@ -59,6 +54,7 @@ __all__ = [
     "Opener",
     "Overflow",
     "ReconnectFailed",
+    "RedirectError",
     "SendBufferFull",
     "Session",
     "SessionClosed",
