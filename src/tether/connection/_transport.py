@@ -76,7 +76,8 @@ class TcpOpener:
     hostname verification on). ``server_hostname`` (default ``None``: the ``host`` it is
     called with) is the name sent in SNI and checked against the certificate, for a
     ``host`` that is an address (``wss://127.0.0.1:8443/`` serving ``example.test``);
-    it is used for every call, and ignored without TLS. A certificate verification failure surfaces as
+    it is used for every call, and ignored without TLS.
+    A certificate verification failure surfaces as
     ``ssl.SSLCertVerificationError``, which the default policy does not retry. Any
     other TLS handshake failure raises an error named by its SSL error (``TLS handshake
     failed: [SSL: ...] ...``, the ``ssl.SSLError`` as ``__cause__``): a

@@ -117,7 +117,9 @@ def follow_redirect(
             problem = "carries userinfo (tether does not send credentials a server hands out)"
     if problem is not None:
         hops = (*asked, shown_location)
-        raise RedirectError(f"cannot follow the redirect: its Location {problem}: {_chain(hops)}", hops)
+        raise RedirectError(
+            f"cannot follow the redirect: its Location {problem}: {_chain(hops)}", hops
+        )
     resolved = _resolve(current.url, location, parts.scheme.lower())
     try:
         target = parse_url(resolved)

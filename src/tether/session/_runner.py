@@ -1,6 +1,7 @@
-"""One generation's life: open it (stream, handshake, following redirects with a new
-stream and handshake per hop, then ``on_connect``, all within ``connect_timeout``), serve it (deliver inbound messages, run its writing tasks, wait for
-a close request), and tear it down, however it ends.
+"""One generation's life: open it (stream and handshake, a new pair per redirect hop,
+then ``on_connect``, all within ``connect_timeout``), serve it (deliver inbound
+messages, run its writing tasks, wait for a close request), and tear it down, however
+it ends.
 
 Shape of a generation::
 
