@@ -81,3 +81,77 @@ async def test_untrusted_certificate_fails_at_once(nursery: trio.Nursery, ca: tr
             pytest.fail("must not enter")
     assert isinstance(raised.value.__cause__, ssl.SSLCertVerificationError)
     assert attempts == 1
+
+
+# ------------------------------------------ issue 11 item 3: server_hostname= (SNI, cert)
+
+
+async def _named_tls_server(
+    nursery: trio.Nursery, ca: trustme.CA, name: str, seen: list[str | None]
+) -> int:
+    """A TLS WebSocket server on 127.0.0.1 whose certificate is for ``name`` only; it
+    records the SNI name of every handshake."""
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(name).configure_cert(server_context)
+
+    def sni(sock: ssl.SSLObject, server_name: str | None, context: ssl.SSLContext) -> None:
+        seen.append(server_name)
+
+    server_context.sni_callback = sni  # type: ignore[assignment]
+    server = await nursery.start(serve_websocket, echo, "127.0.0.1", 0, server_context)
+    return int(server.port)
+
+
+async def test_server_hostname_sets_sni_and_the_certificate_name(
+    nursery: trio.Nursery, ca: trustme.CA
+) -> None:
+    """Before: connect() had no server_hostname (TypeError). Now: SNI example.test, and
+    the certificate for example.test is accepted on a URL that names an address."""
+    seen: list[str | None] = []
+    port = await _named_tls_server(nursery, ca, "example.test", seen)
+    client_context = ssl.create_default_context()
+    ca.configure_trust(client_context)
+    with trio.fail_after(10):
+        async with tether.connect(
+            f"wss://127.0.0.1:{port}/",
+            config=CONFIG,
+            ssl_context=client_context,
+            server_hostname="example.test",
+        ) as session:
+            await session.send("named")
+            assert await session.receive() == "named"
+    assert seen == ["example.test"]
+
+
+async def test_without_server_hostname_the_address_fails_the_certificate_check(
+    nursery: trio.Nursery, ca: trustme.CA
+) -> None:
+    """The same server, no server_hostname: no SNI for an address, and the certificate
+    (for example.test) does not match 127.0.0.1: fatal after one attempt."""
+    seen: list[str | None] = []
+    port = await _named_tls_server(nursery, ca, "example.test", seen)
+    client_context = ssl.create_default_context()
+    ca.configure_trust(client_context)
+    with trio.fail_after(10), pytest.raises(tether.ReconnectFailed) as raised:
+        async with tether.connect(
+            f"wss://127.0.0.1:{port}/", config=CONFIG, ssl_context=client_context
+        ):
+            pytest.fail("must not enter")
+    assert isinstance(raised.value.__cause__, ssl.SSLCertVerificationError)
+    assert seen == [None]
+
+
+async def test_tcp_opener_server_hostname_checks_that_name(
+    nursery: trio.Nursery, ca: trustme.CA
+) -> None:
+    seen: list[str | None] = []
+    port = await _named_tls_server(nursery, ca, "example.test", seen)
+    client_context = ssl.create_default_context()
+    ca.configure_trust(client_context)
+    wrong = TcpOpener(ssl_context=client_context, server_hostname="other.test")
+    with pytest.raises(ssl.SSLCertVerificationError):
+        await wrong("127.0.0.1", port, True)
+    right = TcpOpener(ssl_context=client_context, server_hostname="example.test")
+    stream = await right("127.0.0.1", port, True)
+    await stream.aclose()
+    assert seen == ["other.test", "example.test"]

@@ -13,9 +13,9 @@ guarantees.
 from __future__ import annotations
 
 import logging
-from importlib.metadata import PackageNotFoundError, version
 
 from . import events
+from ._version import __version__
 from .codec import Codec, JsonCodec
 from .config import Backoff, Config, Overflow
 from .connection import Opener, TcpOpener
@@ -29,6 +29,7 @@ from .exceptions import (
     IncompatibleServer,
     MessageDropped,
     ReconnectFailed,
+    RedirectError,
     SendBufferFull,
     SessionClosed,
     TetherError,
@@ -40,11 +41,6 @@ from .statistics import Statistics
 # A library logs, the application decides where to: nothing is printed unless it
 # configures logging ("tether" for the session, see docs/reference.md).
 logging.getLogger("tether").addHandler(logging.NullHandler())
-
-try:
-    __version__ = version("trio-tether")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0"
 
 __all__ = [
     "ApplicationError",
@@ -64,6 +60,7 @@ __all__ = [
     "Opener",
     "Overflow",
     "ReconnectFailed",
+    "RedirectError",
     "SendBufferFull",
     "Session",
     "SessionClosed",

@@ -12,6 +12,9 @@
     │                          ``__cause__`` (and ``error``) is its exception; not retried
     ├── IncompatibleServer     the server cannot be spoken to as configured (an extension
     │                          or subprotocol we did not offer, no TLS on a wss:// URL)
+    ├── RedirectError          a redirect of the handshake that tether will not follow (a
+    │                          wss:// -> ws:// downgrade, a loop, more than 10 hops, a
+    │                          Location that is no WebSocket URL); ``hops``; not retried
     ├── DecodeError            the codec could not decode an inbound message; ``raw`` keeps it
     └── SessionClosed          the session has ended; no more sends or receives
         └── ReconnectFailed    the retry policy gave up; ``__cause__`` is the last error
@@ -45,6 +48,7 @@ __all__ = [
     "IncompatibleServer",
     "MessageDropped",
     "ReconnectFailed",
+    "RedirectError",
     "SendBufferFull",
     "SessionClosed",
     "TetherError",
@@ -204,3 +208,26 @@ class IncompatibleServer(TetherError):
       plain HTTP): the message names the SSL error and asks whether the URL should be
       ``ws://``, and ``__cause__`` is the ``ssl.SSLError``.
     """
+
+
+class RedirectError(TetherError):
+    """The server redirected the opening handshake (301, 302, 303, 307 or 308 with a
+    ``Location``) somewhere tether will not follow, so the attempt failed:
+
+    * from ``wss://`` to ``ws://`` (a TLS downgrade, whatever the host);
+    * a loop (a URL this attempt already asked), or more than 10 redirects in one
+      attempt (``tether.policy.MAX_REDIRECTS``);
+    * a ``Location`` that is not a WebSocket URL once resolved (RFC 9110 section
+      10.2.2; ``http`` and ``https`` count as ``ws`` and ``wss``), or that carries
+      userinfo (credentials from a server are not sent on);
+    * to another host when ``connect(server_hostname=...)`` fixed the TLS name.
+
+    The default table does not retry it: the server would answer the same. ``hops`` is
+    the attempt's chain of URLs, redacted (``tether.policy.redact_url``), from the one
+    configured to the one refused (or the ``Location`` as sent, redacted, when it does
+    not resolve); the message names them joined by `` -> ``, so it shows no secret.
+    """
+
+    def __init__(self, message: str, hops: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.hops = tuple(hops)

@@ -307,3 +307,29 @@ def test_a_bad_header_exits_2_without_echoing_its_value(
     if header.partition(":")[0].strip().isidentifier():
         assert "'Authorization'" in captured.err  # a valid name is named
     assert SECRET not in captured.err + captured.out
+
+
+@pytest.mark.parametrize(
+    ("args", "user_agent", "origin"),
+    [
+        ([], "default", None),
+        (
+            ["--user-agent", "bot/1", "--origin", "https://app.example"],
+            "bot/1",
+            "https://app.example",
+        ),
+        (["--user-agent", ""], None, None),
+    ],
+    ids=["defaults", "given", "no-user-agent"],
+)
+async def test_user_agent_and_origin_options(
+    server: WsServer, args: list[str], user_agent: str | None, origin: str | None
+) -> None:
+    from tether.policy import DEFAULT_USER_AGENT
+
+    result = await run_tether("connect", server.url, *args, "--ping-interval", "off")
+    assert result.returncode == 0, result.stderr.decode()
+    [(_, headers, _)] = server.handshakes
+    expected = DEFAULT_USER_AGENT if user_agent == "default" else user_agent
+    assert headers.get("user-agent") == expected
+    assert headers.get("origin") == origin

@@ -180,11 +180,13 @@ def test_a_non_101_informational_answer_is_not_an_acceptance() -> None:
         ),
         (
             (*SWITCHING, b"Sec-WebSocket-Extensions: permessage-deflate"),
-            "the server selected extension 'permessage-deflate', which the client did not offer (it offers none; RFC 6455 section 4.1: fail the connection)",
+            "the server selected extension 'permessage-deflate', which the client did not offer "
+            "(it offers none; RFC 6455 section 4.1: fail the connection)",
         ),
         (
             (*SWITCHING, b"Sec-WebSocket-Protocol: CHAT"),
-            "the server selected subprotocol 'CHAT', which the client did not offer (offered: 'chat', 'superchat'; RFC 6455 section 4.1: fail the connection)",
+            "the server selected subprotocol 'CHAT', which the client did not offer "
+            "(offered: 'chat', 'superchat'; RFC 6455 section 4.1: fail the connection)",
         ),
     ],
 )
@@ -197,9 +199,9 @@ def test_subprotocol_value_is_latin_1() -> None:
     message = failure(
         client, answer(b"101 Switching Protocols", *SWITCHING, b"Sec-WebSocket-Protocol: ch\xe4t")
     )
-    assert (
-        message
-        == "the server selected subprotocol 'ch\u00e4t', which the client did not offer (offered: 'chat', 'superchat'; RFC 6455 section 4.1: fail the connection)"
+    assert message == (
+        "the server selected subprotocol 'ch\u00e4t', which the client did not offer "
+        "(offered: 'chat', 'superchat'; RFC 6455 section 4.1: fail the connection)"
     )
 
 

@@ -43,7 +43,7 @@ _AUTHENTICATION_STATUSES = frozenset({401, 403, 407})
 
 def rejection_text(error: HandshakeRejected) -> str:
     """One line for a refused upgrade: ``not a WebSocket endpoint: HTTP 404: <body>``
-    for an answer that says there is no WebSocket here (a 2xx, a redirect, any 4xx but
+    for an answer that says there is no WebSocket here (a 2xx, a 3xx not followed, any 4xx but
     401, 403, 407, 408 and 429), ``handshake rejected: HTTP 503: <body>`` otherwise
     (a retryable status, or authentication). The body is quoted on one line, at most
     :data:`MAX_BODY_EXCERPT` bytes, then ``… (body cut at 200 of 4,096 bytes)`` when it

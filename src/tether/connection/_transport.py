@@ -73,7 +73,11 @@ class TcpOpener:
     """The default opener: TCP to ``host:port``, then TLS when ``tls`` is true.
 
     ``ssl_context`` defaults to ``ssl.create_default_context()`` (certificate and
-    hostname verification on). A certificate verification failure surfaces as
+    hostname verification on). ``server_hostname`` (default ``None``: the ``host`` it is
+    called with) is the name sent in SNI and checked against the certificate, for a
+    ``host`` that is an address (``wss://127.0.0.1:8443/`` serving ``example.test``);
+    it is used for every call, and ignored without TLS.
+    A certificate verification failure surfaces as
     ``ssl.SSLCertVerificationError``, which the default policy does not retry. Any
     other TLS handshake failure raises an error named by its SSL error (``TLS handshake
     failed: [SSL: ...] ...``, the ``ssl.SSLError`` as ``__cause__``): a
@@ -83,6 +87,7 @@ class TcpOpener:
     """
 
     ssl_context: ssl.SSLContext | None = None
+    server_hostname: str | None = None
 
     async def __call__(self, host: str, port: int, tls: bool) -> trio.abc.Stream:
         try:
@@ -94,7 +99,8 @@ class TcpOpener:
             if not tls:
                 return tcp
             context = self.ssl_context or ssl.create_default_context()
-            stream = trio.SSLStream(tcp, context, server_hostname=host, https_compatible=True)
+            name = host if self.server_hostname is None else self.server_hostname
+            stream = trio.SSLStream(tcp, context, server_hostname=name, https_compatible=True)
             try:
                 await stream.do_handshake()
             except trio.BrokenResourceError as exc:

@@ -1,5 +1,6 @@
 """Pure decisions, apart from the Trio shell: the retry-or-fail table, backoff with full
-jitter, ``Retry-After``, URL parsing and redaction, and the checks of ``connect()``'s and
+jitter, ``Retry-After``, URL parsing and redaction, where a redirect of the handshake
+leads, and the checks of ``connect()``'s and
 ``aclose()``'s arguments and of handshake headers. Nothing here does I/O, reads a clock
 or imports trio; the session layer asks these functions and acts on the answers.
 """
@@ -10,10 +11,21 @@ from ._arguments import (
     check_callback,
     check_close,
     check_codec,
+    check_origin,
+    check_server_hostname,
     check_ssl_context,
+    check_user_agent,
     sendable_close_code,
 )
-from ._headers import OWNED_HEADERS, check_headers_argument, handshake_headers, header_problem
+from ._headers import (
+    CREDENTIAL_HEADERS,
+    DEFAULT_USER_AGENT,
+    OWNED_HEADERS,
+    check_headers_argument,
+    handshake_headers,
+    header_problem,
+)
+from ._redirect import MAX_REDIRECTS, REDIRECT_STATUSES, Hop, follow_redirect, redirect_location
 from ._retry import (
     COME_BACK_LATER_CLOSE_CODES,
     FATAL_CLOSE_CODES,
@@ -29,12 +41,17 @@ from ._url import CREDENTIAL_NAMES, WebSocketURL, parse_url, redact_url
 
 __all__ = [
     "COME_BACK_LATER_CLOSE_CODES",
+    "CREDENTIAL_HEADERS",
     "CREDENTIAL_NAMES",
+    "DEFAULT_USER_AGENT",
     "FATAL_CLOSE_CODES",
     "MAX_CLOSE_REASON",
+    "MAX_REDIRECTS",
     "OWNED_HEADERS",
+    "REDIRECT_STATUSES",
     "RETRYABLE_HANDSHAKE_STATUSES",
     "SENDABLE_CLOSE_CODES",
+    "Hop",
     "WebSocketURL",
     "backoff_delay",
     "backoff_step",
@@ -42,14 +59,19 @@ __all__ = [
     "check_close",
     "check_codec",
     "check_headers_argument",
+    "check_origin",
+    "check_server_hostname",
     "check_ssl_context",
+    "check_user_agent",
     "default_retry_if",
+    "follow_redirect",
     "handshake_headers",
     "header_problem",
     "must_wait_before_retry",
     "next_delay",
     "parse_url",
     "redact_url",
+    "redirect_location",
     "retry_after",
     "sendable_close_code",
 ]

@@ -5,10 +5,13 @@ validators name the field (``on_event: must be callable, got str``).
 
 from __future__ import annotations
 
+import ipaddress
+import re
 import ssl
 from typing import Final
 
 from ..exceptions import ConfigError
+from ._headers import header_problem
 
 __all__ = [
     "MAX_CLOSE_REASON",
@@ -16,7 +19,10 @@ __all__ = [
     "check_callback",
     "check_close",
     "check_codec",
+    "check_origin",
+    "check_server_hostname",
     "check_ssl_context",
+    "check_user_agent",
     "sendable_close_code",
 ]
 
@@ -29,6 +35,17 @@ SENDABLE_CLOSE_CODES: Final = frozenset(
 )
 #: Bytes of UTF-8 a Close frame's reason has room for (section 5.5: 125, 2 the code).
 MAX_CLOSE_REASON: Final = 123
+#: A serialized origin (RFC 6454 section 6.2): ``scheme "://" host [ ":" port ]``, the
+#: scheme as RFC 3986 section 3.1 has it, the host a name of letters, digits, ``-``,
+#: ``_`` and dots (ASCII: an IDN in its ``xn--`` form) or a bracketed IPv6 address.
+_ORIGIN = re.compile(
+    r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://"
+    r"(?P<host>[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.?|\[[0-9A-Fa-f:.]+\])"
+    r"(?::(?P<port>[0-9]{1,5}))?"
+)
+#: A host name for SNI and the certificate check: labels of letters, digits, ``-`` and
+#: ``_`` joined by dots (an IDN in its ``xn--`` form or as Unicode, which ``ssl`` encodes).
+_HOSTNAME = re.compile(r"[^\W.](?:[\w-]*[^\W_])?(?:\.[^\W.](?:[\w-]*[^\W_])?)*\.?")
 
 
 def _kind(value: object) -> str:
@@ -48,6 +65,64 @@ def check_ssl_context(value: object) -> None:
             f"ssl_context: must be an ssl.SSLContext (ssl.create_default_context()), "
             f"got {_kind(value)}"
         )
+
+
+def check_user_agent(value: object) -> None:
+    """``connect(user_agent=...)`` is ``None`` (send none) or a ``str`` that may be sent
+    as a header value (:func:`tether.policy.header_problem`; the error never quotes it)."""
+    if value is None:
+        return
+    if not isinstance(value, str):
+        raise ConfigError(f"user_agent: must be a str or None, got {_kind(value)}")
+    problem = header_problem("User-Agent", value)
+    if problem is not None:
+        raise ConfigError(f"user_agent: {problem}")
+
+
+def check_origin(value: object) -> None:
+    """``connect(origin=...)`` is ``None`` or a serialized origin (RFC 6454 section
+    6.2): ``scheme://host[:port]``, ASCII, no userinfo, path, query or trailing ``/``,
+    a port from 1 to 65535 (``https://app.example``, ``http://127.0.0.1:8000``)."""
+    if value is None:
+        return
+    if not isinstance(value, str):
+        raise ConfigError(f"origin: must be a str or None, got {_kind(value)}")
+    match = _ORIGIN.fullmatch(value)
+    port = None if match is None else match["port"]
+    if match is None or (port is not None and not 1 <= int(port) <= 65535):
+        hint = " (an origin has no path: drop the trailing '/')" if value.endswith("/") else ""
+        raise ConfigError(
+            f"origin: must be a serialized origin scheme://host[:port] (RFC 6454 section "
+            f"6.2), such as 'https://app.example', got {value!r}{hint}"
+        )
+    if match["host"].startswith("["):
+        try:
+            ipaddress.IPv6Address(match["host"][1:-1])
+        except ValueError:
+            raise ConfigError(f"origin: {value!r} has an invalid IPv6 address") from None
+
+
+def check_server_hostname(value: object, *, default_opener: bool) -> None:
+    """``connect(server_hostname=...)`` is ``None`` or a host name (or IP address) for
+    SNI and the certificate check, and only with the default opener
+    (``default_opener``: no ``opener=`` was given), which is the one that does TLS."""
+    if value is None:
+        return
+    if not isinstance(value, str):
+        raise ConfigError(f"server_hostname: must be a str or None, got {_kind(value)}")
+    if not default_opener:
+        raise ConfigError(
+            "server_hostname: only the default opener does TLS; with opener=, give the "
+            "name to your opener (tether.TcpOpener(server_hostname=...))"
+        )
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        if _HOSTNAME.fullmatch(value) is None:
+            raise ConfigError(
+                f"server_hostname: must be a host name such as 'example.test' (no scheme, "
+                f"port or path), got {value!r}"
+            ) from None
 
 
 def check_codec(value: object) -> None:

@@ -10,16 +10,35 @@ from __future__ import annotations
 
 import re
 import string
+import sys
 from collections.abc import Mapping
+from typing import Final
 
+from .._version import __version__
 from ..exceptions import ConfigError
 
-__all__ = ["OWNED_HEADERS", "check_headers_argument", "handshake_headers", "header_problem"]
+__all__ = [
+    "CREDENTIAL_HEADERS",
+    "DEFAULT_USER_AGENT",
+    "OWNED_HEADERS",
+    "check_headers_argument",
+    "handshake_headers",
+    "header_problem",
+]
 
 #: Headers the opening handshake writes itself (RFC 6455 section 4.1), lower case; with
 #: every ``Sec-WebSocket-*`` header (:data:`_OWNED_PREFIX`).
 OWNED_HEADERS = frozenset({"host", "upgrade", "connection"})
 _OWNED_PREFIX = "sec-websocket-"
+#: Headers of ``headers`` that a redirect to another origin does not carry on (lower
+#: case), with the ``Authorization`` of the URL's userinfo (``tether.policy._redirect``).
+CREDENTIAL_HEADERS: Final = frozenset({"authorization", "cookie"})
+#: The ``User-Agent`` the handshake sends unless told otherwise (``connect(user_agent=)``
+#: or a ``User-Agent`` in ``headers``): ``trio-tether/VERSION Python/X.Y``, VERSION
+#: being ``tether.__version__``.
+DEFAULT_USER_AGENT: Final = (
+    f"trio-tether/{__version__} Python/{sys.version_info.major}.{sys.version_info.minor}"
+)
 #: RFC 9110 section 5.6.2: ``tchar``.
 _TCHAR = frozenset("!#$%&'*+-.^_`|~" + string.digits + string.ascii_letters)
 #: RFC 9110 section 5.5: ``field-value``: visible ASCII and obs-text (Latin-1 0x80-0xFF),
@@ -85,24 +104,41 @@ def header_problem(name: object, value: object) -> str | None:
 
 
 def handshake_headers(
-    headers: object, *, authorization: str | None = None
+    headers: object,
+    *,
+    authorization: str | None = None,
+    user_agent: str | None = None,
+    origin: str | None = None,
+    credentials: bool = True,
 ) -> list[tuple[bytes, bytes]]:
     """``headers`` (a mapping of str to str) checked and encoded (Latin-1) for the
-    upgrade request, followed by ``Authorization: <authorization>`` unless ``headers``
-    has one (any case). Raises :class:`ConfigError` naming the first bad header
-    (:func:`header_problem`) or saying that ``headers`` is not a mapping."""
+    upgrade request, followed by ``Authorization: <authorization>``, ``User-Agent:
+    <user_agent>`` and ``Origin: <origin>`` for each that is not ``None`` and that
+    ``headers`` does not have (any case): what ``headers`` says wins. ``credentials``
+    false (after a redirect to another origin): ``headers``' ``Authorization`` and
+    ``Cookie`` (:data:`CREDENTIAL_HEADERS`) are left out, and so is ``authorization``.
+    Raises :class:`ConfigError` naming the first bad header (:func:`header_problem`) or
+    saying that ``headers`` is not a mapping."""
     if not isinstance(headers, Mapping):
         raise ConfigError(f"headers: must be a mapping of str to str, got {type(headers).__name__}")
     fields: list[tuple[bytes, bytes]] = []
+    given: set[str] = set()
     for name, value in headers.items():
         problem = header_problem(name, value)
         if problem is not None:
             raise ConfigError(f"headers: {problem}")
-        if authorization is not None and name.lower() == "authorization":
-            authorization = None
-        fields.append((name.encode("ascii"), value.encode("latin-1")))
-    if authorization is not None:
-        fields.append((b"Authorization", authorization.encode("ascii")))
+        lower = name.lower()
+        given.add(lower)
+        if credentials or lower not in CREDENTIAL_HEADERS:
+            fields.append((name.encode("ascii"), value.encode("latin-1")))
+    defaults = (
+        ("Authorization", authorization if credentials else None),
+        ("User-Agent", user_agent),
+        ("Origin", origin),
+    )
+    for name, default in defaults:
+        if default is not None and name.lower() not in given:
+            fields.append((name.encode("ascii"), default.encode("latin-1")))
     return fields
 
 

@@ -21,6 +21,7 @@ from ..exceptions import (
     ConnectionLostError,
     HandshakeRejected,
     IncompatibleServer,
+    RedirectError,
     SessionClosed,
 )
 
@@ -77,7 +78,9 @@ def default_retry_if(error: BaseException) -> bool:
     handshake 5xx, 408, 429                                     retry
     an invalid upgrade answer (``HandshakeFailed``), a TLS
       handshake error other than the two below                  retry
-    handshake other 4xx (401, 403, 404 ...)                     fail
+    handshake other 4xx (401, 403, 404 ...), a 3xx not followed fail
+    ``RedirectError``: a redirect not followed (``wss://`` to
+      ``ws://``, a loop, more than 10 hops, a bad ``Location``)  fail
     TLS certificate verification error, bad URL or scheme       fail
     ``IncompatibleServer``: a 101 that selected an extension
       or subprotocol we did not offer; ``wss://`` to a server
@@ -91,7 +94,9 @@ def default_retry_if(error: BaseException) -> bool:
     """
     if isinstance(error, HandshakeRejected):
         return error.status_code >= 500 or error.status_code in RETRYABLE_HANDSHAKE_STATUSES
-    if isinstance(error, (SessionClosed, ConfigError, ApplicationError, IncompatibleServer)):
+    if isinstance(
+        error, (SessionClosed, ConfigError, ApplicationError, IncompatibleServer, RedirectError)
+    ):
         return False
     if isinstance(error, ConnectionLostError):
         if error.reason is LostReason.PROTOCOL_ERROR:

@@ -17,11 +17,15 @@ from ..connection import Opener, TcpOpener
 from ..events import Event
 from ..exceptions import ConfigError, TetherError
 from ..policy import (
+    DEFAULT_USER_AGENT,
     WebSocketURL,
     check_callback,
     check_codec,
     check_headers_argument,
+    check_origin,
+    check_server_hostname,
     check_ssl_context,
+    check_user_agent,
     parse_url,
 )
 from ._closing import GOING_AWAY, INTERNAL_ERROR
@@ -61,7 +65,10 @@ async def connect(
     on_connect: OnConnect | None = None,
     headers: HeadersArg = None,
     subprotocols: Sequence[str] = (),
+    user_agent: str | None = DEFAULT_USER_AGENT,
+    origin: str | None = None,
     ssl_context: Any = None,
+    server_hostname: str | None = None,
     codec: Codec | None = None,
     opener: Opener | None = None,
     rng: random.Random | None = None,
@@ -74,6 +81,16 @@ async def connect(
             (failover; each outage starts again at the first). Userinfo
             (``ws://user:password@host/``) is sent as ``Authorization: Basic``,
             percent-decoded, unless ``headers`` has an ``Authorization`` header.
+            Redirects of the handshake (301, 302, 303, 307, 308 with a ``Location``)
+            are followed, up to 10 per attempt, each a new stream and handshake within
+            the attempt's ``connect_timeout``; a relative ``Location`` is resolved
+            against the URL asked, and ``http``/``https`` count as ``ws``/``wss``. A
+            hop to another origin (scheme, host or port) sends neither the userinfo's
+            ``Authorization`` nor ``headers``' ``Authorization`` and ``Cookie`` for the
+            rest of the attempt. ``wss://`` to ``ws://``, a loop, an 11th redirect or a
+            ``Location`` that is no WebSocket URL raise :class:`tether.RedirectError`
+            (not retried by default). Each attempt starts again from the configured
+            URL; ``Connected.url`` is where it landed.
         config: a :class:`tether.Config` (default ``Config()``).
         on_connect: ``async fn(conn: tether.Connection)``, run at the start of every
             generation, before buffered sends are flushed: authenticate, subscribe.
@@ -94,8 +111,21 @@ async def connect(
             retried. Errors name the header, never its value. An exception the callable
             raises is an :class:`tether.ApplicationError`, by default not retried.
         subprotocols: ``Sec-WebSocket-Protocol`` values to offer, in preference order.
+        user_agent: the ``User-Agent`` header (default
+            :data:`tether.policy.DEFAULT_USER_AGENT`, ``trio-tether/VERSION
+            Python/X.Y``); ``None`` sends none. A ``User-Agent`` in ``headers`` wins.
+        origin: an ``Origin`` header to send (default ``None``: none), a serialized
+            origin ``scheme://host[:port]`` (RFC 6454 section 6.2), such as
+            ``"https://app.example"``, for servers that check it. An ``Origin`` in
+            ``headers`` wins.
         ssl_context: an ``ssl.SSLContext`` for ``wss://`` with the default opener
             (default: system trust).
+        server_hostname: the TLS name (SNI and the certificate check) to use instead
+            of the URL's host, with the default opener (default ``None``: the host):
+            ``wss://127.0.0.1:8443/`` with ``server_hostname="example.test"``. The
+            ``Host`` header stays the URL's; a redirect to another host is then a
+            :class:`tether.RedirectError`. With ``opener=`` it is a ``ConfigError``:
+            give it to the opener (``tether.TcpOpener(server_hostname=...)``).
         codec: an object with ``encode`` and ``decode`` (:class:`tether.JsonCodec`);
             default raw str/bytes.
         opener: the transport seam, ``async (host, port, tls) -> trio.abc.Stream``
@@ -108,11 +138,14 @@ async def connect(
     Raises (on entry): :class:`tether.ConfigError` naming the argument, at once and
     before any I/O: a URL that is not a ``str`` (or sequence of them), not ``ws``/``wss``,
     without a host, with port 0 or a fragment; ``config`` not a ``Config``; ``headers``
-    neither a mapping nor callable, or a header that may not be sent; ``on_connect``,
-    ``on_event`` or ``opener`` not callable; ``ssl_context`` not an ``ssl.SSLContext``;
+    neither a mapping nor callable, or a header that may not be sent; a ``user_agent``
+    that is not a header value; an ``origin`` that is not ``scheme://host[:port]``;
+    ``on_connect``, ``on_event`` or ``opener`` not callable; ``ssl_context`` not an
+    ``ssl.SSLContext``; ``server_hostname`` not a host name, or given with ``opener``;
     a ``codec`` without ``encode``/``decode``;
     :class:`tether.HandshakeRejected` for a fatal rejection (401, 403, 404 ...) after one
-    attempt; :class:`tether.ReconnectFailed` when the policy gives up first.
+    attempt; :class:`tether.ReconnectFailed` when the policy gives up first (for a
+    redirect refused, its ``__cause__`` is the :class:`tether.RedirectError`).
 
     On exit the session closes: normally with ``aclose()`` (flush, Close 1000); if the
     body raised, with Close 1011 and without flushing; if the body was cancelled or
@@ -127,21 +160,27 @@ async def connect(
     elif not isinstance(config, Config):
         raise ConfigError(f"config: must be a tether.Config, got {config!r}")
     check_headers_argument(headers)
+    check_user_agent(user_agent)
+    check_origin(origin)
     check_callback("on_connect", on_connect)
     check_callback("on_event", on_event)
     check_callback("opener", opener)
     check_ssl_context(ssl_context)
+    check_server_hostname(server_hostname, default_opener=opener is None)
     check_codec(codec)
     if isinstance(subprotocols, str):
         subprotocols = (subprotocols,)
     if opener is None:
-        opener = TcpOpener(ssl_context=ssl_context)
+        opener = TcpOpener(ssl_context=ssl_context, server_hostname=server_hostname)
     machinery = build_machinery(
         urls,
         config=config,
         on_connect=on_connect,
         headers=headers,
         subprotocols=tuple(subprotocols),
+        user_agent=user_agent,
+        origin=origin,
+        fixed_host=server_hostname is not None,
         codec=codec,
         opener=opener,
         rng=rng or SHARED_RNG,

@@ -1,6 +1,7 @@
-"""One generation's life: open it (stream, handshake, ``on_connect``, all within
-``connect_timeout``), serve it (deliver inbound messages, run its writing tasks, wait for
-a close request), and tear it down, however it ends.
+"""One generation's life: open it (stream and handshake, a new pair per redirect hop,
+then ``on_connect``, all within ``connect_timeout``), serve it (deliver inbound
+messages, run its writing tasks, wait for a close request), and tear it down, however
+it ends.
 
 Shape of a generation::
 
@@ -25,8 +26,9 @@ import trio
 from ..config import Config
 from ..connection import ClientConnection, Opener, lost_error, open_client
 from ..events import Connected
-from ..exceptions import ConfigError
-from ..policy import WebSocketURL, handshake_headers
+from ..exceptions import ConfigError, HandshakeRejected
+from ..policy import Hop, follow_redirect, handshake_headers, redirect_location
+from ..protocol import Accepted
 from ..state import State
 from ._application import application_code
 from ._buffers import Message, ReceiveBuffer, SendBuffer
@@ -54,14 +56,17 @@ class GenerationRunner:
         "_config",
         "_counters",
         "_encoding",
+        "_fixed_host",
         "_headers",
         "_hub",
         "_lifecycle",
         "_on_connect",
         "_opener",
+        "_origin",
         "_receive_buffer",
         "_send_buffer",
         "_subprotocols",
+        "_user_agent",
         "_writer",
     )
 
@@ -72,6 +77,9 @@ class GenerationRunner:
         opener: Opener,
         headers: HeadersArg,
         subprotocols: Sequence[str],
+        user_agent: str | None,
+        origin: str | None,
+        fixed_host: bool,
         on_connect: OnConnect | None,
         encoding: MessageEncoding,
         lifecycle: Lifecycle,
@@ -86,6 +94,9 @@ class GenerationRunner:
         self._opener = opener
         self._headers = headers
         self._subprotocols = tuple(subprotocols)
+        self._user_agent = user_agent
+        self._origin = origin
+        self._fixed_host = fixed_host
         self._on_connect = on_connect
         self._encoding = encoding
         self._lifecycle = lifecycle
@@ -112,24 +123,14 @@ class GenerationRunner:
                 ws_nursery.cancel_scope.cancel()
 
     async def _open(self, generation: Generation, ws_nursery: trio.Nursery) -> ClientConnection:
-        """Stream, handshake and ``on_connect``, all within ``connect_timeout`` (past it:
-        ``TimeoutError``, retried). What ``on_connect`` raises is ``ApplicationError``
-        (not retried by default), but for a ``ConnectionLostError`` from the connection."""
+        """Stream, handshake (following redirects) and ``on_connect``, all within
+        ``connect_timeout`` (past it: ``TimeoutError``, retried). What ``on_connect``
+        raises is ``ApplicationError`` (not retried by default), but for a
+        ``ConnectionLostError`` from the connection."""
         timeout = self._config.connect_timeout
-        url = generation.url
         with trio.move_on_after(math.inf if timeout is None else timeout) as deadline:
-            extra_headers = await self._handshake_headers(url)
-            generation.stream = await self._opener(url.host, url.port, url.tls)
-            ws, accepted = await open_client(
-                ws_nursery,
-                generation.stream,
-                host=url.host_header,
-                resource=url.resource,
-                subprotocols=self._subprotocols,
-                extra_headers=extra_headers,
-                max_message_size=self._config.max_message_size,
-                max_waiting_bytes=self._config.receive_buffer_bytes,
-            )
+            headers = await self._attempt_headers()
+            ws, accepted = await self._handshake(generation, ws_nursery, headers)
             generation.ws = ws
             if self._on_connect is not None:
                 counters = self._counters
@@ -137,7 +138,7 @@ class GenerationRunner:
                     ws,
                     accepted,
                     generation=generation.number,
-                    url=url.redacted,
+                    url=generation.url.redacted,
                     attempt=generation.attempt,
                     last_message_at=counters.last_message_at,
                     messages_received=counters.messages_received,
@@ -149,17 +150,61 @@ class GenerationRunner:
                     await self._on_connect(connection)
             return ws
         assert deadline.cancelled_caught
-        raise TimeoutError(f"connect attempt timed out after {timeout} s ({url.redacted})")
+        raise TimeoutError(
+            f"connect attempt timed out after {timeout} s ({generation.url.redacted})"
+        )
 
-    async def _handshake_headers(self, url: WebSocketURL) -> list[tuple[bytes, bytes]]:
-        """This attempt's extra headers, checked (:func:`tether.policy.handshake_headers`),
-        with the URL's ``Authorization`` unless they have one. Raises ``ConfigError``,
-        which the supervisor never retries, or ``ApplicationError`` if the callable
-        raised."""
+    async def _handshake(
+        self, generation: Generation, ws_nursery: trio.Nursery, headers: Mapping[str, str]
+    ) -> tuple[ClientConnection, Accepted]:
+        """A stream and the opening handshake to ``generation.url``; while the server
+        redirects (:func:`tether.policy.redirect_location`), close that stream and do the
+        same to where it points (:func:`tether.policy.follow_redirect`, which raises
+        ``RedirectError`` for a hop it refuses). ``generation.url`` ends as the URL that
+        accepted; the next attempt starts again from the configured one."""
+        chain = [generation.url]
+        hop = Hop(generation.url, credentials=True)
+        while True:
+            extra_headers = handshake_headers(
+                headers,
+                authorization=hop.url.authorization,
+                user_agent=self._user_agent,
+                origin=self._origin,
+                credentials=hop.credentials,
+            )
+            generation.url = url = hop.url
+            generation.stream = await self._opener(url.host, url.port, url.tls)
+            try:
+                return await open_client(
+                    ws_nursery,
+                    generation.stream,
+                    host=url.host_header,
+                    resource=url.resource,
+                    subprotocols=self._subprotocols,
+                    extra_headers=extra_headers,
+                    max_message_size=self._config.max_message_size,
+                    max_waiting_bytes=self._config.receive_buffer_bytes,
+                )
+            except HandshakeRejected as rejected:
+                location = redirect_location(rejected.status_code, rejected.headers)
+                if location is None:
+                    raise
+            hop = follow_redirect(
+                chain, location, credentials=hop.credentials, fixed_host=self._fixed_host
+            )
+            chain.append(hop.url)
+            stream, generation.stream = generation.stream, None
+            await trio.aclose_forcefully(stream)
+
+    async def _attempt_headers(self) -> Mapping[str, str]:
+        """This attempt's ``headers``: the mapping given, or what the callable made (once
+        per attempt, for every hop of it; checked by ``handshake_headers`` per hop).
+        Raises ``ConfigError``, which the supervisor never retries, or
+        ``ApplicationError`` if the callable raised."""
         headers: object = self._headers
         if headers is None:
-            headers = {}
-        elif callable(headers):
+            return {}
+        if callable(headers):
             with application_code("headers"):
                 made = headers()
             if not inspect.isawaitable(made):
@@ -174,7 +219,8 @@ class GenerationRunner:
                     f"headers: the callable must return a mapping of str to str, "
                     f"got {type(headers).__name__}"
                 )
-        return handshake_headers(headers, authorization=url.authorization)
+        assert isinstance(headers, Mapping)
+        return headers
 
     async def _serve(self, generation: Generation, ws: ClientConnection) -> None:
         """The generation is open: run its tasks until one of them ends it."""

@@ -13,6 +13,7 @@ from typing import Any
 import attrs
 
 import tether
+from tether.policy import DEFAULT_USER_AGENT
 
 from .._format import header_names, redacted_urls
 from .config_file import ConnectSettings, read_connect_file
@@ -95,6 +96,9 @@ class ConnectOptions:
         config: the session's :class:`tether.Config`.
         headers: extra handshake headers (only their names in the ``repr``).
         subprotocols: ``Sec-WebSocket-Protocol`` values offered.
+        user_agent: the ``User-Agent`` sent (default
+            :data:`tether.policy.DEFAULT_USER_AGENT`; ``None``: none).
+        origin: the ``Origin`` sent (default ``None``: none).
         insecure: TLS without certificate verification (default ``False``).
         json: JSON output (default ``False``).
         binary: stdin lines are hex/base64 and sent as binary messages (default ``False``).
@@ -109,6 +113,8 @@ class ConnectOptions:
     config: tether.Config = attrs.field(factory=tether.Config)
     headers: Mapping[str, str] = attrs.field(factory=dict, repr=header_names)
     subprotocols: tuple[str, ...] = ()
+    user_agent: str | None = DEFAULT_USER_AGENT
+    origin: str | None = None
     insecure: bool = False
     json: bool = False
     binary: bool = False
@@ -217,6 +223,16 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="subprotocol to offer (repeatable, in preference order)",
     )
     handshake.add_argument(
+        "--user-agent",
+        metavar="TEXT",
+        help="User-Agent to send instead of trio-tether/VERSION Python/X.Y ('' sends none)",
+    )
+    handshake.add_argument(
+        "--origin",
+        metavar="ORIGIN",
+        help="Origin to send: scheme://host[:port], e.g. https://app.example (default: none)",
+    )
+    handshake.add_argument(
         "--insecure",
         action="store_true",
         help="wss:// without verifying the server's certificate (dangerous; warns loudly)",
@@ -265,6 +281,8 @@ def options_from_args(args: argparse.Namespace) -> ConnectOptions:
         config=config,
         headers={**settings.headers, **dict(args.headers)},
         subprotocols=tuple(args.subprotocols) or settings.subprotocols,
+        user_agent=(DEFAULT_USER_AGENT if args.user_agent is None else (args.user_agent or None)),
+        origin=args.origin,
         insecure=args.insecure,
         json=args.json,
         binary=args.binary,

@@ -148,6 +148,8 @@ async def connect_and_pump(options: ConnectOptions, status: Status, output: Outp
             config=options.config,
             headers=dict(options.headers) or None,
             subprotocols=options.subprotocols,
+            user_agent=options.user_agent,
+            origin=options.origin,
             ssl_context=_ssl_context(options.insecure),
             on_event=status.event,
         ) as session:
