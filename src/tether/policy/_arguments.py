@@ -15,6 +15,7 @@ __all__ = [
     "SENDABLE_CLOSE_CODES",
     "check_callback",
     "check_close",
+    "check_close_code",
     "check_codec",
     "check_ssl_context",
     "sendable_close_code",
@@ -65,10 +66,10 @@ def sendable_close_code(code: int) -> bool:
     return code in SENDABLE_CLOSE_CODES or 3000 <= code <= 4999
 
 
-def check_close(code: object, reason: object) -> None:
-    """``Session.aclose(code, reason)``: ``code`` an int an endpoint may send
-    (:data:`SENDABLE_CLOSE_CODES`, 3000-4999), ``reason`` a str of at most
-    :data:`MAX_CLOSE_REASON` bytes in UTF-8. Raises :class:`ConfigError` naming which."""
+def check_close_code(code: object) -> None:
+    """``Session.aclose(code=...)`` and ``Session.reconnect(code=...)``: an int an
+    endpoint may send (:data:`SENDABLE_CLOSE_CODES`, 3000-4999). Raises
+    :class:`ConfigError` naming ``code``."""
     if isinstance(code, bool) or not isinstance(code, int):
         raise ConfigError(f"code: must be an int, got {_kind(code)}")
     if not sendable_close_code(code):
@@ -76,6 +77,13 @@ def check_close(code: object, reason: object) -> None:
             f"code: {code} cannot be sent in a Close frame (RFC 6455 section 7.4): use "
             "1000, 1001, 1002, 1003, 1007-1014 or 3000-4999"
         )
+
+
+def check_close(code: object, reason: object) -> None:
+    """``Session.aclose(code, reason)``: ``code`` as :func:`check_close_code`, ``reason``
+    a str of at most :data:`MAX_CLOSE_REASON` bytes in UTF-8. Raises
+    :class:`ConfigError` naming which."""
+    check_close_code(code)
     if not isinstance(reason, str):
         raise ConfigError(f"reason: must be a str, got {_kind(reason)}")
     try:

@@ -147,16 +147,19 @@ class Supervisor:
         finally:
             self._finish(error)
 
-    def supersede(self, detail: str) -> None:
+    def supersede(self, detail: str, code: int) -> None:
         """``Session.reconnect()``: end the current generation (or backoff) and start a
-        fresh outage with an immediate attempt."""
+        fresh outage with an immediate attempt; an open connection is closed with
+        ``code``."""
         self._outage_attempts = 0
         self._outage_started_at = trio.current_time()
         self._lifecycle.leave_open_state()
         if self._slot.active is not None:
             # The generation's end goes through the retry decision: skip its delay once.
             self._skip_next_delay = True
-            self._slot.active.end(ConnectionLostError(LostReason.SUPERSEDED, None, detail))
+            self._slot.active.end(
+                ConnectionLostError(LostReason.SUPERSEDED, None, detail), close_code=code
+            )
         else:
             # A backoff sleep's delay was already decided: cutting it is the immediate
             # attempt, and a flag left set would skip the next backoff too.
