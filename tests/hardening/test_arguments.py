@@ -167,10 +167,10 @@ async def test_wrong_callbacks_ssl_context_and_codec_fail_before_io(
 @pytest.mark.parametrize(
     ("url", "prefix"),
     [
-        (None, "url: must be a str or a sequence of str, got NoneType"),
-        (123, "url: must be a str or a sequence of str, got int"),
-        (b"ws://tether.test/", "url: must be a str or a sequence of str, got bytes"),
-        (bytearray(b"ws://x/"), "url: must be a str or a sequence of str, got bytearray"),
+        (None, "url: must be a str, a sequence of str or an async callable returning a str, got NoneType"),
+        (123, "url: must be a str, a sequence of str or an async callable returning a str, got int"),
+        (b"ws://tether.test/", "url: must be a str, a sequence of str or an async callable returning a str, got bytes"),
+        (bytearray(b"ws://x/"), "url: must be a str, a sequence of str or an async callable returning a str, got bytearray"),
         (["ws://tether.test/", None], "url: must be a str, got NoneType"),
         ("ws://tether.test:0/", "url: port 0"),
         (["ws://tether.test/", "wss://tether.test:0/"], "url: port 0"),

@@ -17,18 +17,17 @@ from ..connection import Opener, TcpOpener
 from ..events import Event
 from ..exceptions import ConfigError, TetherError
 from ..policy import (
-    WebSocketURL,
     check_callback,
     check_codec,
     check_headers_argument,
     check_ssl_context,
-    parse_url,
 )
 from ._closing import GOING_AWAY, INTERNAL_ERROR
 from ._groups import single_error
 from ._machinery import build_machinery
 from ._runner import HeadersArg, OnConnect
 from ._session import Session
+from ._targets import UrlArg, parse_targets
 
 try:  # Python 3.10
     from exceptiongroup import BaseExceptionGroup  # type: ignore[import-not-found,unused-ignore]
@@ -42,20 +41,9 @@ __all__ = ["SHARED_RNG", "connect"]
 SHARED_RNG = random.Random()
 
 
-def _parse_urls(url: object) -> list[WebSocketURL]:
-    if isinstance(url, str):
-        return [parse_url(url)]
-    if not isinstance(url, Sequence) or isinstance(url, (bytes, bytearray)):
-        raise ConfigError(f"url: must be a str or a sequence of str, got {type(url).__name__}")
-    urls = [parse_url(item) for item in url]
-    if not urls:
-        raise ConfigError("url: the failover list is empty")
-    return urls
-
-
 @asynccontextmanager
 async def connect(
-    url: str | Sequence[str],
+    url: UrlArg,
     *,
     config: Config | None = None,
     on_connect: OnConnect | None = None,
@@ -71,9 +59,18 @@ async def connect(
 
     Args:
         url: ``ws://`` or ``wss://`` URL, or a sequence tried in order within each outage
-            (failover; each outage starts again at the first). Userinfo
-            (``ws://user:password@host/``) is sent as ``Authorization: Basic``,
-            percent-decoded, unless ``headers`` has an ``Authorization`` header.
+            (failover; each outage starts again at the first), or an ``async fn() ->
+            str`` called once per attempt, whose URL that attempt connects to (Slack
+            Socket Mode's fresh URL per connection, a resume URL, a presigned URL). The
+            call runs within ``connect_timeout``, before the attempt's ``Connecting``
+            event (which shows its URL), so an attempt whose call fails has no
+            ``Connecting``. An exception it raises is an :class:`tether.ApplicationError`
+            (``callback="url"``), by default not retried (``Config.retry_if`` decides); a
+            URL it returns that is not valid as below (or no ``str``) ends the session
+            with a ``ConfigError`` (the ``ReconnectFailed``'s ``last_error``), never
+            retried. Userinfo (``ws://user:password@host/``) is sent as
+            ``Authorization: Basic``, percent-decoded, unless ``headers`` has an
+            ``Authorization`` header.
         config: a :class:`tether.Config` (default ``Config()``).
         on_connect: ``async fn(conn: tether.Connection)``, run at the start of every
             generation, before buffered sends are flushed: authenticate, subscribe.
@@ -106,7 +103,8 @@ async def connect(
             only after). It must not block; an exception from it is logged and ignored.
 
     Raises (on entry): :class:`tether.ConfigError` naming the argument, at once and
-    before any I/O: a URL that is not a ``str`` (or sequence of them), not ``ws``/``wss``,
+    before any I/O: a URL that is not a ``str`` (or sequence of them, or callable), not
+    ``ws``/``wss``,
     without a host, with port 0 or a fragment; ``config`` not a ``Config``; ``headers``
     neither a mapping nor callable, or a header that may not be sent; ``on_connect``,
     ``on_event`` or ``opener`` not callable; ``ssl_context`` not an ``ssl.SSLContext``;
@@ -121,7 +119,7 @@ async def connect(
     an error the body never saw, that error is raised on exit. No ``ExceptionGroup``
     escapes.
     """
-    urls = _parse_urls(url)
+    targets = parse_targets(url)
     if config is None:
         config = Config()
     elif not isinstance(config, Config):
@@ -137,7 +135,7 @@ async def connect(
     if opener is None:
         opener = TcpOpener(ssl_context=ssl_context)
     machinery = build_machinery(
-        urls,
+        targets,
         config=config,
         on_connect=on_connect,
         headers=headers,

@@ -47,7 +47,8 @@ class Generation:
     """One connect attempt and, once it opens, one connection's life."""
 
     number: int
-    url: WebSocketURL
+    #: ``None`` until the ``url`` callable returned this attempt's URL.
+    url: WebSocketURL | None
     attempt: int
     scope: trio.CancelScope = attrs.field(factory=trio.CancelScope)
     opened: bool = False

@@ -24,7 +24,7 @@ import trio
 
 from ..config import Config
 from ..connection import ClientConnection, Opener, lost_error, open_client
-from ..events import Connected
+from ..events import Connected, Connecting
 from ..exceptions import ConfigError
 from ..policy import WebSocketURL, handshake_headers
 from ..state import State
@@ -38,12 +38,18 @@ from ._generation import Generation, UserClose
 from ._handle import Connection
 from ._keepalive import keep_pinging, watch_idle
 from ._lifecycle import Lifecycle
+from ._targets import Targets
 from ._writer import Writer
 
-__all__ = ["GenerationRunner", "HeadersArg", "OnConnect"]
+__all__ = ["GenerationRunner", "HeadersArg", "OnConnect", "announce_attempt"]
 
 HeadersArg = Mapping[str, str] | Callable[[], Awaitable[Mapping[str, str]]] | None
 OnConnect = Callable[[Connection], Awaitable[None]]
+
+
+def announce_attempt(hub: EventHub, generation: Generation, url: WebSocketURL) -> None:
+    """Emit the attempt's ``Connecting``, once its URL is known."""
+    hub.emit(Connecting, generation.number, attempt=generation.attempt, url=url.redacted)
 
 
 class GenerationRunner:
@@ -62,6 +68,7 @@ class GenerationRunner:
         "_receive_buffer",
         "_send_buffer",
         "_subprotocols",
+        "_targets",
         "_writer",
     )
 
@@ -69,6 +76,7 @@ class GenerationRunner:
         self,
         config: Config,
         *,
+        targets: Targets,
         opener: Opener,
         headers: HeadersArg,
         subprotocols: Sequence[str],
@@ -83,6 +91,7 @@ class GenerationRunner:
         writer: Writer,
     ) -> None:
         self._config = config
+        self._targets = targets
         self._opener = opener
         self._headers = headers
         self._subprotocols = tuple(subprotocols)
@@ -112,12 +121,17 @@ class GenerationRunner:
                 ws_nursery.cancel_scope.cancel()
 
     async def _open(self, generation: Generation, ws_nursery: trio.Nursery) -> ClientConnection:
-        """Stream, handshake and ``on_connect``, all within ``connect_timeout`` (past it:
-        ``TimeoutError``, retried). What ``on_connect`` raises is ``ApplicationError``
-        (not retried by default), but for a ``ConnectionLostError`` from the connection."""
+        """The ``url`` callable (if the URL is not known yet), stream, handshake and
+        ``on_connect``, all within ``connect_timeout`` (past it: ``TimeoutError``,
+        retried). What the ``url`` callable or ``on_connect`` raises is
+        ``ApplicationError`` (not retried by default), but for a ``ConnectionLostError``
+        from the connection; a bad URL from the callable is a ``ConfigError``."""
         timeout = self._config.connect_timeout
         url = generation.url
         with trio.move_on_after(math.inf if timeout is None else timeout) as deadline:
+            if url is None:
+                url = generation.url = await self._targets.make()
+                announce_attempt(self._hub, generation, url)
             extra_headers = await self._handshake_headers(url)
             generation.stream = await self._opener(url.host, url.port, url.tls)
             ws, accepted = await open_client(
@@ -149,7 +163,8 @@ class GenerationRunner:
                     await self._on_connect(connection)
             return ws
         assert deadline.cancelled_caught
-        raise TimeoutError(f"connect attempt timed out after {timeout} s ({url.redacted})")
+        shown = "while the url callable ran" if url is None else url.redacted
+        raise TimeoutError(f"connect attempt timed out after {timeout} s ({shown})")
 
     async def _handshake_headers(self, url: WebSocketURL) -> list[tuple[bytes, bytes]]:
         """This attempt's extra headers, checked (:func:`tether.policy.handshake_headers`),
@@ -187,6 +202,7 @@ class GenerationRunner:
         self._counters.connection_up(now)
         if lifecycle.state is not State.CLOSING:
             lifecycle.set_state(State.OPEN)
+        assert generation.url is not None  # known before the stream was opened
         self._hub.emit(
             Connected, generation.number, url=generation.url.redacted, attempt=generation.attempt
         )
