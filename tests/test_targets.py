@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import pytest
 import trio
+import trio.lowlevel
 import trio.testing
 import trio_websocket
 
@@ -35,7 +36,7 @@ class UrlMaker:
 
     async def __call__(self) -> str:
         self.calls.append(trio.current_time())
-        await trio.sleep(0)
+        await trio.lowlevel.checkpoint()
         n = len(self.calls)
         return f"ws://tether.test/c{n}?token=secret-{n}"
 
@@ -152,7 +153,9 @@ async def test_slack_style_one_time_urls_keep_a_session_alive_across_5_reconnect
     assert server.rejected == []
     assert server.close_codes == [1000] * 6
     lost = log.of(events.ConnectionLost)
-    assert [(e.at, e.reason) for e in lost] == [(t, LostReason.SUPERSEDED) for t in (10, 20, 30, 40, 50)]
+    assert [(e.at, e.reason) for e in lost] == [
+        (t, LostReason.SUPERSEDED) for t in (10, 20, 30, 40, 50)
+    ]
     assert log.of(events.BackingOff) == []
 
 
@@ -334,7 +337,9 @@ async def test_reconnect_while_the_url_callable_runs_cancels_that_attempt(
     with trio.fail_after(60):
         async with (
             memory_server() as server,
-            tether.connect(make_slowly, config=CONFIG, opener=server.opener, on_event=log) as session,
+            tether.connect(
+                make_slowly, config=CONFIG, opener=server.opener, on_event=log
+            ) as session,
         ):
             session.reconnect()  # t=0: attempt 1 of the new outage blocks in the callable
             await gate.wait()

@@ -78,7 +78,9 @@ def _instance_of(kind: type, label: str) -> Callable[[Any, Any, Any], None]:
 #: Close codes below 3000 an endpoint may send (RFC 6455 section 7.4.1 and the IANA
 #: registry); 3000-4999 are for libraries and applications. The same set as
 #: ``tether.policy.SENDABLE_CLOSE_CODES`` (values import no policy; a test keeps them equal).
-_SENDABLE_BELOW_3000 = frozenset({1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014})
+_SENDABLE_BELOW_3000 = frozenset(
+    {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014}
+)
 
 
 def _sendable_close_code(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:

@@ -23,9 +23,7 @@ class Targets:
 
     __slots__ = ("_make", "_urls")
 
-    def __init__(
-        self, urls: Sequence[WebSocketURL] = (), make: UrlCallable | None = None
-    ) -> None:
+    def __init__(self, urls: Sequence[WebSocketURL] = (), make: UrlCallable | None = None) -> None:
         assert bool(urls) != (make is not None)
         self._urls = tuple(urls)
         self._make = make
