@@ -17,7 +17,7 @@ from importlib.metadata import PackageNotFoundError, version
 from . import events
 from .codec import Codec, JsonCodec
 from .config import Backoff, Config, Overflow
-from .connection import Opener, TcpOpener
+from .connection import Opener, TcpOpener, UnixOpener
 from .events import LostReason
 from .exceptions import (
     ApplicationError,
@@ -66,6 +66,7 @@ __all__ = [
     "Statistics",
     "TcpOpener",
     "TetherError",
+    "UnixOpener",
     "__version__",
     "connect",
     "events",

@@ -12,6 +12,7 @@ from ._arguments import (
     check_close_code,
     check_codec,
     check_ssl_context,
+    check_unix_socket,
     sendable_close_code,
 )
 from ._headers import OWNED_HEADERS, check_headers_argument, handshake_headers, header_problem
@@ -45,6 +46,7 @@ __all__ = [
     "check_codec",
     "check_headers_argument",
     "check_ssl_context",
+    "check_unix_socket",
     "default_retry_if",
     "handshake_headers",
     "header_problem",

@@ -5,6 +5,7 @@ validators name the field (``on_event: must be callable, got str``).
 
 from __future__ import annotations
 
+import os
 import ssl
 from typing import Final
 
@@ -18,6 +19,7 @@ __all__ = [
     "check_close_code",
     "check_codec",
     "check_ssl_context",
+    "check_unix_socket",
     "sendable_close_code",
 ]
 
@@ -48,6 +50,23 @@ def check_ssl_context(value: object) -> None:
         raise ConfigError(
             f"ssl_context: must be an ssl.SSLContext (ssl.create_default_context()), "
             f"got {_kind(value)}"
+        )
+
+
+def check_unix_socket(path: object, opener: object) -> None:
+    """``connect(unix_socket=...)`` is ``None`` or a non-empty ``str`` or
+    ``os.PathLike``, and not given together with ``opener`` (which decides itself where
+    to connect)."""
+    if path is None:
+        return
+    if not isinstance(path, (str, os.PathLike)):
+        raise ConfigError(f"unix_socket: must be a str or os.PathLike path, got {_kind(path)}")
+    if not os.fspath(path):
+        raise ConfigError("unix_socket: the path is empty")
+    if opener is not None:
+        raise ConfigError(
+            "unix_socket: cannot be combined with opener= (the opener decides where to "
+            "connect; pass opener=tether.UnixOpener(path) yourself, or leave opener out)"
         )
 
 

@@ -4,6 +4,7 @@ exit calls for (Close 1000 after a flush, 1011 on an error, 1001 on cancellation
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -13,7 +14,7 @@ import trio
 
 from ..codec import Codec
 from ..config import Config
-from ..connection import Opener, TcpOpener
+from ..connection import Opener, TcpOpener, UnixOpener
 from ..events import Event
 from ..exceptions import ConfigError, TetherError
 from ..policy import (
@@ -21,6 +22,7 @@ from ..policy import (
     check_codec,
     check_headers_argument,
     check_ssl_context,
+    check_unix_socket,
 )
 from ._closing import GOING_AWAY, INTERNAL_ERROR
 from ._groups import single_error
@@ -52,6 +54,7 @@ async def connect(
     ssl_context: Any = None,
     codec: Codec | None = None,
     opener: Opener | None = None,
+    unix_socket: str | os.PathLike[str] | None = None,
     rng: random.Random | None = None,
     on_event: Callable[[Event], None] | None = None,
 ) -> AsyncIterator[Session]:
@@ -91,12 +94,18 @@ async def connect(
             retried. Errors name the header, never its value. An exception the callable
             raises is an :class:`tether.ApplicationError`, by default not retried.
         subprotocols: ``Sec-WebSocket-Protocol`` values to offer, in preference order.
-        ssl_context: an ``ssl.SSLContext`` for ``wss://`` with the default opener
-            (default: system trust).
+        ssl_context: an ``ssl.SSLContext`` for ``wss://`` with the default opener or
+            ``unix_socket`` (default: system trust).
         codec: an object with ``encode`` and ``decode`` (:class:`tether.JsonCodec`);
             default raw str/bytes.
         opener: the transport seam, ``async (host, port, tls) -> trio.abc.Stream``
             (default :class:`tether.TcpOpener`; ``tether.testing`` has in-memory ones).
+        unix_socket: connect every attempt to the Unix domain socket at this path
+            (a ``str`` or ``os.PathLike``) instead of TCP, with
+            :class:`tether.UnixOpener`: the URL still gives the ``Host`` header and the
+            resource, and ``wss://`` does TLS over the socket with the URL's host as the
+            server name (its certificate must match it). Default ``None`` (TCP). Not
+            together with ``opener``.
         rng: ``random.Random`` for backoff jitter (seed it for a repeatable schedule).
         on_event: ``fn(event)`` called synchronously for every event from the first
             ``Connecting`` on, including those before entry (``events()`` subscribes
@@ -108,6 +117,7 @@ async def connect(
     without a host, with port 0 or a fragment; ``config`` not a ``Config``; ``headers``
     neither a mapping nor callable, or a header that may not be sent; ``on_connect``,
     ``on_event`` or ``opener`` not callable; ``ssl_context`` not an ``ssl.SSLContext``;
+    ``unix_socket`` not a path, or given together with ``opener``;
     a ``codec`` without ``encode``/``decode``;
     :class:`tether.HandshakeRejected` for a fatal rejection (401, 403, 404 ...) after one
     attempt; :class:`tether.ReconnectFailed` when the policy gives up first.
@@ -129,10 +139,13 @@ async def connect(
     check_callback("on_event", on_event)
     check_callback("opener", opener)
     check_ssl_context(ssl_context)
+    check_unix_socket(unix_socket, opener)
     check_codec(codec)
     if isinstance(subprotocols, str):
         subprotocols = (subprotocols,)
-    if opener is None:
+    if unix_socket is not None:
+        opener = UnixOpener(unix_socket, ssl_context=ssl_context)
+    elif opener is None:
         opener = TcpOpener(ssl_context=ssl_context)
     machinery = build_machinery(
         targets,

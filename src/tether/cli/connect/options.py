@@ -34,6 +34,7 @@ examples:
   echo '{"op":"sub"}' | tether connect wss://feed.example/v1 --json --wait 2 | jq .
   tether connect ws://a.example/ ws://b.example/ -H "Authorization: Bearer $TOKEN"
   tether connect --config bot.toml --max-attempts 5
+  tether connect --unix-socket /run/app/ws.sock ws://localhost/events
 
 exit status:
   0    closed normally (end of input)
@@ -96,6 +97,8 @@ class ConnectOptions:
         headers: extra handshake headers (only their names in the ``repr``).
         subprotocols: ``Sec-WebSocket-Protocol`` values offered.
         insecure: TLS without certificate verification (default ``False``).
+        unix_socket: connect to this Unix domain socket instead of TCP (the URL still
+            gives the ``Host`` header and the resource); default ``None``.
         json: JSON output (default ``False``).
         binary: stdin lines are hex/base64 and sent as binary messages (default ``False``).
         input_format: ``"hex"`` (default) or ``"base64"``: how ``--binary`` lines are
@@ -110,6 +113,7 @@ class ConnectOptions:
     headers: Mapping[str, str] = attrs.field(factory=dict, repr=header_names)
     subprotocols: tuple[str, ...] = ()
     insecure: bool = False
+    unix_socket: str | None = None
     json: bool = False
     binary: bool = False
     input_format: str = "hex"
@@ -221,6 +225,12 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="store_true",
         help="wss:// without verifying the server's certificate (dangerous; warns loudly)",
     )
+    handshake.add_argument(
+        "--unix-socket",
+        metavar="PATH",
+        help="connect to the Unix domain socket at PATH instead of TCP; the URL still "
+        "gives the Host header and the path (wss:// does TLS for the URL's host)",
+    )
     _add_config_options(parser)
 
 
@@ -266,6 +276,7 @@ def options_from_args(args: argparse.Namespace) -> ConnectOptions:
         headers={**settings.headers, **dict(args.headers)},
         subprotocols=tuple(args.subprotocols) or settings.subprotocols,
         insecure=args.insecure,
+        unix_socket=args.unix_socket,
         json=args.json,
         binary=args.binary,
         input_format=args.input_format,
