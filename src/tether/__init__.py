@@ -18,7 +18,7 @@ from . import events
 from ._version import __version__
 from .codec import Codec, JsonCodec
 from .config import Backoff, Config, Overflow
-from .connection import Opener, TcpOpener
+from .connection import Opener, TcpOpener, UnixOpener
 from .events import LostReason
 from .exceptions import (
     ApplicationError,
@@ -68,6 +68,7 @@ __all__ = [
     "Statistics",
     "TcpOpener",
     "TetherError",
+    "UnixOpener",
     "__version__",
     "connect",
     "events",

@@ -76,6 +76,24 @@ def _instance_of(kind: type, label: str) -> Callable[[Any, Any, Any], None]:
     return check
 
 
+#: Close codes below 3000 an endpoint may send (RFC 6455 section 7.4.1 and the IANA
+#: registry); 3000-4999 are for libraries and applications. The same set as
+#: ``tether.policy.SENDABLE_CLOSE_CODES`` (values import no policy; a test keeps them equal).
+_SENDABLE_BELOW_3000 = frozenset(
+    {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014}
+)
+
+
+def _sendable_close_code(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{attribute.name}: must be an int close code, got {value!r}")
+    if value not in _SENDABLE_BELOW_3000 and not 3000 <= value <= 4999:
+        raise ConfigError(
+            f"{attribute.name}: {value} cannot be sent in a Close frame (RFC 6455 section "
+            "7.4): use 1000, 1001, 1002, 1003, 1007-1014 or 3000-4999"
+        )
+
+
 def _callable_or_none(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if value is not None and not callable(value):
         raise ConfigError(f"{attribute.name}: must be a callable (error) -> bool, got {value!r}")
@@ -181,6 +199,12 @@ class Config:
             closes that connection with code 1009 (RFC 6455 section 7.4.1) and, by
             default, ends the session (the server would send it again): the
             ``ReconnectFailed`` names the size and this setting.
+        supersede_close_code: the close code sent when the session itself ends an
+            open connection to replace it: the idle timeout (``idle_timeout``), or any
+            other supersede the session decides on (default 1000; any code an endpoint
+            may send: 1000-1003, 1007-1014, 3000-4999). ``Session.reconnect(code=...)``
+            picks its own. A server may treat 1000 or 1001 as the end of a resumable
+            session (Discord does; discord.py closes with 4000 to resume).
         retry_if: ``(error) -> bool`` replacing the default retry-or-fail table
             (``tether.policy.default_retry_if``).
     """
@@ -201,6 +225,7 @@ class Config:
     receive_buffer: int = attrs.field(default=1024, validator=_count(allow_none=False))
     receive_buffer_bytes: int = attrs.field(default=2**24, validator=_count(allow_none=False))
     max_message_size: int = attrs.field(default=2**20, validator=_count(allow_none=False))
+    supersede_close_code: int = attrs.field(default=1000, validator=_sendable_close_code)
     retry_if: Callable[[BaseException], bool] | None = attrs.field(
         default=None, validator=_callable_or_none
     )

@@ -74,6 +74,11 @@ class Event:
 class Connecting(Event):
     """A connect attempt to ``url`` starts; ``attempt`` counts from 1 within this outage.
 
+    With a ``url`` callable (``connect(url=async_fn)``) it is emitted once the callable
+    returned this attempt's URL; an attempt whose call raised, returned a bad URL or ran
+    past ``connect_timeout`` has no ``Connecting`` (its ``BackingOff`` or ``GaveUp``
+    names it).
+
     ``url`` is shown redacted (:func:`tether.policy.redact_url`): userinfo as ``***@``,
     credential-like query values (``token``, ``api_key``, ...) as ``***``.
     """

@@ -176,9 +176,9 @@ class ConnectionLostError(TetherError):
 
 class ApplicationError(TetherError):
     """The application's own code, called by the session, raised: the ``on_connect``
-    callback or the ``headers`` callable.
+    callback, the ``headers`` callable or the ``url`` callable.
 
-    ``callback`` is ``"on_connect"`` or ``"headers"``; ``error`` and ``__cause__`` are
+    ``callback`` is ``"on_connect"``, ``"headers"`` or ``"url"``; ``error`` and ``__cause__`` are
     the exception it raised (a single one: an exception group is unwrapped first). The
     message names both: ``on_connect raised PermissionError('denied')``. It is what
     ``Config.retry_if`` and ``BackingOff.error`` see; the default table does not retry

@@ -164,13 +164,29 @@ async def test_wrong_callbacks_ssl_context_and_codec_fail_before_io(
     assert str(error).startswith(prefix)
 
 
+#: What connect() says of a url of the wrong type (then the type's name).
+_URL_KINDS = "url: must be a str, a sequence of str or an async callable returning a str, got "
+
+
 @pytest.mark.parametrize(
     ("url", "prefix"),
     [
-        (None, "url: must be a str or a sequence of str, got NoneType"),
-        (123, "url: must be a str or a sequence of str, got int"),
-        (b"ws://tether.test/", "url: must be a str or a sequence of str, got bytes"),
-        (bytearray(b"ws://x/"), "url: must be a str or a sequence of str, got bytearray"),
+        (
+            None,
+            _URL_KINDS + "NoneType",
+        ),
+        (
+            123,
+            _URL_KINDS + "int",
+        ),
+        (
+            b"ws://tether.test/",
+            _URL_KINDS + "bytes",
+        ),
+        (
+            bytearray(b"ws://x/"),
+            _URL_KINDS + "bytearray",
+        ),
         (["ws://tether.test/", None], "url: must be a str, got NoneType"),
         ("ws://tether.test:0/", "url: port 0"),
         (["ws://tether.test/", "wss://tether.test:0/"], "url: port 0"),

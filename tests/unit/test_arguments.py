@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import pathlib
+
 import pytest
 
 from tether import ConfigError
-from tether.policy import check_close, handshake_headers, header_problem, parse_url
+from tether.policy import (
+    check_close,
+    check_close_code,
+    check_unix_socket,
+    handshake_headers,
+    header_problem,
+    parse_url,
+)
 from tether.protocol import ProtocolViolation
 from tether.protocol._close import parse_close
 
@@ -63,3 +72,48 @@ def test_url_errors_hide_the_userinfo() -> None:
         parse_url("ws://user:hunter2@h:0/")
     assert "hunter2" not in str(raised.value)
     assert "ws://***@h:0/" in str(raised.value)
+
+
+def test_reconnect_code_check_is_the_aclose_code_check() -> None:
+    # Session.reconnect(code=...) and aclose(code=...) share one rule, and so does
+    # Config.supersede_close_code, which checks it itself (values import no policy).
+    for code in range(6000):
+        if close_accepts(code):
+            check_close_code(code)
+            continue
+        with pytest.raises(ConfigError) as raised:
+            check_close_code(code)
+        assert str(raised.value) == (
+            f"code: {code} cannot be sent in a Close frame (RFC 6455 section 7.4): use "
+            "1000, 1001, 1002, 1003, 1007-1014 or 3000-4999"
+        )
+    for bad, kind in ((True, "bool"), ("1000", "str"), (1000.0, "float"), (None, "NoneType")):
+        with pytest.raises(ConfigError) as raised:
+            check_close_code(bad)
+        assert str(raised.value) == f"code: must be an int, got {kind}"
+
+
+@pytest.mark.parametrize("path", [None, "/run/ws.sock", "s", pathlib.Path("/run/ws.sock")])
+def test_unix_socket_paths_accepted_without_an_opener(path: object) -> None:
+    check_unix_socket(path, None)
+
+
+def test_an_absent_unix_socket_goes_with_any_opener() -> None:
+    check_unix_socket(None, object())
+
+
+@pytest.mark.parametrize(
+    ("path", "opener", "message"),
+    [
+        ("/run/ws.sock", object(), "unix_socket: cannot be combined with opener= "),
+        (pathlib.Path("s"), object(), "unix_socket: cannot be combined with opener= "),
+        (b"/run/ws.sock", None, "unix_socket: must be a str or os.PathLike path, got bytes"),
+        (3, None, "unix_socket: must be a str or os.PathLike path, got int"),
+        ("", None, "unix_socket: the path is empty"),
+        ("", object(), "unix_socket: the path is empty"),
+    ],
+)
+def test_unix_socket_refusals(path: object, opener: object, message: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        check_unix_socket(path, opener)
+    assert str(raised.value).startswith(message)

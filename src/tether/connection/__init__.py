@@ -11,13 +11,14 @@ raises, and the mapping of protocol and transport errors to tether's at its edge
 from ._client import ClientConnection
 from ._errors import ConnectionClosed, lost_error, map_error, rejection_error
 from ._open import open_client
-from ._transport import Opener, TcpOpener, set_socket_options
+from ._transport import Opener, TcpOpener, UnixOpener, set_socket_options
 
 __all__ = [
     "ClientConnection",
     "ConnectionClosed",
     "Opener",
     "TcpOpener",
+    "UnixOpener",
     "lost_error",
     "map_error",
     "open_client",

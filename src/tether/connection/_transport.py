@@ -4,12 +4,14 @@ An *opener* is ``async (host: str, port: int, tls: bool) -> trio.abc.Stream``. T
 calls it once per connect attempt, under ``Config.connect_timeout``, and speaks the
 WebSocket protocol over whatever stream it returns. The default, :class:`TcpOpener`,
 opens TCP (Happy Eyeballs, via ``trio.open_tcp_stream``), sets keepalive options, and
-wraps the stream in TLS for ``wss://``. ``tether.testing`` passes in-memory openers; a
-fault-injecting or write-coalescing wrapper plugs in the same way.
+wraps the stream in TLS for ``wss://``; :class:`UnixOpener` connects to a Unix domain
+socket instead (``connect(unix_socket=...)``), TLS likewise. ``tether.testing`` passes
+in-memory openers; a fault-injecting or write-coalescing wrapper plugs in the same way.
 """
 
 from __future__ import annotations
 
+import os
 import socket
 import ssl
 import sys
@@ -23,7 +25,7 @@ from ._errors import tls_error
 if sys.version_info < (3, 11):  # pragma: no cover
     from exceptiongroup import BaseExceptionGroup
 
-__all__ = ["Opener", "TcpOpener", "set_socket_options"]
+__all__ = ["Opener", "TcpOpener", "UnixOpener", "set_socket_options"]
 
 Opener = Callable[[str, int, bool], Awaitable[trio.abc.Stream]]
 
@@ -98,19 +100,56 @@ class TcpOpener:
             set_socket_options(tcp.socket)
             if not tls:
                 return tcp
-            context = self.ssl_context or ssl.create_default_context()
             name = host if self.server_hostname is None else self.server_hostname
-            stream = trio.SSLStream(tcp, context, server_hostname=name, https_compatible=True)
-            try:
-                await stream.do_handshake()
-            except trio.BrokenResourceError as exc:
-                cause = exc.__cause__
-                if isinstance(cause, ssl.SSLCertVerificationError):
-                    raise cause from None
-                if isinstance(cause, ssl.SSLError):
-                    raise tls_error(cause) from cause
-                raise
-            return stream
+            return await _start_tls(tcp, name, self.ssl_context)
         except BaseException:
             await trio.aclose_forcefully(tcp)
+            raise
+
+
+async def _start_tls(
+    stream: trio.abc.Stream, host: str, ssl_context: ssl.SSLContext | None
+) -> trio.SSLStream[trio.abc.Stream]:
+    """TLS over ``stream`` with ``host`` as the server name (SNI, and the name the
+    certificate must have), the errors named as :class:`TcpOpener` documents."""
+    context = ssl_context or ssl.create_default_context()
+    tls = trio.SSLStream(stream, context, server_hostname=host, https_compatible=True)
+    try:
+        await tls.do_handshake()
+    except trio.BrokenResourceError as exc:
+        cause = exc.__cause__
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            raise cause from None
+        if isinstance(cause, ssl.SSLError):
+            raise tls_error(cause) from cause
+        raise
+    return tls
+
+
+@attrs.frozen
+class UnixOpener:
+    """An opener that connects to the Unix domain socket at ``path``, whatever the
+    URL's host and port (the URL still gives the ``Host`` header and the resource), then
+    does TLS when ``tls`` (a ``wss://`` URL), with the URL's host as the server name
+    that the certificate must match.
+
+    ``ssl_context`` defaults to ``ssl.create_default_context()``; TLS errors are those
+    of :class:`TcpOpener`. A socket that is missing (``FileNotFoundError``) or that
+    nobody listens on (``ConnectionRefusedError``) is an ``OSError``, retried by the
+    default policy, as a refused TCP connection is. Unix-like systems only (Trio's
+    ``open_unix_socket``: ``RuntimeError`` elsewhere). Cancellation: safe at any point;
+    a half-open stream is closed.
+    """
+
+    path: str | os.PathLike[str]
+    ssl_context: ssl.SSLContext | None = None
+
+    async def __call__(self, host: str, port: int, tls: bool) -> trio.abc.Stream:
+        stream = await trio.open_unix_socket(self.path)
+        if not tls:
+            return stream
+        try:
+            return await _start_tls(stream, host, self.ssl_context)
+        except BaseException:
+            await trio.aclose_forcefully(stream)
             raise

@@ -6,6 +6,7 @@ validators name the field (``on_event: must be callable, got str``).
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 import ssl
 from typing import Final
@@ -18,11 +19,13 @@ __all__ = [
     "SENDABLE_CLOSE_CODES",
     "check_callback",
     "check_close",
+    "check_close_code",
     "check_codec",
     "check_origin",
     "check_server_hostname",
     "check_ssl_context",
     "check_user_agent",
+    "check_unix_socket",
     "sendable_close_code",
 ]
 
@@ -125,6 +128,23 @@ def check_server_hostname(value: object, *, default_opener: bool) -> None:
             ) from None
 
 
+def check_unix_socket(path: object, opener: object) -> None:
+    """``connect(unix_socket=...)`` is ``None`` or a non-empty ``str`` or
+    ``os.PathLike``, and not given together with ``opener`` (which decides itself where
+    to connect)."""
+    if path is None:
+        return
+    if not isinstance(path, (str, os.PathLike)):
+        raise ConfigError(f"unix_socket: must be a str or os.PathLike path, got {_kind(path)}")
+    if not os.fspath(path):
+        raise ConfigError("unix_socket: the path is empty")
+    if opener is not None:
+        raise ConfigError(
+            "unix_socket: cannot be combined with opener= (the opener decides where to "
+            "connect; pass opener=tether.UnixOpener(path) yourself, or leave opener out)"
+        )
+
+
 def check_codec(value: object) -> None:
     """``connect(codec=...)`` is ``None`` or has callable ``encode`` and ``decode``."""
     if value is None:
@@ -140,10 +160,10 @@ def sendable_close_code(code: int) -> bool:
     return code in SENDABLE_CLOSE_CODES or 3000 <= code <= 4999
 
 
-def check_close(code: object, reason: object) -> None:
-    """``Session.aclose(code, reason)``: ``code`` an int an endpoint may send
-    (:data:`SENDABLE_CLOSE_CODES`, 3000-4999), ``reason`` a str of at most
-    :data:`MAX_CLOSE_REASON` bytes in UTF-8. Raises :class:`ConfigError` naming which."""
+def check_close_code(code: object) -> None:
+    """``Session.aclose(code=...)`` and ``Session.reconnect(code=...)``: an int an
+    endpoint may send (:data:`SENDABLE_CLOSE_CODES`, 3000-4999). Raises
+    :class:`ConfigError` naming ``code``."""
     if isinstance(code, bool) or not isinstance(code, int):
         raise ConfigError(f"code: must be an int, got {_kind(code)}")
     if not sendable_close_code(code):
@@ -151,6 +171,13 @@ def check_close(code: object, reason: object) -> None:
             f"code: {code} cannot be sent in a Close frame (RFC 6455 section 7.4): use "
             "1000, 1001, 1002, 1003, 1007-1014 or 3000-4999"
         )
+
+
+def check_close(code: object, reason: object) -> None:
+    """``Session.aclose(code, reason)``: ``code`` as :func:`check_close_code`, ``reason``
+    a str of at most :data:`MAX_CLOSE_REASON` bytes in UTF-8. Raises
+    :class:`ConfigError` naming which."""
+    check_close_code(code)
     if not isinstance(reason, str):
         raise ConfigError(f"reason: must be a str, got {_kind(reason)}")
     try:

@@ -1,5 +1,5 @@
 """The application's code that the session calls: ``on_connect`` and the ``headers``
-callable. What it raises is the application's own error, never taken for the
+and ``url`` callables. What it raises is the application's own error, never taken for the
 transport's: a ``PermissionError`` from ``on_connect`` is not a refused connection."""
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ __all__ = ["application_code"]
 
 @contextmanager
 def application_code(callback: str) -> Iterator[None]:
-    """Run the application's ``callback`` (``"on_connect"`` or ``"headers"``) inside.
+    """Run the application's ``callback`` (``"on_connect"``, ``"headers"`` or ``"url"``)
+    inside.
 
     An exception it raises leaves as :class:`tether.ApplicationError` naming the
     callback, with the exception (a group unwrapped to its one error,

@@ -35,12 +35,21 @@ class Closer:
     :attr:`code_sent` is the code of the last Close frame tether sent (``Closed.code``).
     """
 
-    __slots__ = ("_close_timeout", "_lifecycle", "_send_buffer", "_slot", "code_sent", "request")
+    __slots__ = (
+        "_close_timeout",
+        "_lifecycle",
+        "_send_buffer",
+        "_slot",
+        "_supersede_close_code",
+        "code_sent",
+        "request",
+    )
 
     def __init__(
         self, config: Config, lifecycle: Lifecycle, send_buffer: SendBuffer, slot: GenerationSlot
     ) -> None:
         self._close_timeout = config.close_timeout
+        self._supersede_close_code = config.supersede_close_code
         self._lifecycle = lifecycle
         self._send_buffer = send_buffer
         self._slot = slot
@@ -123,7 +132,12 @@ class Closer:
                     await ws.start_close(GOING_AWAY, "going away")
                 self.code_sent = GOING_AWAY
             elif outcome.reason in (LostReason.SUPERSEDED, LostReason.IDLE_TIMEOUT):
-                await _close_handshake(ws, 1000, fit_close_reason(outcome.detail), deadline)
+                # Replaced by the session: reconnect(code=...), else the configured code
+                # (a resumable session wants a code its server does not take as the end).
+                code = generation.close_code
+                if code is None:
+                    code = self._supersede_close_code
+                await _close_handshake(ws, code, fit_close_reason(outcome.detail), deadline)
         if ws is not None:
             ws.detach()
         if stream is not None:

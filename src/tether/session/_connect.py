@@ -4,6 +4,7 @@ exit calls for (Close 1000 after a flush, 1011 on an error, 1001 on cancellation
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -13,26 +14,26 @@ import trio
 
 from ..codec import Codec
 from ..config import Config
-from ..connection import Opener, TcpOpener
+from ..connection import Opener, TcpOpener, UnixOpener
 from ..events import Event
 from ..exceptions import ConfigError, TetherError
 from ..policy import (
     DEFAULT_USER_AGENT,
-    WebSocketURL,
     check_callback,
     check_codec,
     check_headers_argument,
     check_origin,
     check_server_hostname,
     check_ssl_context,
+    check_unix_socket,
     check_user_agent,
-    parse_url,
 )
 from ._closing import GOING_AWAY, INTERNAL_ERROR
 from ._groups import single_error
 from ._machinery import build_machinery
 from ._runner import HeadersArg, OnConnect
 from ._session import Session
+from ._targets import UrlArg, parse_targets
 
 try:  # Python 3.10
     from exceptiongroup import BaseExceptionGroup  # type: ignore[import-not-found,unused-ignore]
@@ -46,20 +47,9 @@ __all__ = ["SHARED_RNG", "connect"]
 SHARED_RNG = random.Random()
 
 
-def _parse_urls(url: object) -> list[WebSocketURL]:
-    if isinstance(url, str):
-        return [parse_url(url)]
-    if not isinstance(url, Sequence) or isinstance(url, (bytes, bytearray)):
-        raise ConfigError(f"url: must be a str or a sequence of str, got {type(url).__name__}")
-    urls = [parse_url(item) for item in url]
-    if not urls:
-        raise ConfigError("url: the failover list is empty")
-    return urls
-
-
 @asynccontextmanager
 async def connect(
-    url: str | Sequence[str],
+    url: UrlArg,
     *,
     config: Config | None = None,
     on_connect: OnConnect | None = None,
@@ -71,6 +61,7 @@ async def connect(
     server_hostname: str | None = None,
     codec: Codec | None = None,
     opener: Opener | None = None,
+    unix_socket: str | os.PathLike[str] | None = None,
     rng: random.Random | None = None,
     on_event: Callable[[Event], None] | None = None,
 ) -> AsyncIterator[Session]:
@@ -78,9 +69,18 @@ async def connect(
 
     Args:
         url: ``ws://`` or ``wss://`` URL, or a sequence tried in order within each outage
-            (failover; each outage starts again at the first). Userinfo
-            (``ws://user:password@host/``) is sent as ``Authorization: Basic``,
-            percent-decoded, unless ``headers`` has an ``Authorization`` header.
+            (failover; each outage starts again at the first), or an ``async fn() ->
+            str`` called once per attempt, whose URL that attempt connects to (Slack
+            Socket Mode's fresh URL per connection, a resume URL, a presigned URL). The
+            call runs within ``connect_timeout``, before the attempt's ``Connecting``
+            event (which shows its URL), so an attempt whose call fails has no
+            ``Connecting``. An exception it raises is an :class:`tether.ApplicationError`
+            (``callback="url"``), by default not retried (``Config.retry_if`` decides); a
+            URL it returns that is not valid as below (or no ``str``) ends the session
+            with a ``ConfigError`` (the ``ReconnectFailed``'s ``last_error``), never
+            retried. Userinfo (``ws://user:password@host/``) is sent as
+            ``Authorization: Basic``, percent-decoded, unless ``headers`` has an
+            ``Authorization`` header.
             Redirects of the handshake (301, 302, 303, 307, 308 with a ``Location``)
             are followed, up to 10 per attempt, each a new stream and handshake within
             the attempt's ``connect_timeout``; a relative ``Location`` is resolved
@@ -118,8 +118,8 @@ async def connect(
             origin ``scheme://host[:port]`` (RFC 6454 section 6.2), such as
             ``"https://app.example"``, for servers that check it. An ``Origin`` in
             ``headers`` wins.
-        ssl_context: an ``ssl.SSLContext`` for ``wss://`` with the default opener
-            (default: system trust).
+        ssl_context: an ``ssl.SSLContext`` for ``wss://`` with the default opener or
+            ``unix_socket`` (default: system trust).
         server_hostname: the TLS name (SNI and the certificate check) to use instead
             of the URL's host, with the default opener (default ``None``: the host):
             ``wss://127.0.0.1:8443/`` with ``server_hostname="example.test"``. The
@@ -130,18 +130,26 @@ async def connect(
             default raw str/bytes.
         opener: the transport seam, ``async (host, port, tls) -> trio.abc.Stream``
             (default :class:`tether.TcpOpener`; ``tether.testing`` has in-memory ones).
+        unix_socket: connect every attempt to the Unix domain socket at this path
+            (a ``str`` or ``os.PathLike``) instead of TCP, with
+            :class:`tether.UnixOpener`: the URL still gives the ``Host`` header and the
+            resource, and ``wss://`` does TLS over the socket with the URL's host as the
+            server name (its certificate must match it). Default ``None`` (TCP). Not
+            together with ``opener``.
         rng: ``random.Random`` for backoff jitter (seed it for a repeatable schedule).
         on_event: ``fn(event)`` called synchronously for every event from the first
             ``Connecting`` on, including those before entry (``events()`` subscribes
             only after). It must not block; an exception from it is logged and ignored.
 
     Raises (on entry): :class:`tether.ConfigError` naming the argument, at once and
-    before any I/O: a URL that is not a ``str`` (or sequence of them), not ``ws``/``wss``,
+    before any I/O: a URL that is not a ``str`` (or sequence of them, or callable), not
+    ``ws``/``wss``,
     without a host, with port 0 or a fragment; ``config`` not a ``Config``; ``headers``
     neither a mapping nor callable, or a header that may not be sent; a ``user_agent``
     that is not a header value; an ``origin`` that is not ``scheme://host[:port]``;
     ``on_connect``, ``on_event`` or ``opener`` not callable; ``ssl_context`` not an
     ``ssl.SSLContext``; ``server_hostname`` not a host name, or given with ``opener``;
+    ``unix_socket`` not a path, or given together with ``opener``;
     a ``codec`` without ``encode``/``decode``;
     :class:`tether.HandshakeRejected` for a fatal rejection (401, 403, 404 ...) after one
     attempt; :class:`tether.ReconnectFailed` when the policy gives up first (for a
@@ -154,7 +162,7 @@ async def connect(
     an error the body never saw, that error is raised on exit. No ``ExceptionGroup``
     escapes.
     """
-    urls = _parse_urls(url)
+    targets = parse_targets(url)
     if config is None:
         config = Config()
     elif not isinstance(config, Config):
@@ -167,13 +175,16 @@ async def connect(
     check_callback("opener", opener)
     check_ssl_context(ssl_context)
     check_server_hostname(server_hostname, default_opener=opener is None)
+    check_unix_socket(unix_socket, opener)
     check_codec(codec)
     if isinstance(subprotocols, str):
         subprotocols = (subprotocols,)
-    if opener is None:
+    if unix_socket is not None:
+        opener = UnixOpener(unix_socket, ssl_context=ssl_context)
+    elif opener is None:
         opener = TcpOpener(ssl_context=ssl_context, server_hostname=server_hostname)
     machinery = build_machinery(
-        urls,
+        targets,
         config=config,
         on_connect=on_connect,
         headers=headers,

@@ -47,7 +47,8 @@ class Generation:
     """One connect attempt and, once it opens, one connection's life."""
 
     number: int
-    url: WebSocketURL
+    #: ``None`` until the ``url`` callable returned this attempt's URL.
+    url: WebSocketURL | None
     attempt: int
     scope: trio.CancelScope = attrs.field(factory=trio.CancelScope)
     opened: bool = False
@@ -63,13 +64,18 @@ class Generation:
     last_data_at: float = 0.0
     #: A write was cut off mid-frame: the stream holds a partial frame.
     write_interrupted: bool = False
+    #: The code to close it with when superseded, if the outcome asked for one
+    #: (``reconnect(code=...)``); else ``Config.supersede_close_code``.
+    close_code: int | None = None
 
     on_end: Callable[[], None] | None = None
 
-    def end(self, outcome: Outcome) -> None:
-        """Decide how this generation ends (the first decision wins) and cancel it."""
+    def end(self, outcome: Outcome, *, close_code: int | None = None) -> None:
+        """Decide how this generation ends (the first decision wins; ``close_code`` goes
+        with it) and cancel it."""
         if self.outcome is None:
             self.outcome = outcome
+            self.close_code = close_code
             if self.on_end is not None:
                 self.on_end()
         self.scope.cancel()

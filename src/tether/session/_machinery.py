@@ -22,7 +22,6 @@ from ..codec import Codec
 from ..config import Config
 from ..connection import Opener
 from ..events import Event
-from ..policy import WebSocketURL
 from ._buffers import ReceiveBuffer, SendBuffer
 from ._closing import Closer
 from ._counters import Counters
@@ -32,6 +31,7 @@ from ._generation import GenerationSlot
 from ._lifecycle import Lifecycle
 from ._runner import GenerationRunner, HeadersArg, OnConnect
 from ._supervisor import Supervisor
+from ._targets import Targets
 from ._writer import Writer
 
 __all__ = ["Machinery", "build_machinery"]
@@ -55,7 +55,7 @@ class Machinery:
 
 
 def build_machinery(
-    urls: Sequence[WebSocketURL],
+    targets: Targets,
     *,
     config: Config,
     on_connect: OnConnect | None,
@@ -81,6 +81,7 @@ def build_machinery(
     writer = Writer(send_buffer, slot, closer, lifecycle, counters, hub)
     runner = GenerationRunner(
         config,
+        targets=targets,
         opener=opener,
         headers=headers,
         subprotocols=subprotocols,
@@ -98,7 +99,7 @@ def build_machinery(
         writer=writer,
     )
     supervisor = Supervisor(
-        urls,
+        targets,
         config,
         rng=rng,
         runner=runner,

@@ -25,9 +25,9 @@ import trio
 
 from ..config import Config
 from ..connection import ClientConnection, Opener, lost_error, open_client
-from ..events import Connected
+from ..events import Connected, Connecting
 from ..exceptions import ConfigError, HandshakeRejected
-from ..policy import Hop, follow_redirect, handshake_headers, redirect_location
+from ..policy import Hop, WebSocketURL, follow_redirect, handshake_headers, redirect_location
 from ..protocol import Accepted
 from ..state import State
 from ._application import application_code
@@ -40,12 +40,18 @@ from ._generation import Generation, UserClose
 from ._handle import Connection
 from ._keepalive import keep_pinging, watch_idle
 from ._lifecycle import Lifecycle
+from ._targets import Targets
 from ._writer import Writer
 
-__all__ = ["GenerationRunner", "HeadersArg", "OnConnect"]
+__all__ = ["GenerationRunner", "HeadersArg", "OnConnect", "announce_attempt"]
 
 HeadersArg = Mapping[str, str] | Callable[[], Awaitable[Mapping[str, str]]] | None
 OnConnect = Callable[[Connection], Awaitable[None]]
+
+
+def announce_attempt(hub: EventHub, generation: Generation, url: WebSocketURL) -> None:
+    """Emit the attempt's ``Connecting``, once its URL is known."""
+    hub.emit(Connecting, generation.number, attempt=generation.attempt, url=url.redacted)
 
 
 class GenerationRunner:
@@ -66,6 +72,7 @@ class GenerationRunner:
         "_receive_buffer",
         "_send_buffer",
         "_subprotocols",
+        "_targets",
         "_user_agent",
         "_writer",
     )
@@ -74,6 +81,7 @@ class GenerationRunner:
         self,
         config: Config,
         *,
+        targets: Targets,
         opener: Opener,
         headers: HeadersArg,
         subprotocols: Sequence[str],
@@ -91,6 +99,7 @@ class GenerationRunner:
         writer: Writer,
     ) -> None:
         self._config = config
+        self._targets = targets
         self._opener = opener
         self._headers = headers
         self._subprotocols = tuple(subprotocols)
@@ -123,12 +132,17 @@ class GenerationRunner:
                 ws_nursery.cancel_scope.cancel()
 
     async def _open(self, generation: Generation, ws_nursery: trio.Nursery) -> ClientConnection:
-        """Stream, handshake (following redirects) and ``on_connect``, all within
-        ``connect_timeout`` (past it: ``TimeoutError``, retried). What ``on_connect``
+        """The ``url`` callable (if the URL is not known yet), stream, handshake
+        (following redirects) and ``on_connect``, all within ``connect_timeout`` (past
+        it: ``TimeoutError``, retried). What the ``url`` callable or ``on_connect``
         raises is ``ApplicationError`` (not retried by default), but for a
-        ``ConnectionLostError`` from the connection."""
+        ``ConnectionLostError`` from the connection; a bad URL from the callable is a
+        ``ConfigError``."""
         timeout = self._config.connect_timeout
         with trio.move_on_after(math.inf if timeout is None else timeout) as deadline:
+            if generation.url is None:
+                generation.url = await self._targets.make()
+                announce_attempt(self._hub, generation, generation.url)
             headers = await self._attempt_headers()
             ws, accepted = await self._handshake(generation, ws_nursery, headers)
             generation.ws = ws
@@ -150,9 +164,8 @@ class GenerationRunner:
                     await self._on_connect(connection)
             return ws
         assert deadline.cancelled_caught
-        raise TimeoutError(
-            f"connect attempt timed out after {timeout} s ({generation.url.redacted})"
-        )
+        shown = "while the url callable ran" if generation.url is None else generation.url.redacted
+        raise TimeoutError(f"connect attempt timed out after {timeout} s ({shown})")
 
     async def _handshake(
         self, generation: Generation, ws_nursery: trio.Nursery, headers: Mapping[str, str]
@@ -162,6 +175,7 @@ class GenerationRunner:
         same to where it points (:func:`tether.policy.follow_redirect`, which raises
         ``RedirectError`` for a hop it refuses). ``generation.url`` ends as the URL that
         accepted; the next attempt starts again from the configured one."""
+        assert generation.url is not None  # known, or made by the url callable first
         chain = [generation.url]
         hop = Hop(generation.url, credentials=True)
         while True:
@@ -233,6 +247,7 @@ class GenerationRunner:
         self._counters.connection_up(now)
         if lifecycle.state is not State.CLOSING:
             lifecycle.set_state(State.OPEN)
+        assert generation.url is not None  # known before the stream was opened
         self._hub.emit(
             Connected, generation.number, url=generation.url.redacted, attempt=generation.attempt
         )

@@ -14,7 +14,7 @@ import trio
 
 from ..config import Config
 from ..exceptions import ConfigError, ReconnectFailed, SessionClosed
-from ..policy import check_close
+from ..policy import check_close, check_close_code
 from ..state import State
 from ..statistics import Statistics
 from ._event_stream import EventStream
@@ -138,17 +138,28 @@ class Session:
         except SessionClosed:
             raise StopAsyncIteration from None
 
-    def reconnect(self, reason: str = "") -> None:
-        """Supersede the current generation now: an open connection is closed (Close frame
-        1000, bounded by ``close_timeout``) and reported as ``ConnectionLost`` with
-        ``LostReason.SUPERSEDED``; a connect attempt or backoff under way is cancelled.
-        The next attempt starts at once and begins a fresh outage (``max_attempts`` and
-        ``give_up_after`` count from here). Calling it again before that attempt starts
-        has no further effect. Raises :class:`tether.SessionClosed` once closing.
+    def reconnect(self, reason: str = "", code: int = 1000) -> None:
+        """Supersede the current generation now: an open connection is closed (a Close
+        frame with ``code`` and ``reason``, bounded by ``close_timeout``) and reported as
+        ``ConnectionLost`` with ``LostReason.SUPERSEDED``; a connect attempt or backoff
+        under way is cancelled. The next attempt starts at once and begins a fresh
+        outage (``max_attempts`` and ``give_up_after`` count from here). Calling it
+        again before that attempt starts has no further effect.
+
+        ``code`` (default 1000): an int an endpoint may send (1000-1003, 1007-1014 or
+        3000-4999), as for :meth:`aclose`. A server that keeps a session resumable
+        unless it is closed with 1000 or 1001 (Discord's gateway) wants a 4000-4999 code
+        here (discord.py sends 4000). ``reason``: shown in ``ConnectionLost.detail``
+        (default ``"reconnect() called"``); the Close frame carries it cut to 123 bytes
+        of UTF-8.
+
+        Raises :class:`tether.ConfigError` for a ``code`` that may not be sent (and
+        nothing happens), :class:`tether.SessionClosed` once closing.
         """
+        check_close_code(code)
         if self._closer.request is not None or self._lifecycle.finished:
             raise SessionClosed("the session is closed")
-        self._supervisor.supersede(reason or "reconnect() called")
+        self._supervisor.supersede(reason or "reconnect() called", code)
 
     async def wait_connected(self) -> None:
         """Wait until a generation is open (returns at once if one is). Raises

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Sequence
 
 import tenacity
 import trio
@@ -22,7 +21,6 @@ from ..connection import map_error
 from ..events import (
     BackingOff,
     Closed,
-    Connecting,
     ConnectionLost,
     GaveUp,
     LostReason,
@@ -35,7 +33,6 @@ from ..exceptions import (
     ReconnectFailed,
     SessionClosed,
 )
-from ..policy import WebSocketURL
 from ..state import State
 from ._buffers import ReceiveBuffer, SendBuffer
 from ._closing import Closer
@@ -44,7 +41,8 @@ from ._event_hub import EventHub
 from ._generation import Generation, GenerationSlot, UserClose
 from ._groups import single_error
 from ._lifecycle import Lifecycle
-from ._runner import GenerationRunner
+from ._runner import GenerationRunner, announce_attempt
+from ._targets import Targets
 from ._tracebacks import without_tracebacks
 
 __all__ = ["Supervisor"]
@@ -80,12 +78,12 @@ class Supervisor:
         "_server_asked",
         "_skip_next_delay",
         "_slot",
-        "_urls",
+        "_targets",
     )
 
     def __init__(
         self,
-        urls: Sequence[WebSocketURL],
+        targets: Targets,
         config: Config,
         *,
         rng: random.Random,
@@ -98,7 +96,7 @@ class Supervisor:
         send_buffer: SendBuffer,
         receive_buffer: ReceiveBuffer,
     ) -> None:
-        self._urls = tuple(urls)
+        self._targets = targets
         self._config = config
         self._retry_if = config.retry_if or policy.default_retry_if
         self._rng = rng
@@ -147,16 +145,19 @@ class Supervisor:
         finally:
             self._finish(error)
 
-    def supersede(self, detail: str) -> None:
+    def supersede(self, detail: str, code: int) -> None:
         """``Session.reconnect()``: end the current generation (or backoff) and start a
-        fresh outage with an immediate attempt."""
+        fresh outage with an immediate attempt; an open connection is closed with
+        ``code``."""
         self._outage_attempts = 0
         self._outage_started_at = trio.current_time()
         self._lifecycle.leave_open_state()
         if self._slot.active is not None:
             # The generation's end goes through the retry decision: skip its delay once.
             self._skip_next_delay = True
-            self._slot.active.end(ConnectionLostError(LostReason.SUPERSEDED, None, detail))
+            self._slot.active.end(
+                ConnectionLostError(LostReason.SUPERSEDED, None, detail), close_code=code
+            )
         else:
             # A backoff sleep's delay was already decided: cutting it is the immediate
             # attempt, and a flag left set would skip the next backoff too.
@@ -242,12 +243,15 @@ class Supervisor:
         self._outage_attempts += 1
         self._counters.attempts += 1
         attempt = self._outage_attempts
-        url = self._urls[(attempt - 1) % len(self._urls)]
+        # A failover list's URL is known now; a url callable's once the runner called
+        # it for this attempt, and Connecting waits for it (it shows the URL).
+        url = self._targets.fixed(attempt)
         generation = Generation(self._lifecycle.generation + 1, url, attempt)
         self._last_attempt = generation.number
         self._last_attempt_opened = False
         self._lifecycle.set_state(State.CONNECTING)
-        self._hub.emit(Connecting, generation.number, attempt=attempt, url=url.redacted)
+        if url is not None:
+            announce_attempt(self._hub, generation, url)
         self._slot.active = generation
         try:
             await self._runner.run(generation)

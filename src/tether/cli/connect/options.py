@@ -35,6 +35,7 @@ examples:
   echo '{"op":"sub"}' | tether connect wss://feed.example/v1 --json --wait 2 | jq .
   tether connect ws://a.example/ ws://b.example/ -H "Authorization: Bearer $TOKEN"
   tether connect --config bot.toml --max-attempts 5
+  tether connect --unix-socket /run/app/ws.sock ws://localhost/events
 
 exit status:
   0    closed normally (end of input)
@@ -100,6 +101,8 @@ class ConnectOptions:
             :data:`tether.policy.DEFAULT_USER_AGENT`; ``None``: none).
         origin: the ``Origin`` sent (default ``None``: none).
         insecure: TLS without certificate verification (default ``False``).
+        unix_socket: connect to this Unix domain socket instead of TCP (the URL still
+            gives the ``Host`` header and the resource); default ``None``.
         json: JSON output (default ``False``).
         binary: stdin lines are hex/base64 and sent as binary messages (default ``False``).
         input_format: ``"hex"`` (default) or ``"base64"``: how ``--binary`` lines are
@@ -116,6 +119,7 @@ class ConnectOptions:
     user_agent: str | None = DEFAULT_USER_AGENT
     origin: str | None = None
     insecure: bool = False
+    unix_socket: str | None = None
     json: bool = False
     binary: bool = False
     input_format: str = "hex"
@@ -237,6 +241,12 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="store_true",
         help="wss:// without verifying the server's certificate (dangerous; warns loudly)",
     )
+    handshake.add_argument(
+        "--unix-socket",
+        metavar="PATH",
+        help="connect to the Unix domain socket at PATH instead of TCP; the URL still "
+        "gives the Host header and the path (wss:// does TLS for the URL's host)",
+    )
     _add_config_options(parser)
 
 
@@ -284,6 +294,7 @@ def options_from_args(args: argparse.Namespace) -> ConnectOptions:
         user_agent=(DEFAULT_USER_AGENT if args.user_agent is None else (args.user_agent or None)),
         origin=args.origin,
         insecure=args.insecure,
+        unix_socket=args.unix_socket,
         json=args.json,
         binary=args.binary,
         input_format=args.input_format,
