@@ -4,11 +4,13 @@ exit calls for (Close 1000 after a flush, 1011 on an error, 1001 on cancellation
 
 from __future__ import annotations
 
+import os
 import random
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
+import attrs
 import trio
 
 from ..codec import Codec
@@ -17,11 +19,14 @@ from ..connection import Opener, TcpOpener
 from ..events import Event
 from ..exceptions import ConfigError, TetherError
 from ..policy import (
+    ENVIRONMENT,
+    ProxyURL,
     WebSocketURL,
     check_callback,
     check_codec,
     check_headers_argument,
     check_ssl_context,
+    choose_proxy,
     parse_url,
 )
 from ._closing import GOING_AWAY, INTERNAL_ERROR
@@ -53,6 +58,34 @@ def _parse_urls(url: object) -> list[WebSocketURL]:
     return urls
 
 
+@attrs.frozen
+class _ProxyRoutes:
+    """The default opener when the targets of a failover list take different proxies
+    (from the environment: ``ws://`` and ``wss://``, ``no_proxy``): one
+    :class:`TcpOpener` per target."""
+
+    openers: Mapping[tuple[str, int, bool], TcpOpener]
+
+    async def __call__(self, host: str, port: int, tls: bool) -> trio.abc.Stream:
+        return await self.openers[host, port, tls](host, port, tls)
+
+
+def _default_opener(
+    urls: Sequence[WebSocketURL], proxy: object, ssl_context: Any, environ: Mapping[str, str]
+) -> Opener:
+    """:class:`TcpOpener`, with the proxy each target takes (``ConfigError`` for a bad
+    proxy URL, before any I/O)."""
+    routes: dict[tuple[str, int, bool], ProxyURL | None] = {
+        (url.host, url.port, url.tls): choose_proxy(url, proxy, environ) for url in urls
+    }
+    chosen = set(routes.values())
+    if len(chosen) == 1:
+        return TcpOpener(ssl_context=ssl_context, proxy=chosen.pop())
+    return _ProxyRoutes(
+        {target: TcpOpener(ssl_context=ssl_context, proxy=p) for target, p in routes.items()}
+    )
+
+
 @asynccontextmanager
 async def connect(
     url: str | Sequence[str],
@@ -64,6 +97,7 @@ async def connect(
     ssl_context: Any = None,
     codec: Codec | None = None,
     opener: Opener | None = None,
+    proxy: str | None = ENVIRONMENT,
     rng: random.Random | None = None,
     on_event: Callable[[Event], None] | None = None,
 ) -> AsyncIterator[Session]:
@@ -100,6 +134,23 @@ async def connect(
             default raw str/bytes.
         opener: the transport seam, ``async (host, port, tls) -> trio.abc.Stream``
             (default :class:`tether.TcpOpener`; ``tether.testing`` has in-memory ones).
+        proxy: how the default opener reaches the server: ``"environment"`` (the
+            default, ``tether.policy.ENVIRONMENT``) takes the proxy from the environment
+            when the session starts: ``https_proxy`` for ``wss://``, ``http_proxy`` for
+            ``ws://``, else ``all_proxy`` (any case, the lower-case name first), skipped
+            for a host that ``no_proxy`` names (host or domain suffix, ``host:port``,
+            ``*``); ``None`` connects directly, whatever the environment says; a proxy
+            URL tunnels every attempt through it: ``http://`` and ``https://`` (HTTP
+            ``CONNECT``; ``user:password@`` is sent as ``Proxy-Authorization: Basic``),
+            ``socks5://`` (the name resolved here), ``socks5h://`` (resolved by the
+            proxy), ``socks4://``, ``socks4a://``. TLS to a ``wss://`` server runs
+            through the tunnel, checked for the server's name; ``connect_timeout``
+            bounds the proxy's handshake too. A proxy that is down or resets is
+            retried (:class:`tether.ProxyError`); one that refuses the credentials
+            (407, SOCKS) ends the session after one attempt
+            (:class:`tether.ProxyAuthenticationError`). Credentials never appear in
+            an event, error or log line. Only for the default opener: a proxy URL
+            together with ``opener`` is a ``ConfigError``.
         rng: ``random.Random`` for backoff jitter (seed it for a repeatable schedule).
         on_event: ``fn(event)`` called synchronously for every event from the first
             ``Connecting`` on, including those before entry (``events()`` subscribes
@@ -110,7 +161,9 @@ async def connect(
     without a host, with port 0 or a fragment; ``config`` not a ``Config``; ``headers``
     neither a mapping nor callable, or a header that may not be sent; ``on_connect``,
     ``on_event`` or ``opener`` not callable; ``ssl_context`` not an ``ssl.SSLContext``;
-    a ``codec`` without ``encode``/``decode``;
+    a ``codec`` without ``encode``/``decode``; a malformed or unsupported proxy URL
+    (from ``proxy`` or the environment, which the message names), or a proxy URL
+    with ``opener``;
     :class:`tether.HandshakeRejected` for a fatal rejection (401, 403, 404 ...) after one
     attempt; :class:`tether.ReconnectFailed` when the policy gives up first.
 
@@ -134,8 +187,15 @@ async def connect(
     check_codec(codec)
     if isinstance(subprotocols, str):
         subprotocols = (subprotocols,)
+    if proxy is not None and not isinstance(proxy, str):
+        raise ConfigError(f"proxy: must be a proxy URL str or None, got {type(proxy).__name__}")
     if opener is None:
-        opener = TcpOpener(ssl_context=ssl_context)
+        opener = _default_opener(urls, proxy, ssl_context, os.environ)
+    elif proxy is not None and proxy != ENVIRONMENT:
+        raise ConfigError(
+            "proxy: applies to the default opener only; give yours the proxy "
+            "(tether.TcpOpener(proxy=...))"
+        )
     machinery = build_machinery(
         urls,
         config=config,
