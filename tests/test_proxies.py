@@ -20,6 +20,7 @@ import ssl
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 import attrs
 import pytest
@@ -29,6 +30,8 @@ from trio_websocket import ConnectionClosed, WebSocketRequest, serve_websocket
 
 import tether
 from tether import Backoff, Config, events
+
+from .cli.support import run_tether
 
 pytestmark = pytest.mark.loopback
 
@@ -370,3 +373,52 @@ async def test_a_bad_proxy_fails_before_any_io(
             "ws://localhost:1/", opener=opener_called, proxy="http://proxy:3128"
         ):
             pass
+
+
+# ------------------------------------------------------------------ tether connect
+
+
+async def test_tether_connect_proxy_option_and_config_file(
+    proxies: Callable[..., Awaitable[Pproxy]],
+    nursery: trio.Nursery,
+    ca: trustme.CA,
+    tmp_path: Path,
+) -> None:
+    proxy = await proxies("socks5", auth=True)
+    url = await start_target(nursery, ca, tls=False, name="localhost")
+    port = url.rsplit(":", 1)[1].rstrip("/")
+    result = await run_tether(
+        "connect", url, "--proxy", proxy.url(scheme="socks5h"), "--wait", "0.5", stdin=b"hi\n"
+    )
+    assert result.returncode == 0, result.stderr.decode()
+    assert result.stdout == b"hi\n"
+    assert f"-> localhost:{port}".encode() in proxy.output
+    assert PASSWORD.encode() not in result.stderr
+    config = tmp_path / "proxied.toml"
+    config.write_text(f'[connect]\nurl = "ws://127.0.0.1:{port}/"\nproxy = "{proxy.url()}"\n')
+    result = await run_tether("connect", "--config", str(config), "--wait", "0.5", stdin=b"a\n")
+    assert result.returncode == 0, result.stderr.decode()
+    assert result.stdout == b"a\n"
+    assert f"-> 127.0.0.1:{port}".encode() in proxy.output
+
+
+async def test_tether_connect_no_proxy_and_bad_proxies(
+    nursery: trio.Nursery,
+    ca: trustme.CA,
+    clean_environment: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    url = await start_target(nursery, ca, tls=False, name="localhost")
+    clean_environment.setenv("http_proxy", f"http://127.0.0.1:{free_port()}")  # down
+    result = await run_tether("connect", url, "--no-proxy", "--wait", "0.5", stdin=b"hi\n")
+    assert result.returncode == 0, result.stderr.decode()
+    assert result.stdout == b"hi\n"
+    result = await run_tether("connect", url, "--proxy", "gopher://u:hunter2@proxy:70")
+    assert result.returncode == 2
+    assert b"proxy: unsupported proxy scheme" in result.stderr
+    config = tmp_path / "bad.toml"
+    config.write_text('[connect]\nproxy = "socks5://u:hunter2@proxy:0"\n')
+    result = await run_tether("connect", url, "--config", str(config))
+    assert result.returncode == 2
+    assert b"connect.proxy: port 0 cannot be connected to" in result.stderr
+    assert b"hunter2" not in result.stderr

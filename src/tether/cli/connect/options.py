@@ -13,8 +13,9 @@ from typing import Any
 import attrs
 
 import tether
+from tether.policy import ENVIRONMENT
 
-from .._format import header_names, redacted_urls
+from .._format import header_names, redacted_proxy, redacted_urls
 from .config_file import ConnectSettings, read_connect_file
 
 __all__ = ["ConnectOptions", "add_parser", "options_from_args"]
@@ -34,6 +35,7 @@ examples:
   echo '{"op":"sub"}' | tether connect wss://feed.example/v1 --json --wait 2 | jq .
   tether connect ws://a.example/ ws://b.example/ -H "Authorization: Bearer $TOKEN"
   tether connect --config bot.toml --max-attempts 5
+  tether connect wss://feed.example/v1 --proxy http://user:pass@proxy.corp:3128
 
 exit status:
   0    closed normally (end of input)
@@ -56,6 +58,7 @@ and an optional [connect] table; command-line options override the file:
   url = ["wss://a.example/v1", "wss://b.example/v1"]   # or one string
   headers = { Authorization = "Bearer abc" }
   subprotocols = ["v1.feed"]
+  proxy = "socks5h://127.0.0.1:1080"   # or false: direct (default: the environment)
 """
 
 #: Command-line options that set a ``Config`` field: (flag, field, kind, help).
@@ -96,6 +99,9 @@ class ConnectOptions:
         headers: extra handshake headers (only their names in the ``repr``).
         subprotocols: ``Sec-WebSocket-Protocol`` values offered.
         insecure: TLS without certificate verification (default ``False``).
+        proxy: a proxy URL, ``None`` (direct), or ``"environment"`` (the default:
+            ``https_proxy``, ``http_proxy``, ``all_proxy``, ``no_proxy``); redacted in the
+            ``repr``.
         json: JSON output (default ``False``).
         binary: stdin lines are hex/base64 and sent as binary messages (default ``False``).
         input_format: ``"hex"`` (default) or ``"base64"``: how ``--binary`` lines are
@@ -110,6 +116,7 @@ class ConnectOptions:
     headers: Mapping[str, str] = attrs.field(factory=dict, repr=header_names)
     subprotocols: tuple[str, ...] = ()
     insecure: bool = False
+    proxy: str | None = attrs.field(default=ENVIRONMENT, repr=redacted_proxy)
     json: bool = False
     binary: bool = False
     input_format: str = "hex"
@@ -221,6 +228,19 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="store_true",
         help="wss:// without verifying the server's certificate (dangerous; warns loudly)",
     )
+    route = handshake.add_mutually_exclusive_group()
+    route.add_argument(
+        "--proxy",
+        metavar="URL",
+        help="connect through this proxy: http://, https://, socks5://, socks5h://, "
+        "socks4://, socks4a:// (user:password@ allowed; default: https_proxy, http_proxy, "
+        "all_proxy and no_proxy from the environment)",
+    )
+    route.add_argument(
+        "--no-proxy",
+        action="store_true",
+        help="connect directly, whatever the environment's proxy variables say",
+    )
     _add_config_options(parser)
 
 
@@ -266,6 +286,7 @@ def options_from_args(args: argparse.Namespace) -> ConnectOptions:
         headers={**settings.headers, **dict(args.headers)},
         subprotocols=tuple(args.subprotocols) or settings.subprotocols,
         insecure=args.insecure,
+        proxy=None if args.no_proxy else (args.proxy or settings.proxy),
         json=args.json,
         binary=args.binary,
         input_format=args.input_format,

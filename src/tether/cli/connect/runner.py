@@ -149,6 +149,7 @@ async def connect_and_pump(options: ConnectOptions, status: Status, output: Outp
             headers=dict(options.headers) or None,
             subprotocols=options.subprotocols,
             ssl_context=_ssl_context(options.insecure),
+            proxy=options.proxy,
             on_event=status.event,
         ) as session:
             pump = _Pump(session, options, output, status)
