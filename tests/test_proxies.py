@@ -15,6 +15,7 @@ remembers an address that authenticated once).
 from __future__ import annotations
 
 import contextlib
+import functools
 import socket
 import ssl
 import subprocess
@@ -61,6 +62,8 @@ class Pproxy:
     scheme: str
     auth: bool
     port: int = attrs.Factory(free_port)
+    #: For an https:// proxy: its certificate chain and key (PEM files).
+    tls_files: tuple[Path, Path] | None = None
     output: bytearray = attrs.Factory(bytearray)
     process: trio.Process | None = None
     _changed: trio.lowlevel.ParkingLot = attrs.Factory(trio.lowlevel.ParkingLot)
@@ -70,10 +73,13 @@ class Pproxy:
         return f"{scheme or self.scheme}://{userinfo}127.0.0.1:{self.port}"
 
     async def start(self) -> None:
-        listen = f"{self.scheme}://127.0.0.1:{self.port}"
+        scheme = "http+ssl" if self.tls_files is not None else self.scheme
+        listen = f"{scheme}://127.0.0.1:{self.port}"
         if self.auth:
             listen += f"#{USER}:{PASSWORD}"
         command = [sys.executable, "-u", "-m", "pproxy", "-l", listen, "-v", "--auth", "0"]
+        if self.tls_files is not None:
+            command += ["--ssl", ",".join(map(str, self.tls_files))]
         self.process = process = await trio.lowlevel.open_process(
             command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
         )
@@ -103,8 +109,14 @@ class Pproxy:
 async def proxies(nursery: trio.Nursery) -> AsyncIterator[Callable[..., Awaitable[Pproxy]]]:
     started: list[Pproxy] = []
 
-    async def make(scheme: str, *, auth: bool = False, start: bool = True) -> Pproxy:
-        proxy = Pproxy(nursery, scheme, auth)
+    async def make(
+        scheme: str,
+        *,
+        auth: bool = False,
+        start: bool = True,
+        tls_files: tuple[Path, Path] | None = None,
+    ) -> Pproxy:
+        proxy = Pproxy(nursery, scheme, auth, tls_files=tls_files)
         started.append(proxy)
         if start:
             await proxy.start()
@@ -192,6 +204,29 @@ async def test_a_session_goes_through_the_proxy(
     by_name = f"-> localhost:{port}".encode() in proxy.output
     assert by_name is (scheme != "socks5")
     assert by_name or f"-> 127.0.0.1:{port}".encode() in proxy.output
+
+
+async def test_wss_through_an_https_proxy_is_tls_inside_tls(
+    proxies: Callable[..., Awaitable[Pproxy]],
+    nursery: trio.Nursery,
+    ca: trustme.CA,
+    client_context: ssl.SSLContext,
+    tmp_path: Path,
+) -> None:
+    chain, key = tmp_path / "proxy-chain.pem", tmp_path / "proxy-key.pem"
+    proxy_cert = ca.issue_cert("127.0.0.1")
+    proxy_cert.private_key_pem.write_to_path(str(key))
+    for blob in proxy_cert.cert_chain_pems:
+        blob.write_to_path(str(chain), append=True)
+    proxy = await proxies("http", auth=True, tls_files=(chain, key))
+    url = await start_target(nursery, ca, tls=True, name="localhost")
+    with trio.fail_after(10):
+        async with tether.connect(
+            url, config=CONFIG, proxy=proxy.url(scheme="https"), ssl_context=client_context
+        ) as session:
+            await session.send("tls in tls")
+            assert await session.receive() == "tls in tls"
+    assert b"by http(SSL)" in proxy.output and b"-> localhost:" in proxy.output
 
 
 async def test_wss_through_a_tunnel_checks_the_target_certificate(
@@ -292,6 +327,79 @@ async def test_a_proxy_that_dies_mid_session_is_reconnected_through(
             assert await session.receive() == "two"
     connected = attempts.of(events.Connected)
     assert [event.generation for event in connected] == [1, 2]
+
+
+# ------------------------------------------------- proxies written for one behaviour
+
+
+async def start_fake_proxy(
+    nursery: trio.Nursery, answer: Callable[[trio.SocketStream], Awaitable[None]]
+) -> int:
+    """A one-purpose HTTP proxy on 127.0.0.1: reads each CONNECT request, then lets
+    ``answer`` have the stream."""
+
+    async def handle(stream: trio.SocketStream) -> None:
+        request = b""
+        while b"\r\n\r\n" not in request:
+            chunk = await stream.receive_some()
+            if not chunk:
+                return
+            request += chunk
+        await answer(stream)
+
+    listeners = await nursery.start(functools.partial(trio.serve_tcp, host="127.0.0.1"), handle, 0)
+    return int(listeners[0].socket.getsockname()[1])
+
+
+async def test_connect_timeout_bounds_the_proxy_handshake(nursery: trio.Nursery) -> None:
+    async def never_answer(stream: trio.SocketStream) -> None:
+        await trio.sleep_forever()
+
+    port = await start_fake_proxy(nursery, never_answer)
+    config = Config(connect_timeout=0.3, max_attempts=2, backoff=Backoff(initial=0.01))
+    attempts = Attempts()
+    started = trio.current_time()
+    with trio.fail_after(5), pytest.raises(tether.ReconnectFailed) as raised:
+        async with tether.connect(
+            "ws://localhost:1/", config=config, proxy=f"http://127.0.0.1:{port}", on_event=attempts
+        ):
+            pass
+    assert isinstance(raised.value.__cause__, TimeoutError)
+    assert attempts.connecting == 2
+    assert trio.current_time() - started < 2  # not python-socks' own 60 s
+
+
+async def test_an_http_proxy_answer_in_two_segments_is_read_whole(
+    nursery: trio.Nursery, ca: trustme.CA
+) -> None:
+    url = await start_target(nursery, ca, tls=False, name="localhost")
+    target_port = int(url.rsplit(":", 1)[1].rstrip("/"))
+
+    async def answer_in_two_segments(stream: trio.SocketStream) -> None:
+        await stream.send_all(b"HTTP/1.1 200 Connection established\r\n")
+        await trio.sleep(0.05)  # makes a second segment; the test passes either way
+        await stream.send_all(b"Via: 1.1 fake\r\n\r\n")
+        target = await trio.open_tcp_stream("127.0.0.1", target_port)
+        async with trio.open_nursery() as splice:
+            for source, sink in ((stream, target), (target, stream)):
+                splice.start_soon(pump, source, sink, splice.cancel_scope)
+
+    port = await start_fake_proxy(nursery, answer_in_two_segments)
+    attempts = Attempts()
+    with trio.fail_after(5):
+        async with tether.connect(
+            url, config=CONFIG, proxy=f"http://127.0.0.1:{port}", on_event=attempts
+        ) as session:
+            await session.send("whole")
+            assert await session.receive() == "whole"
+    assert attempts.connecting == 1
+
+
+async def pump(source: trio.abc.Stream, sink: trio.abc.Stream, done: trio.CancelScope) -> None:
+    with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+        while data := await source.receive_some():
+            await sink.send_all(data)
+    done.cancel()
 
 
 @pytest.fixture
