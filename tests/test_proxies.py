@@ -530,3 +530,13 @@ async def test_tether_connect_no_proxy_and_bad_proxies(
     assert result.returncode == 2
     assert b"connect.proxy: port 0 cannot be connected to" in result.stderr
     assert b"hunter2" not in result.stderr
+
+
+def test_tcp_opener_takes_a_proxy_url_and_hides_its_credentials() -> None:
+    opener = tether.TcpOpener(proxy=f"socks5h://{USER}:{PASSWORD}@127.0.0.1:1080")
+    assert opener.proxy is not None and opener.proxy.kind == "socks5"
+    assert opener.proxy.remote_dns and opener.proxy.password == PASSWORD
+    assert PASSWORD not in repr(opener) and USER not in repr(opener)
+    assert "socks5h://***@127.0.0.1:1080" in repr(opener)
+    with pytest.raises(tether.ConfigError, match=r"^proxy: unsupported proxy scheme"):
+        tether.TcpOpener(proxy="ftp://proxy:21")
