@@ -97,6 +97,11 @@ class Pproxy:
         while text not in self.output:
             await self._changed.park()
 
+    async def seen(self, text: bytes) -> None:
+        """Wait (briefly: its output is read by another task) until it printed ``text``."""
+        with trio.fail_after(START_LIMIT):
+            await self.wait_for_output(text)
+
     async def stop(self) -> None:
         if self.process is not None:
             self.process.kill()
@@ -201,9 +206,11 @@ async def test_a_session_goes_through_the_proxy(
             assert await session.receive() == "through the proxy"
     port = url.rsplit(":", 1)[1].rstrip("/")
     # socks5h and HTTP CONNECT pass the name to the proxy; socks5 resolves it here first.
-    by_name = f"-> localhost:{port}".encode() in proxy.output
-    assert by_name is (scheme != "socks5")
-    assert by_name or f"-> 127.0.0.1:{port}".encode() in proxy.output
+    by_name, by_address = f"-> localhost:{port}".encode(), f"-> 127.0.0.1:{port}".encode()
+    if scheme == "socks5":
+        by_name, by_address = by_address, by_name
+    await proxy.seen(by_name)
+    assert by_address not in proxy.output
 
 
 async def test_wss_through_an_https_proxy_is_tls_inside_tls(
@@ -226,7 +233,8 @@ async def test_wss_through_an_https_proxy_is_tls_inside_tls(
         ) as session:
             await session.send("tls in tls")
             assert await session.receive() == "tls in tls"
-    assert b"by http(SSL)" in proxy.output and b"-> localhost:" in proxy.output
+    await proxy.seen(b"-> localhost:")
+    assert b"by http(SSL)" in proxy.output
 
 
 async def test_wss_through_a_tunnel_checks_the_target_certificate(
@@ -422,7 +430,7 @@ async def test_the_environment_proxy_is_used_by_default(
         async with tether.connect(url, config=CONFIG) as session:
             await session.send("from the environment")
             assert await session.receive() == "from the environment"
-    assert b"-> localhost:" in proxy.output
+    await proxy.seen(b"-> localhost:")
 
 
 async def test_no_proxy_bypasses_the_environment_proxy(
@@ -443,6 +451,31 @@ async def test_no_proxy_bypasses_the_environment_proxy(
                 assert await session.receive() == "hello"
         await proxy.wait_for_output(f"-> 127.0.0.1:{port}".encode())
     assert b"-> localhost:" not in proxy.output
+
+
+async def test_each_url_of_a_failover_list_takes_its_own_proxy(
+    proxies: Callable[..., Awaitable[Pproxy]],
+    nursery: trio.Nursery,
+    ca: trustme.CA,
+    clean_environment: pytest.MonkeyPatch,
+) -> None:
+    proxy = await proxies("http")
+    url = await start_target(nursery, ca, tls=False, name="localhost")
+    dead = free_port()
+    clean_environment.setenv("http_proxy", proxy.url())
+    clean_environment.setenv("no_proxy", "localhost")
+    attempts = Attempts()
+    with trio.fail_after(10):
+        # The first through the proxy (which cannot reach it), the second direct.
+        async with tether.connect(
+            [f"ws://127.0.0.1:{dead}/", url], config=CONFIG, on_event=attempts
+        ) as session:
+            await session.send("failed over")
+            assert await session.receive() == "failed over"
+    await proxy.seen(f"-> 127.0.0.1:{dead}".encode())
+    assert b"-> localhost" not in proxy.output
+    [connected] = attempts.of(events.Connected)
+    assert isinstance(connected, events.Connected) and connected.url == url
 
 
 async def test_proxy_none_ignores_the_environment(
@@ -500,14 +533,14 @@ async def test_tether_connect_proxy_option_and_config_file(
     )
     assert result.returncode == 0, result.stderr.decode()
     assert result.stdout == b"hi\n"
-    assert f"-> localhost:{port}".encode() in proxy.output
+    await proxy.seen(f"-> localhost:{port}".encode())
     assert PASSWORD.encode() not in result.stderr
     config = tmp_path / "proxied.toml"
     config.write_text(f'[connect]\nurl = "ws://127.0.0.1:{port}/"\nproxy = "{proxy.url()}"\n')
     result = await run_tether("connect", "--config", str(config), "--wait", "0.5", stdin=b"a\n")
     assert result.returncode == 0, result.stderr.decode()
     assert result.stdout == b"a\n"
-    assert f"-> 127.0.0.1:{port}".encode() in proxy.output
+    await proxy.seen(f"-> 127.0.0.1:{port}".encode())
 
 
 async def test_tether_connect_no_proxy_and_bad_proxies(
