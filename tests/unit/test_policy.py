@@ -83,11 +83,11 @@ RETRY_TABLE = [
     pytest.param(proxy_error("http", None), True, id="proxy-down-or-reset"),
     *[
         pytest.param(proxy_error("http", status), True, id=f"proxy-http-{status}")
-        for status in (502, 503, 504, 408, 429)
+        for status in (500, 502, 503, 504, 408, 429)
     ],
     *[
         pytest.param(proxy_error("http", status), False, id=f"proxy-http-{status}")
-        for status in (400, 403, 405)
+        for status in (400, 403, 405, 499)
     ],
     *[
         pytest.param(proxy_error("socks5", code), True, id=f"proxy-socks5-{code}")

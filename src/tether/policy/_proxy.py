@@ -56,13 +56,9 @@ class ProxyURL:
     scheme: str
     host: str
     port: int
+    redacted: str
     username: str | None = attrs.field(default=None, repr=False)
     password: str | None = attrs.field(default=None, repr=False)
-    redacted: str = ""
-
-    def __attrs_post_init__(self) -> None:
-        if not self.redacted:
-            object.__setattr__(self, "redacted", redact_url(self.url))
 
     @property
     def kind(self) -> str:
@@ -193,11 +189,12 @@ def choose_proxy(
     url = proxies.get(scheme) or proxies.get("all")
     if not url:
         return None
-    host = f"[{target.host}]" if ":" in target.host else target.host
     # proxy_bypass_environment: what urllib.request.proxy_bypass() asks of the
-    # environment on every platform; CPython's, though typeshed does not list it.
+    # environment on every platform; CPython's, though typeshed does not list it. An
+    # IPv6 address matches no_proxy written with brackets or without.
     bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
-    if bypass(f"{host}:{target.port}", proxies):
+    hosts = [target.host, f"[{target.host}]"] if ":" in target.host else [target.host]
+    if any(bypass(f"{host}:{target.port}", proxies) for host in hosts):
         return None
     if "://" not in url:
         url = f"http://{url}"
