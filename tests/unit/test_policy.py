@@ -98,6 +98,7 @@ RETRY_TABLE = [
         for code in (2, 7, 8)
     ],
     pytest.param(proxy_error("socks4", 91), True, id="proxy-socks4-91"),
+    pytest.param(proxy_error("another-kind", 2), True, id="proxy-of-another-kind"),
     pytest.param(proxy_error("socks4", 93), False, id="proxy-socks4-93"),
     *[
         pytest.param(

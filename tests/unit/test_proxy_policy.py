@@ -79,6 +79,12 @@ def chosen(target: object, environ: dict[str, str], proxy: object = ENVIRONMENT)
             id="no-proxy-is-a-domain-suffix-not-a-string-suffix",
         ),
         pytest.param(
+            {"all_proxy": "http://a:1", "no_proxy": "[feed.example.com]"},
+            "http://a:1",
+            "http://a:1",
+            id="brackets-are-for-ipv6-only",
+        ),
+        pytest.param(
             {"all_proxy": "http://a:1", "no_proxy": "feed.example.com:8080"},
             None,
             "http://a:1",
