@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -54,3 +55,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         else:
             seconds = REAL_TIME_LIMIT
         item.obj = _bounded(test, seconds)
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy_from_the_developer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``connect()`` reads ``*_proxy`` variables by default: a proxy set on the machine
+    running the suite must not route the tests' loopback connections through it."""
+    for name in list(os.environ):
+        if name.lower().endswith("_proxy"):
+            monkeypatch.delenv(name)

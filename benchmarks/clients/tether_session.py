@@ -1,6 +1,7 @@
 """Client: a tether ``Session`` (the project under test).
 
-``Config(ping_interval=None, max_message_size=2 MiB)``, everything else default.
+``Config(ping_interval=None, max_message_size=2 MiB)`` and ``proxy=None`` (no proxy
+lookup, as for the other clients), everything else default.
 Streaming sends with ``send_nowait`` and falls back to ``await send`` when the send
 buffer is full (``trio.WouldBlock``); the other benchmarks ``await send``.
 
@@ -37,7 +38,7 @@ def _monotonic(trio_time: float) -> float:
 @asynccontextmanager
 async def open_link(url: str) -> AsyncIterator[Link]:
     """Open one session as a :class:`Link`."""
-    async with tether.connect(url, config=_config()) as session:
+    async with tether.connect(url, config=_config(), proxy=None) as session:
         yield Link(
             send_text=session.send,
             send_binary=session.send,
@@ -59,7 +60,7 @@ async def reconnect(params: Params, meter: Meter) -> None:
     that was up a while: what is measured is the reconnect itself, first retry immediate.
     """
     config = attrs.evolve(_config(), backoff=tether.Backoff(stable_after=0))
-    async with tether.connect(params.url, config=config) as session:
+    async with tether.connect(params.url, config=config, proxy=None) as session:
         for _ in range(params.count + 1):
             message = await session.receive()
             if isinstance(message, str) and message.startswith("hello "):
@@ -71,7 +72,7 @@ async def dead_peer(params: Params, meter: Meter) -> None:
     """Emit ``connected`` per generation and ``lost`` per ``ConnectionLost``; stop after
     ``count`` losses. ``lost.t`` is the event's own timestamp, in monotonic seconds."""
     config = _config(params.ping_interval, params.ping_timeout)
-    async with tether.connect(params.url, config=config) as session:
+    async with tether.connect(params.url, config=config, proxy=None) as session:
         events = session.events()
         emit_event("connected", generation=session.generation)
         lost = 0

@@ -15,6 +15,10 @@
     ├── RedirectError          a redirect of the handshake that tether will not follow (a
     │                          wss:// -> ws:// downgrade, a loop, more than 10 hops, a
     │                          Location that is no WebSocket URL); ``hops``; not retried
+    ├── ProxyError         (also OSError) the proxy did not open the tunnel (``proxy``
+    │   │                  redacted, ``kind``, ``code``); retried unless the table says
+    │   └── ProxyAuthenticationError   407, or the SOCKS proxy refused the credentials;
+    │                      not retried
     ├── DecodeError            the codec could not decode an inbound message; ``raw`` keeps it
     └── SessionClosed          the session has ended; no more sends or receives
         └── ReconnectFailed    the retry policy gave up; ``__cause__`` is the last error
@@ -47,6 +51,8 @@ __all__ = [
     "HandshakeRejected",
     "IncompatibleServer",
     "MessageDropped",
+    "ProxyAuthenticationError",
+    "ProxyError",
     "ReconnectFailed",
     "RedirectError",
     "SendBufferFull",
@@ -231,3 +237,35 @@ class RedirectError(TetherError):
     def __init__(self, message: str, hops: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.hops = tuple(hops)
+
+
+class ProxyError(TetherError, OSError):
+    """The proxy did not open a tunnel to the target.
+
+    Attributes: ``proxy`` (the proxy URL as it may be shown: no credentials), ``kind``
+    (``"http"``, ``"socks4"`` or ``"socks5"``) and ``code``: the proxy's HTTP status to
+    the ``CONNECT`` (``502``), or its SOCKS reply code (SOCKS5: 1 general failure, 2 not
+    allowed by the ruleset, 3 network unreachable, 4 host unreachable, 5 connection
+    refused, ...; SOCKS4: 91-93), or ``None`` when the proxy could not be reached or
+    broke off the exchange (``__cause__`` is the error below). The message names the
+    proxy and what happened, never a credential.
+
+    It is an ``OSError``, and the default table retries it (a proxy that is down,
+    restarting, or cannot reach the target yet), except for answers that will not
+    change: an HTTP 4xx other than 408 and 429, SOCKS5 codes 2, 7 and 8, SOCKS4 code
+    92 and 93, and :class:`ProxyAuthenticationError`.
+    """
+
+    def __init__(self, message: str, *, proxy: str, kind: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.proxy = proxy
+        self.kind = kind
+        self.code = code
+
+
+class ProxyAuthenticationError(ProxyError):
+    """The proxy refused our credentials, or asked for some we did not give: an HTTP
+    ``407 Proxy Authentication Required`` (``code`` 407), or a SOCKS5 proxy that
+    rejected the user name and password (RFC 1929) or accepts none of the methods we
+    offered. The same credentials would be refused again, so the default table does
+    not retry it: the session ends after one attempt."""

@@ -204,16 +204,48 @@ def test_connect_table(tmp_path: Path) -> None:
     document, settings = read_connect_file(path)
     assert document == {"ping_interval": 5}
     assert settings == ConnectSettings(url=("ws://a/",), headers={"A": "1"}, subprotocols=("v1",))
+    assert settings.proxy == "environment"  # unset: the environment decides
+
+
+@pytest.mark.parametrize(
+    ("entry", "proxy"),
+    [
+        ('proxy = "socks5h://u:p@127.0.0.1:1080"', "socks5h://u:p@127.0.0.1:1080"),
+        ("proxy = false", None),
+    ],
+)
+def test_connect_table_proxy(tmp_path: Path, entry: str, proxy: str | None) -> None:
+    path = tmp_path / "bot.toml"
+    path.write_text(f"[connect]\n{entry}\n")
+    _, settings = read_connect_file(path)
+    assert settings.proxy == proxy
+    assert ":p@" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("entry", "problem"),
+    [
+        ("proxy = true", "connect.proxy: expected a proxy URL string or false, got bool"),
+        ('proxy = "ftp://u:hunter2@p"', "connect.proxy: unsupported proxy scheme in 'ftp://***@p'"),
+    ],
+)
+def test_connect_table_proxy_errors(tmp_path: Path, entry: str, problem: str) -> None:
+    path = tmp_path / "bot.toml"
+    path.write_text(f"[connect]\n{entry}\n")
+    with pytest.raises(ConfigError) as info:
+        read_connect_file(path)
+    assert str(info.value).startswith(f"{path}: {problem}")
 
 
 def test_connect_table_errors_name_the_file_and_the_key(tmp_path: Path) -> None:
     path = tmp_path / "bot.toml"
-    path.write_text('[connect]\nurl = ["ws://a/", 2]\nheaders = { N = 3 }\nproxy = "x"\n')
+    path.write_text('[connect]\nurl = ["ws://a/", 2]\nheaders = { N = 3 }\nproxi = "x"\n')
     with pytest.raises(ConfigError) as info:
         read_connect_file(path)
     assert str(info.value) == (
         f"{path}: connect.url[1]: expected a string, got 2; "
-        "connect.headers.N: expected a string, got int; connect.proxy: unknown key"
+        "connect.headers.N: expected a string, got int; "
+        "connect.proxi: unknown key (did you mean proxy?)"
     )
     path.write_text("[connect]\n[backoff]\nmaximum = -1\n")
     with pytest.raises(ConfigError, match=r"backoff\.maximum: must be > 0"):

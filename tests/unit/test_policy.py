@@ -16,6 +16,8 @@ from tether import (
     HandshakeRejected,
     IncompatibleServer,
     LostReason,
+    ProxyAuthenticationError,
+    ProxyError,
     ReconnectFailed,
     SessionClosed,
 )
@@ -26,6 +28,10 @@ from tether.policy._retry import (
     must_wait_before_retry,
     retry_after,
 )
+
+
+def proxy_error(kind: str, code: int | None) -> ProxyError:
+    return ProxyError("test", proxy=f"{kind}://proxy:1080", kind=kind, code=code)
 
 
 def lost(reason: LostReason, code: int | None = None) -> ConnectionLostError:
@@ -73,6 +79,34 @@ RETRY_TABLE = [
     *[
         pytest.param(lost(LostReason.PEER_CLOSED, code), False, id=f"peer-close-{code}")
         for code in (1002, 1003, 1007, 1008, 1009, 1010)
+    ],
+    pytest.param(proxy_error("http", None), True, id="proxy-down-or-reset"),
+    *[
+        pytest.param(proxy_error("http", status), True, id=f"proxy-http-{status}")
+        for status in (500, 502, 503, 504, 408, 429)
+    ],
+    *[
+        pytest.param(proxy_error("http", status), False, id=f"proxy-http-{status}")
+        for status in (400, 403, 405, 499)
+    ],
+    *[
+        pytest.param(proxy_error("socks5", code), True, id=f"proxy-socks5-{code}")
+        for code in (1, 3, 4, 5, 6)
+    ],
+    *[
+        pytest.param(proxy_error("socks5", code), False, id=f"proxy-socks5-{code}")
+        for code in (2, 7, 8)
+    ],
+    pytest.param(proxy_error("socks4", 91), True, id="proxy-socks4-91"),
+    pytest.param(proxy_error("another-kind", 2), True, id="proxy-of-another-kind"),
+    pytest.param(proxy_error("socks4", 93), False, id="proxy-socks4-93"),
+    *[
+        pytest.param(
+            ProxyAuthenticationError("test", proxy="p", kind=kind, code=code),
+            False,
+            id=f"proxy-auth-{kind}",
+        )
+        for kind, code in (("http", 407), ("socks5", None))
     ],
     pytest.param(RuntimeError("bug in on_connect"), False, id="user-bug"),
     pytest.param(SessionClosed("closed"), False, id="session-closed"),

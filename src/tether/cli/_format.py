@@ -70,6 +70,11 @@ def redacted_urls(urls: Iterable[str]) -> str:
     return repr(tuple(redact_url(url) for url in urls))
 
 
+def redacted_proxy(proxy: str | None) -> str:
+    """The ``repr`` of a ``proxy=`` value, a URL redacted (no userinfo)."""
+    return repr(proxy if proxy is None else redact_url(proxy, loose=True))
+
+
 def header_names(headers: Mapping[str, str]) -> str:
     """The ``repr`` of headers without their values (a value is often a credential):
     ``{'Authorization': '***'}``."""

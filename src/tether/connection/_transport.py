@@ -4,9 +4,11 @@ An *opener* is ``async (host: str, port: int, tls: bool) -> trio.abc.Stream``. T
 calls it once per connect attempt, under ``Config.connect_timeout``, and speaks the
 WebSocket protocol over whatever stream it returns. The default, :class:`TcpOpener`,
 opens TCP (Happy Eyeballs, via ``trio.open_tcp_stream``), sets keepalive options, and
-wraps the stream in TLS for ``wss://``; :class:`UnixOpener` connects to a Unix domain
-socket instead (``connect(unix_socket=...)``), TLS likewise. ``tether.testing`` passes
-in-memory openers; a fault-injecting or write-coalescing wrapper plugs in the same way.
+wraps the stream in TLS for ``wss://``; given a proxy, it opens TCP to the proxy, asks it
+for a tunnel (``_proxy.py``), and runs TLS to the target through the tunnel.
+:class:`UnixOpener` connects to a Unix domain socket instead
+(``connect(unix_socket=...)``), TLS likewise. ``tether.testing`` passes in-memory
+openers; a fault-injecting or write-coalescing wrapper plugs in the same way.
 """
 
 from __future__ import annotations
@@ -20,7 +22,10 @@ from collections.abc import Awaitable, Callable
 import attrs
 import trio
 
+from ..exceptions import ProxyError
+from ..policy import ProxyURL, parse_proxy_url
 from ._errors import tls_error
+from ._proxy import open_tunnel
 
 if sys.version_info < (3, 11):  # pragma: no cover
     from exceptiongroup import BaseExceptionGroup
@@ -70,9 +75,16 @@ def _single_cause(error: OSError) -> OSError:
     return error
 
 
+def _proxy_url(value: ProxyURL | str | None) -> ProxyURL | None:
+    if value is None or isinstance(value, ProxyURL):
+        return value
+    return parse_proxy_url(value)
+
+
 @attrs.frozen
 class TcpOpener:
-    """The default opener: TCP to ``host:port``, then TLS when ``tls`` is true.
+    """The default opener: TCP to ``host:port`` (or through ``proxy``), then TLS when
+    ``tls`` is true.
 
     ``ssl_context`` defaults to ``ssl.create_default_context()`` (certificate and
     hostname verification on). ``server_hostname`` (default ``None``: the ``host`` it is
@@ -85,25 +97,51 @@ class TcpOpener:
     failed: [SSL: ...] ...``, the ``ssl.SSLError`` as ``__cause__``): a
     ``ConnectionError`` (retried), or :class:`tether.IncompatibleServer` (not retried)
     when the server sent no TLS at all, as a plain ``ws://`` server does.
+
+    ``proxy``: ``None`` (default) connects directly; a proxy URL (``str``, checked at
+    construction: ``ConfigError``; or a parsed :class:`tether.policy.ProxyURL`) tunnels
+    every connection through it: ``http://`` and ``https://`` by HTTP ``CONNECT``
+    (userinfo as ``Proxy-Authorization: Basic``; ``ssl_context`` also verifies an
+    ``https://`` proxy), ``socks5://`` (the name resolved here), ``socks5h://`` (by the
+    proxy), ``socks4://``, ``socks4a://``. TLS to a ``wss://`` target then runs inside
+    the tunnel, with SNI and certificate checks for the target's ``host``. A proxy that
+    cannot be reached or refuses the tunnel raises :class:`tether.ProxyError` (its
+    ``__cause__`` the error below), refused credentials
+    :class:`tether.ProxyAuthenticationError`; see the retry table.
     Cancellation: safe at any point; a half-open stream is closed.
     """
 
     ssl_context: ssl.SSLContext | None = None
     server_hostname: str | None = None
+    proxy: ProxyURL | None = attrs.field(default=None, converter=_proxy_url)
 
     async def __call__(self, host: str, port: int, tls: bool) -> trio.abc.Stream:
+        proxy = self.proxy
         try:
-            tcp = await trio.open_tcp_stream(host, port)
+            if proxy is None:
+                tcp = await trio.open_tcp_stream(host, port)
+            else:
+                tcp = await trio.open_tcp_stream(proxy.host, proxy.port)
         except OSError as exc:
-            raise _single_cause(exc) from exc.__cause__
+            error = _single_cause(exc)
+            if proxy is None:
+                raise error from exc.__cause__
+            raise ProxyError(
+                f"proxy {proxy.redacted} unreachable: {error}",
+                proxy=proxy.redacted,
+                kind=proxy.kind,
+            ) from error
+        stream: trio.abc.Stream = tcp
         try:
             set_socket_options(tcp.socket)
+            if proxy is not None:
+                stream = await open_tunnel(proxy, tcp, host, port, self.ssl_context)
             if not tls:
-                return tcp
+                return stream
             name = host if self.server_hostname is None else self.server_hostname
-            return await _start_tls(tcp, name, self.ssl_context)
+            return await _start_tls(stream, name, self.ssl_context)
         except BaseException:
-            await trio.aclose_forcefully(tcp)
+            await trio.aclose_forcefully(stream)
             raise
 
 

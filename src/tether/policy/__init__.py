@@ -1,7 +1,8 @@
 """Pure decisions, apart from the Trio shell: the retry-or-fail table, backoff with full
 jitter, ``Retry-After``, URL parsing and redaction, where a redirect of the handshake
-leads, and the checks of ``connect()``'s and
-``aclose()``'s arguments and of handshake headers. Nothing here does I/O, reads a clock
+leads, the choice of proxy (``proxy=`` and the environment), and the checks of
+``connect()``'s and ``aclose()``'s arguments and of handshake headers. Nothing here does
+I/O, reads a clock
 or imports trio; the session layer asks these functions and acts on the answers.
 """
 
@@ -27,6 +28,14 @@ from ._headers import (
     handshake_headers,
     header_problem,
 )
+from ._proxy import (
+    ENVIRONMENT,
+    PROXY_SCHEMES,
+    ProxyURL,
+    choose_proxy,
+    environment_proxies,
+    parse_proxy_url,
+)
 from ._redirect import MAX_REDIRECTS, REDIRECT_STATUSES, Hop, follow_redirect, redirect_location
 from ._retry import (
     COME_BACK_LATER_CLOSE_CODES,
@@ -46,12 +55,15 @@ __all__ = [
     "CREDENTIAL_HEADERS",
     "CREDENTIAL_NAMES",
     "DEFAULT_USER_AGENT",
+    "ENVIRONMENT",
     "FATAL_CLOSE_CODES",
     "MAX_CLOSE_REASON",
     "MAX_REDIRECTS",
     "OWNED_HEADERS",
     "REDIRECT_STATUSES",
+    "PROXY_SCHEMES",
     "RETRYABLE_HANDSHAKE_STATUSES",
+    "ProxyURL",
     "SENDABLE_CLOSE_CODES",
     "Hop",
     "WebSocketURL",
@@ -69,10 +81,13 @@ __all__ = [
     "check_unix_socket",
     "default_retry_if",
     "follow_redirect",
+    "choose_proxy",
+    "environment_proxies",
     "handshake_headers",
     "header_problem",
     "must_wait_before_retry",
     "next_delay",
+    "parse_proxy_url",
     "parse_url",
     "redact_url",
     "redirect_location",

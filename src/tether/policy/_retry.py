@@ -21,6 +21,8 @@ from ..exceptions import (
     ConnectionLostError,
     HandshakeRejected,
     IncompatibleServer,
+    ProxyAuthenticationError,
+    ProxyError,
     RedirectError,
     SessionClosed,
 )
@@ -28,6 +30,7 @@ from ..exceptions import (
 __all__ = [
     "COME_BACK_LATER_CLOSE_CODES",
     "FATAL_CLOSE_CODES",
+    "FATAL_SOCKS_REPLIES",
     "MESSAGE_TOO_BIG",
     "RETRYABLE_HANDSHAKE_STATUSES",
     "backoff_delay",
@@ -60,6 +63,14 @@ _IMF_FIXDATE = re.compile(
 )
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
+#: SOCKS reply codes that will not change on another attempt: SOCKS5 (RFC 1928 section
+#: 6) 2 connection not allowed by the ruleset, 7 command not supported, 8 address type
+#: not supported; SOCKS4 92 and 93 (the proxy could not confirm, or refused, our user id).
+FATAL_SOCKS_REPLIES: Mapping[str, frozenset[int]] = {
+    "socks5": frozenset({2, 7, 8}),
+    "socks4": frozenset({92, 93}),
+}
+
 #: HTTP statuses of a rejected upgrade that are worth retrying: request timeout, too
 #: many requests, and every 5xx (server side, usually transient).
 RETRYABLE_HANDSHAKE_STATUSES = frozenset({408, 429})
@@ -85,6 +96,9 @@ def default_retry_if(error: BaseException) -> bool:
     ``IncompatibleServer``: a 101 that selected an extension
       or subprotocol we did not offer; ``wss://`` to a server
       that does not speak TLS                                   fail
+    proxy down, reset, broke off, 5xx, other SOCKS failures     retry
+    proxy 407 or SOCKS authentication failure, other proxy 4xx,
+      SOCKS5 reply 2/7/8, SOCKS4 reply 92/93                    fail
     peer close 1002/1003/1007/1008/1009/1010                    fail
     a message over ``max_message_size`` (our 1009)              fail
     ``ApplicationError``: ``on_connect`` or ``headers`` raised
@@ -94,6 +108,8 @@ def default_retry_if(error: BaseException) -> bool:
     """
     if isinstance(error, HandshakeRejected):
         return error.status_code >= 500 or error.status_code in RETRYABLE_HANDSHAKE_STATUSES
+    if isinstance(error, ProxyError):
+        return _proxy_retryable(error)
     if isinstance(
         error, (SessionClosed, ConfigError, ApplicationError, IncompatibleServer, RedirectError)
     ):
@@ -105,6 +121,16 @@ def default_retry_if(error: BaseException) -> bool:
     if isinstance(error, ssl.SSLCertVerificationError):
         return False
     return isinstance(error, OSError)
+
+
+def _proxy_retryable(error: ProxyError) -> bool:
+    if isinstance(error, ProxyAuthenticationError):
+        return False
+    if error.code is None:  # unreachable, reset, broke off the exchange
+        return True
+    if error.kind == "http":
+        return error.code >= 500 or error.code in RETRYABLE_HANDSHAKE_STATUSES
+    return error.code not in FATAL_SOCKS_REPLIES.get(error.kind, frozenset())
 
 
 def retry_after(error: BaseException, *, now_wall: float) -> float | None:

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
+import attrs
 import trio
 
 from ..codec import Codec
@@ -19,6 +20,9 @@ from ..events import Event
 from ..exceptions import ConfigError, TetherError
 from ..policy import (
     DEFAULT_USER_AGENT,
+    ENVIRONMENT,
+    ProxyURL,
+    WebSocketURL,
     check_callback,
     check_codec,
     check_headers_argument,
@@ -27,13 +31,14 @@ from ..policy import (
     check_ssl_context,
     check_unix_socket,
     check_user_agent,
+    choose_proxy,
 )
 from ._closing import GOING_AWAY, INTERNAL_ERROR
 from ._groups import single_error
 from ._machinery import build_machinery
 from ._runner import HeadersArg, OnConnect
 from ._session import Session
-from ._targets import UrlArg, parse_targets
+from ._targets import Targets, UrlArg, parse_targets
 
 try:  # Python 3.10
     from exceptiongroup import BaseExceptionGroup  # type: ignore[import-not-found,unused-ignore]
@@ -45,6 +50,69 @@ __all__ = ["SHARED_RNG", "connect"]
 #: Jitter draws when no ``rng`` is given: one generator for all sessions (a
 #: ``random.Random`` holds 2.5 KiB of state; per session that was the largest cost).
 SHARED_RNG = random.Random()
+
+
+@attrs.frozen
+class _ProxyRoutes:
+    """The default opener when the targets of a failover list take different proxies
+    (from the environment: ``ws://`` and ``wss://``, ``no_proxy``): one
+    :class:`TcpOpener` per target."""
+
+    openers: Mapping[tuple[str, int, bool], TcpOpener]
+
+    async def __call__(self, host: str, port: int, tls: bool) -> trio.abc.Stream:
+        return await self.openers[host, port, tls](host, port, tls)
+
+
+@attrs.frozen
+class _ProxyPerAttempt:
+    """The default opener for a ``url`` callable: the proxy is chosen for each
+    attempt's target (the environment as it was at ``connect()``)."""
+
+    proxy: object
+    environ: Mapping[str, str]
+    ssl_context: Any
+    server_hostname: str | None
+
+    async def __call__(self, host: str, port: int, tls: bool) -> trio.abc.Stream:
+        target = WebSocketURL(url="", host=host, port=port, resource="/", tls=tls, redacted="-")
+        chosen = choose_proxy(target, self.proxy, self.environ)
+        opener = TcpOpener(
+            ssl_context=self.ssl_context, server_hostname=self.server_hostname, proxy=chosen
+        )
+        return await opener(host, port, tls)
+
+
+def _default_opener(
+    targets: Targets,
+    proxy: object,
+    ssl_context: Any,
+    server_hostname: str | None,
+    environ: Mapping[str, str],
+) -> Opener:
+    """:class:`TcpOpener`, with the proxy each target takes (``ConfigError`` for a bad
+    proxy URL, before any I/O: for a ``url`` callable, the proxy settings are checked
+    here for both schemes and chosen again per attempt)."""
+    urls = targets.urls
+    if not urls:
+        for tls in (False, True):
+            probe = WebSocketURL(url="", host="", port=0, resource="/", tls=tls, redacted="-")
+            choose_proxy(probe, proxy, environ)
+        return _ProxyPerAttempt(proxy, dict(environ), ssl_context, server_hostname)
+    routes: dict[tuple[str, int, bool], ProxyURL | None] = {
+        (url.host, url.port, url.tls): choose_proxy(url, proxy, environ) for url in urls
+    }
+    chosen = set(routes.values())
+    if len(chosen) == 1:
+        return TcpOpener(
+            ssl_context=ssl_context, server_hostname=server_hostname, proxy=chosen.pop()
+        )
+    return _ProxyRoutes(
+        {
+            target: TcpOpener(ssl_context=ssl_context, server_hostname=server_hostname, proxy=p)
+            for target, p in routes.items()
+        }
+    )
 
 
 @asynccontextmanager
@@ -62,6 +130,7 @@ async def connect(
     codec: Codec | None = None,
     opener: Opener | None = None,
     unix_socket: str | os.PathLike[str] | None = None,
+    proxy: str | None = ENVIRONMENT,
     rng: random.Random | None = None,
     on_event: Callable[[Event], None] | None = None,
 ) -> AsyncIterator[Session]:
@@ -136,6 +205,23 @@ async def connect(
             resource, and ``wss://`` does TLS over the socket with the URL's host as the
             server name (its certificate must match it). Default ``None`` (TCP). Not
             together with ``opener``.
+        proxy: how the default opener reaches the server: ``"environment"`` (the
+            default, ``tether.policy.ENVIRONMENT``) takes the proxy from the environment
+            when the session starts: ``https_proxy`` for ``wss://``, ``http_proxy`` for
+            ``ws://``, else ``all_proxy`` (any case, the lower-case name first), skipped
+            for a host that ``no_proxy`` names (host or domain suffix, ``host:port``,
+            ``*``); ``None`` connects directly, whatever the environment says; a proxy
+            URL tunnels every attempt through it: ``http://`` and ``https://`` (HTTP
+            ``CONNECT``; ``user:password@`` is sent as ``Proxy-Authorization: Basic``),
+            ``socks5://`` (the name resolved here), ``socks5h://`` (resolved by the
+            proxy), ``socks4://``, ``socks4a://``. TLS to a ``wss://`` server runs
+            through the tunnel, checked for the server's name; ``connect_timeout``
+            bounds the proxy's handshake too. A proxy that is down or resets is
+            retried (:class:`tether.ProxyError`); one that refuses the credentials
+            (407, SOCKS) ends the session after one attempt
+            (:class:`tether.ProxyAuthenticationError`). Credentials never appear in
+            an event, error or log line. Only for the default opener: a proxy URL
+            together with ``opener`` is a ``ConfigError``.
         rng: ``random.Random`` for backoff jitter (seed it for a repeatable schedule).
         on_event: ``fn(event)`` called synchronously for every event from the first
             ``Connecting`` on, including those before entry (``events()`` subscribes
@@ -149,8 +235,10 @@ async def connect(
     that is not a header value; an ``origin`` that is not ``scheme://host[:port]``;
     ``on_connect``, ``on_event`` or ``opener`` not callable; ``ssl_context`` not an
     ``ssl.SSLContext``; ``server_hostname`` not a host name, or given with ``opener``;
-    ``unix_socket`` not a path, or given together with ``opener``;
-    a ``codec`` without ``encode``/``decode``;
+    ``unix_socket`` not a path, or given together with ``opener`` or a proxy URL;
+    a ``codec`` without ``encode``/``decode``; a malformed or unsupported proxy URL
+    (from ``proxy`` or the environment, which the message names), or a proxy URL
+    with ``opener``;
     :class:`tether.HandshakeRejected` for a fatal rejection (401, 403, 404 ...) after one
     attempt; :class:`tether.ReconnectFailed` when the policy gives up first (for a
     redirect refused, its ``__cause__`` is the :class:`tether.RedirectError`).
@@ -179,10 +267,20 @@ async def connect(
     check_codec(codec)
     if isinstance(subprotocols, str):
         subprotocols = (subprotocols,)
+    if proxy is not None and not isinstance(proxy, str):
+        raise ConfigError(f"proxy: must be a proxy URL str or None, got {type(proxy).__name__}")
+    explicit_proxy = proxy is not None and proxy != ENVIRONMENT
     if unix_socket is not None:
+        if explicit_proxy:
+            raise ConfigError("proxy: a Unix domain socket (unix_socket=) takes no proxy")
         opener = UnixOpener(unix_socket, ssl_context=ssl_context)
     elif opener is None:
-        opener = TcpOpener(ssl_context=ssl_context, server_hostname=server_hostname)
+        opener = _default_opener(targets, proxy, ssl_context, server_hostname, os.environ)
+    elif explicit_proxy:
+        raise ConfigError(
+            "proxy: applies to the default opener only; give yours the proxy "
+            "(tether.TcpOpener(proxy=...))"
+        )
     machinery = build_machinery(
         targets,
         config=config,

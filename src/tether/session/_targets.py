@@ -28,6 +28,11 @@ class Targets:
         self._urls = tuple(urls)
         self._make = make
 
+    @property
+    def urls(self) -> tuple[WebSocketURL, ...]:
+        """The failover list; empty when a callable makes each attempt's URL."""
+        return self._urls
+
     def fixed(self, attempt: int) -> WebSocketURL | None:
         """The URL of ``attempt`` (1-based, within the outage) of a failover list, or
         ``None`` when the callable decides (:meth:`make`)."""

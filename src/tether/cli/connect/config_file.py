@@ -1,6 +1,7 @@
 """The ``--config`` file of ``tether connect``: a TOML document whose top-level keys
 and ``[backoff]`` table are loaded by :meth:`tether.Config.from_mapping`, plus the
-optional ``[connect]`` table (:class:`ConnectSettings`: URLs, headers, subprotocols),
+optional ``[connect]`` table (:class:`ConnectSettings`: URLs, headers, subprotocols,
+proxy),
 which is this command's own and is checked here, with errors in the same one-line
 ``key.path: problem`` form as ``Config``'s.
 """
@@ -17,9 +18,9 @@ from typing import Any
 import attrs
 
 import tether
-from tether.policy import header_problem
+from tether.policy import ENVIRONMENT, header_problem, parse_proxy_url
 
-from .._format import header_names, redacted_urls
+from .._format import header_names, redacted_proxy, redacted_urls
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -27,6 +28,7 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
 __all__ = ["ConnectSettings", "read_connect_file"]
+
 
 #: Longest ``repr`` of an offending value quoted in an error message (characters).
 _MAX_VALUE_REPR = 40
@@ -42,11 +44,14 @@ class ConnectSettings:
         headers: extra handshake headers, a table of name = value strings (default
             none).
         subprotocols: ``Sec-WebSocket-Protocol`` values to offer (a string or a list).
+        proxy: a proxy URL (``"socks5h://127.0.0.1:1080"``), or ``false`` to connect
+            directly; default unset: the environment's (``https_proxy`` ...).
     """
 
     url: tuple[str, ...] = attrs.field(default=(), repr=redacted_urls)
     headers: dict[str, str] = attrs.field(factory=dict, repr=header_names)
     subprotocols: tuple[str, ...] = ()
+    proxy: str | None = attrs.field(default=ENVIRONMENT, repr=redacted_proxy)
 
 
 def read_connect_file(
@@ -92,6 +97,7 @@ def connect_settings(table: object, path: str = "connect") -> ConnectSettings:
     url = _strings(table.get("url", ()), f"{path}.url", problems)
     headers = _string_table(table.get("headers", {}), f"{path}.headers", problems)
     subprotocols = _strings(table.get("subprotocols", ()), f"{path}.subprotocols", problems)
+    proxy = _proxy(table.get("proxy", ENVIRONMENT), f"{path}.proxy", problems)
     names = [field.name for field in attrs.fields(ConnectSettings)]
     for key in sorted(str(key) for key in table if key not in names):
         close = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
@@ -99,7 +105,23 @@ def connect_settings(table: object, path: str = "connect") -> ConnectSettings:
         problems.append(f"{path}.{key}: unknown key{hint}")
     if problems:
         raise tether.ConfigError("; ".join(problems))
-    return ConnectSettings(url=url, headers=headers, subprotocols=subprotocols)
+    return ConnectSettings(url=url, headers=headers, subprotocols=subprotocols, proxy=proxy)
+
+
+def _proxy(value: object, path: str, problems: list[str]) -> str | None:
+    """A proxy URL (checked, quoted redacted), ``false`` (direct: ``None``), or unset."""
+    if value is False:
+        return None
+    if value == ENVIRONMENT:
+        return ENVIRONMENT
+    if not isinstance(value, str):
+        problems.append(f"{path}: expected a proxy URL string or false, got {type(value).__name__}")
+        return None
+    try:
+        parse_proxy_url(value, name=path)
+    except tether.ConfigError as exc:
+        problems.append(str(exc))
+    return value
 
 
 def _describe(value: object) -> str:

@@ -13,9 +13,9 @@ from typing import Any
 import attrs
 
 import tether
-from tether.policy import DEFAULT_USER_AGENT
+from tether.policy import DEFAULT_USER_AGENT, ENVIRONMENT
 
-from .._format import header_names, redacted_urls
+from .._format import header_names, redacted_proxy, redacted_urls
 from .config_file import ConnectSettings, read_connect_file
 
 __all__ = ["ConnectOptions", "add_parser", "options_from_args"]
@@ -36,6 +36,7 @@ examples:
   tether connect ws://a.example/ ws://b.example/ -H "Authorization: Bearer $TOKEN"
   tether connect --config bot.toml --max-attempts 5
   tether connect --unix-socket /run/app/ws.sock ws://localhost/events
+  tether connect wss://feed.example/v1 --proxy http://user:pass@proxy.corp:3128
 
 exit status:
   0    closed normally (end of input)
@@ -58,6 +59,7 @@ and an optional [connect] table; command-line options override the file:
   url = ["wss://a.example/v1", "wss://b.example/v1"]   # or one string
   headers = { Authorization = "Bearer abc" }
   subprotocols = ["v1.feed"]
+  proxy = "socks5h://127.0.0.1:1080"   # or false: direct (default: the environment)
 """
 
 #: Command-line options that set a ``Config`` field: (flag, field, kind, help).
@@ -103,6 +105,9 @@ class ConnectOptions:
         insecure: TLS without certificate verification (default ``False``).
         unix_socket: connect to this Unix domain socket instead of TCP (the URL still
             gives the ``Host`` header and the resource); default ``None``.
+        proxy: a proxy URL, ``None`` (direct), or ``"environment"`` (the default:
+            ``https_proxy``, ``http_proxy``, ``all_proxy``, ``no_proxy``); redacted in the
+            ``repr``.
         json: JSON output (default ``False``).
         binary: stdin lines are hex/base64 and sent as binary messages (default ``False``).
         input_format: ``"hex"`` (default) or ``"base64"``: how ``--binary`` lines are
@@ -120,6 +125,7 @@ class ConnectOptions:
     origin: str | None = None
     insecure: bool = False
     unix_socket: str | None = None
+    proxy: str | None = attrs.field(default=ENVIRONMENT, repr=redacted_proxy)
     json: bool = False
     binary: bool = False
     input_format: str = "hex"
@@ -247,6 +253,19 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="connect to the Unix domain socket at PATH instead of TCP; the URL still "
         "gives the Host header and the path (wss:// does TLS for the URL's host)",
     )
+    route = handshake.add_mutually_exclusive_group()
+    route.add_argument(
+        "--proxy",
+        metavar="URL",
+        help="connect through this proxy: http://, https://, socks5://, socks5h://, "
+        "socks4://, socks4a:// (user:password@ allowed; default: https_proxy, http_proxy, "
+        "all_proxy and no_proxy from the environment)",
+    )
+    route.add_argument(
+        "--no-proxy",
+        action="store_true",
+        help="connect directly, whatever the environment's proxy variables say",
+    )
     _add_config_options(parser)
 
 
@@ -295,6 +314,7 @@ def options_from_args(args: argparse.Namespace) -> ConnectOptions:
         origin=args.origin,
         insecure=args.insecure,
         unix_socket=args.unix_socket,
+        proxy=None if args.no_proxy else (args.proxy or settings.proxy),
         json=args.json,
         binary=args.binary,
         input_format=args.input_format,

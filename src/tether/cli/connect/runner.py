@@ -152,6 +152,7 @@ async def connect_and_pump(options: ConnectOptions, status: Status, output: Outp
             origin=options.origin,
             ssl_context=_ssl_context(options.insecure),
             unix_socket=options.unix_socket,
+            proxy=options.proxy,
             on_event=status.event,
         ) as session:
             pump = _Pump(session, options, output, status)
