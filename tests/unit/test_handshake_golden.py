@@ -323,3 +323,15 @@ def test_handshake_refused_defaults() -> None:
     assert str(error) == "the server answered the upgrade with HTTP 401"
     assert (error.status_code, error.headers) == (401, {"www-authenticate": "Bearer"})
     assert (error.body, error.body_truncated) == (b"", False)
+
+
+def test_a_subprotocol_selected_when_none_was_offered_says_none() -> None:
+    client = handshake(subprotocols=())
+    with pytest.raises(HandshakeFailed) as raised:
+        client.receive(
+            answer(b"101 Switching Protocols", *SWITCHING, b"Sec-WebSocket-Protocol: chat")
+        )
+    assert str(raised.value) == (
+        "the server selected subprotocol 'chat', which the client did not offer "
+        "(offered: none; RFC 6455 section 4.1: fail the connection)"
+    )
