@@ -217,3 +217,29 @@ async def test_half_open_link_is_detected_by_pings_in_time(
     print(f"{echo_server.name}: half-open link detected after {detected:.3f} s")
     assert lost.reason is LostReason.PING_TIMEOUT
     assert detected <= bound, f"{detected:.3f} s > {bound} s"
+
+
+# ---------------------------------------------------------------------- proxies
+
+
+@pytest.mark.parametrize(("listen", "scheme"), [("http", "http"), ("socks5", "socks5h")])
+async def test_echo_through_a_real_proxy_with_credentials(
+    echo_server: EchoServer, nursery: trio.Nursery, listen: str, scheme: str
+) -> None:
+    """The same echo through pproxy (HTTP CONNECT, SOCKS5 resolved by the proxy), with
+    credentials, to each independent server; the proxy saw the tunnel."""
+    from ..test_proxies import Pproxy
+
+    proxy = Pproxy(nursery, listen, auth=True)
+    await proxy.start()
+    try:
+        with trio.fail_after(PROMPT):
+            async with tether.connect(
+                echo_server.url, config=CONFIG, proxy=proxy.url(scheme=scheme)
+            ) as session:
+                await echo(session, "through the proxy")
+                await echo(session, b"\x00\x01 binary too")
+        port = echo_server.url.rsplit(":", 1)[1].rstrip("/")
+        await proxy.seen(f":{port}".encode())
+    finally:
+        await proxy.stop()
