@@ -101,3 +101,12 @@ def test_a_cross_origin_hop_drops_the_credentials() -> None:
 )
 def test_redact_url_hides_only_the_authoritys_userinfo(url: str, shown: str) -> None:
     assert redact_url(url) == shown
+
+
+def test_a_malformed_proxy_url_shows_no_password_even_with_a_hash_in_it() -> None:
+    from tether.policy import parse_proxy_url
+
+    with pytest.raises(ConfigError) as raised:
+        parse_proxy_url("http://alice:pa#ss@proxy.corp:3128")
+    assert "pa#ss" not in str(raised.value) and "ss@proxy" not in str(raised.value)
+    assert "'http://***@proxy.corp:3128'" in str(raised.value)
