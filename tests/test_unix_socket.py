@@ -249,3 +249,20 @@ async def test_tether_connect_unix_socket_flag(nursery: trio.Nursery, socket_pat
     assert server.handshakes == [("/cli", "tether.test")]
     assert server.close_codes == [1000]
     assert "connected to ws://tether.test/cli (generation 1)" in result.stderr.decode()
+
+
+async def test_server_hostname_names_the_tls_server_of_a_unix_socket(
+    nursery: trio.Nursery, socket_path: Path, authority: trustme.CA
+) -> None:
+    server = UnixServer(socket_path)
+    await server.start(nursery, server_context(authority, "example.test"))
+    with trio.fail_after(10):
+        async with tether.connect(
+            "wss://127.0.0.1/",
+            config=CONFIG,
+            unix_socket=socket_path,
+            server_hostname="example.test",
+            ssl_context=client_context(authority),
+        ) as session:
+            await session.send("named")
+            assert await session.receive() == "named"

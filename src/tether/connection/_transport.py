@@ -104,7 +104,8 @@ class TcpOpener:
     (userinfo as ``Proxy-Authorization: Basic``; ``ssl_context`` also verifies an
     ``https://`` proxy), ``socks5://`` (the name resolved here), ``socks5h://`` (by the
     proxy), ``socks4://``, ``socks4a://``. TLS to a ``wss://`` target then runs inside
-    the tunnel, with SNI and certificate checks for the target's ``host``. A proxy that
+    the tunnel, with SNI and certificate checks for the target's ``host`` (or
+    ``server_hostname``). A proxy that
     cannot be reached or refuses the tunnel raises :class:`tether.ProxyError` (its
     ``__cause__`` the error below), refused credentials
     :class:`tether.ProxyAuthenticationError`; see the retry table.
@@ -168,8 +169,9 @@ async def _start_tls(
 class UnixOpener:
     """An opener that connects to the Unix domain socket at ``path``, whatever the
     URL's host and port (the URL still gives the ``Host`` header and the resource), then
-    does TLS when ``tls`` (a ``wss://`` URL), with the URL's host as the server name
-    that the certificate must match.
+    does TLS when ``tls`` (a ``wss://`` URL), with the URL's host (or
+    ``server_hostname``, default ``None``) as the server name that the certificate must
+    match.
 
     ``ssl_context`` defaults to ``ssl.create_default_context()``; TLS errors are those
     of :class:`TcpOpener`. A socket that is missing (``FileNotFoundError``) or that
@@ -181,13 +183,15 @@ class UnixOpener:
 
     path: str | os.PathLike[str]
     ssl_context: ssl.SSLContext | None = None
+    server_hostname: str | None = None
 
     async def __call__(self, host: str, port: int, tls: bool) -> trio.abc.Stream:
         stream = await trio.open_unix_socket(self.path)
         if not tls:
             return stream
         try:
-            return await _start_tls(stream, host, self.ssl_context)
+            name = host if self.server_hostname is None else self.server_hostname
+            return await _start_tls(stream, name, self.ssl_context)
         except BaseException:
             await trio.aclose_forcefully(stream)
             raise

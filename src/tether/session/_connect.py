@@ -21,7 +21,6 @@ from ..exceptions import ConfigError, TetherError
 from ..policy import (
     DEFAULT_USER_AGENT,
     ENVIRONMENT,
-    ProxyURL,
     WebSocketURL,
     check_callback,
     check_codec,
@@ -32,6 +31,7 @@ from ..policy import (
     check_unix_socket,
     check_user_agent,
     choose_proxy,
+    parse_proxy_url,
 )
 from ._closing import GOING_AWAY, INTERNAL_ERROR
 from ._groups import single_error
@@ -52,31 +52,26 @@ __all__ = ["SHARED_RNG", "connect"]
 SHARED_RNG = random.Random()
 
 
-@attrs.frozen
-class _ProxyRoutes:
-    """The default opener when the targets of a failover list take different proxies
-    (from the environment: ``ws://`` and ``wss://``, ``no_proxy``): one
-    :class:`TcpOpener` per target."""
-
-    openers: Mapping[tuple[str, int, bool], TcpOpener]
-
-    async def __call__(self, host: str, port: int, tls: bool) -> trio.abc.Stream:
-        return await self.openers[host, port, tls](host, port, tls)
+def _probe(host: str, port: int, tls: bool) -> WebSocketURL:
+    """A target for :func:`tether.policy.choose_proxy`, which looks at its host, port and
+    scheme only."""
+    return WebSocketURL(url="", host=host, port=port, resource="/", tls=tls, redacted="-")
 
 
 @attrs.frozen
-class _ProxyPerAttempt:
-    """The default opener for a ``url`` callable: the proxy is chosen for each
-    attempt's target (the environment as it was at ``connect()``)."""
+class _ProxyChooser:
+    """The default opener when the environment names proxies: the proxy is chosen for
+    each connection's own target (host, port, scheme), so a redirect hop, a failover
+    URL or a ``url`` callable's URL each get the proxy the environment gives them
+    (``https_proxy``/``http_proxy``/``all_proxy``, ``no_proxy``), from the variables as
+    they were at ``connect()``. Only the proxy variables are kept, out of the ``repr``."""
 
-    proxy: object
-    environ: Mapping[str, str]
-    ssl_context: Any
+    proxy_variables: Mapping[str, str] = attrs.field(repr=False)
+    ssl_context: Any = attrs.field(repr=False)
     server_hostname: str | None
 
     async def __call__(self, host: str, port: int, tls: bool) -> trio.abc.Stream:
-        target = WebSocketURL(url="", host=host, port=port, resource="/", tls=tls, redacted="-")
-        chosen = choose_proxy(target, self.proxy, self.environ)
+        chosen = choose_proxy(_probe(host, port, tls), ENVIRONMENT, self.proxy_variables)
         opener = TcpOpener(
             ssl_context=self.ssl_context, server_hostname=self.server_hostname, proxy=chosen
         )
@@ -85,34 +80,32 @@ class _ProxyPerAttempt:
 
 def _default_opener(
     targets: Targets,
-    proxy: object,
+    proxy: str | None,
     ssl_context: Any,
     server_hostname: str | None,
     environ: Mapping[str, str],
 ) -> Opener:
-    """:class:`TcpOpener`, with the proxy each target takes (``ConfigError`` for a bad
-    proxy URL, before any I/O: for a ``url`` callable, the proxy settings are checked
-    here for both schemes and chosen again per attempt)."""
-    urls = targets.urls
-    if not urls:
-        for tls in (False, True):
-            probe = WebSocketURL(url="", host="", port=0, resource="/", tls=tls, redacted="-")
-            choose_proxy(probe, proxy, environ)
-        return _ProxyPerAttempt(proxy, dict(environ), ssl_context, server_hostname)
-    routes: dict[tuple[str, int, bool], ProxyURL | None] = {
-        (url.host, url.port, url.tls): choose_proxy(url, proxy, environ) for url in urls
-    }
-    chosen = set(routes.values())
-    if len(chosen) == 1:
+    """:class:`TcpOpener`: direct (``proxy=None``, or an environment without proxy
+    variables), through the one proxy URL given, or through whichever proxy the
+    environment gives each connection's target (:class:`_ProxyChooser`). A bad proxy
+    URL is a ``ConfigError`` here, before any I/O: the proxy of every configured URL is
+    chosen once to check it, and for a ``url`` callable those of both schemes."""
+    if proxy is None:
+        return TcpOpener(ssl_context=ssl_context, server_hostname=server_hostname)
+    if proxy != ENVIRONMENT:
         return TcpOpener(
-            ssl_context=ssl_context, server_hostname=server_hostname, proxy=chosen.pop()
+            ssl_context=ssl_context, server_hostname=server_hostname, proxy=parse_proxy_url(proxy)
         )
-    return _ProxyRoutes(
-        {
-            target: TcpOpener(ssl_context=ssl_context, server_hostname=server_hostname, proxy=p)
-            for target, p in routes.items()
-        }
-    )
+    variables = {name: value for name, value in environ.items() if name.lower().endswith("_proxy")}
+    probes = [_probe(url.host, url.port, url.tls) for url in targets.urls] or [
+        _probe("", 0, False),
+        _probe("", 0, True),
+    ]
+    for probe in probes:
+        choose_proxy(probe, ENVIRONMENT, variables)
+    if not any(value for name, value in variables.items() if name.lower() != "no_proxy"):
+        return TcpOpener(ssl_context=ssl_context, server_hostname=server_hostname)
+    return _ProxyChooser(variables, ssl_context, server_hostname)
 
 
 @asynccontextmanager
@@ -192,9 +185,11 @@ async def connect(
         server_hostname: the TLS name (SNI and the certificate check) to use instead
             of the URL's host, with the default opener (default ``None``: the host):
             ``wss://127.0.0.1:8443/`` with ``server_hostname="example.test"``. The
-            ``Host`` header stays the URL's; a redirect to another host is then a
-            :class:`tether.RedirectError`. With ``opener=`` it is a ``ConfigError``:
-            give it to the opener (``tether.TcpOpener(server_hostname=...)``).
+            ``Host`` header stays the URL's; through a proxy the tunnel still goes to
+            the URL's host; with ``unix_socket`` it names the socket's TLS server. A
+            redirect to another host is then a :class:`tether.RedirectError` (for
+            ``ws://`` URLs too). With ``opener=`` it is a ``ConfigError``: give it to the
+            opener (``tether.TcpOpener(server_hostname=...)``).
         codec: an object with ``encode`` and ``decode`` (:class:`tether.JsonCodec`);
             default raw str/bytes.
         opener: the transport seam, ``async (host, port, tls) -> trio.abc.Stream``
@@ -273,7 +268,7 @@ async def connect(
     if unix_socket is not None:
         if explicit_proxy:
             raise ConfigError("proxy: a Unix domain socket (unix_socket=) takes no proxy")
-        opener = UnixOpener(unix_socket, ssl_context=ssl_context)
+        opener = UnixOpener(unix_socket, ssl_context=ssl_context, server_hostname=server_hostname)
     elif opener is None:
         opener = _default_opener(targets, proxy, ssl_context, server_hostname, os.environ)
     elif explicit_proxy:

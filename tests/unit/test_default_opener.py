@@ -1,0 +1,69 @@
+"""How ``connect()`` builds its default opener from ``proxy=`` and the environment: the
+proxy is chosen for each connection's own target, so a redirect hop or a URL the
+``url`` callable made gets the proxy the environment gives it, and nothing secret is
+in the opener's ``repr``."""
+
+from __future__ import annotations
+
+import pytest
+import trio
+import trio.testing
+
+from tether import TcpOpener
+from tether.policy import parse_url
+from tether.session import _connect
+from tether.session._targets import Targets
+
+ENV = {
+    "http_proxy": "http://bob:hunter2@proxy.corp:3128",
+    "https_proxy": "socks5h://carol:pw2@socks.corp:1080",
+    "no_proxy": "internal.corp",
+    "AWS_SECRET_ACCESS_KEY": "AKIAsecret",
+}
+
+
+def build(urls: list[str], proxy: str | None, environ: dict[str, str]) -> object:
+    targets = Targets([parse_url(url) for url in urls])
+    return _connect._default_opener(targets, proxy, None, None, environ)
+
+
+def test_direct_explicit_and_quiet_environment_are_one_tcp_opener() -> None:
+    assert build(["ws://a/"], None, ENV) == TcpOpener()
+    explicit = build(["ws://a/"], "socks5://u:p@s:1080", ENV)
+    assert isinstance(explicit, TcpOpener) and explicit.proxy is not None
+    assert explicit.proxy.host == "s"
+    assert build(["ws://a/"], "environment", {"no_proxy": "*"}) == TcpOpener()
+
+
+async def test_each_connection_gets_the_proxy_of_its_own_target(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    opened: list[tuple[str, object]] = []
+
+    class Recording:
+        def __init__(self, **fields: object) -> None:
+            self.proxy = fields["proxy"]
+
+        async def __call__(self, host: str, port: int, tls: bool) -> trio.abc.Stream:
+            proxy = self.proxy
+            opened.append((host, None if proxy is None else proxy.host))  # type: ignore[attr-defined]
+            return trio.testing.MemorySendStream()  # type: ignore[return-value]
+
+    monkeypatch.setattr(_connect, "TcpOpener", Recording)
+    opener = build(["ws://a.example/"], "environment", ENV)
+    # The configured URL, a redirect hop to wss://, one to a host no_proxy exempts, and
+    # a host no URL named (a redirect, or a url callable's): none is a KeyError.
+    await opener("a.example", 80, False)  # type: ignore[operator]
+    await opener("b.example", 443, True)  # type: ignore[operator]
+    await opener("internal.corp", 80, False)  # type: ignore[operator]
+    assert opened == [
+        ("a.example", "proxy.corp"),
+        ("b.example", "socks.corp"),
+        ("internal.corp", None),
+    ]
+
+
+def test_the_opener_repr_holds_no_secret() -> None:
+    opener = build(["ws://a/", "wss://b/"], "environment", ENV)
+    assert "hunter2" not in repr(opener) and "pw2" not in repr(opener)
+    assert "AKIAsecret" not in repr(opener)
