@@ -25,6 +25,8 @@ TETHER = "tether"
 
 CLIENTS: tuple[ClientSpec, ...] = (
     ClientSpec(TETHER, "tether_session", (*THROUGHPUT, "reconnect", "dead_peer")),
+    ClientSpec("tether send_nowait", "tether_nowait", ("stream",)),
+    ClientSpec("Trio ceiling", "trio_ceiling", ("round_trip", "stream", "large")),
     ClientSpec("tether pure-Python", "tether_pure"),
     ClientSpec("trio-websocket", "trio_websocket_default"),
     ClientSpec("trio-websocket tuned", "trio_websocket_tuned", (*THROUGHPUT, "reconnect")),

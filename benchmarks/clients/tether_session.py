@@ -2,8 +2,9 @@
 
 ``Config(ping_interval=None, max_message_size=2 MiB)`` and ``proxy=None`` (no proxy
 lookup, as for the other clients), everything else default.
-Streaming sends with ``send_nowait`` and falls back to ``await send`` when the send
-buffer is full (``trio.WouldBlock``); the other benchmarks ``await send``.
+Every benchmark uses the idiom the peers use, ``await session.send(m)`` (streaming
+included: one task sends, another receives). ``tether_nowait`` is the same client
+streaming with ``send_nowait`` (its writes coalesced), an extra row named as such.
 
 Besides the four shared benchmarks it runs ``reconnect`` (greetings across server
 restarts) and ``dead_peer`` (ping timeout on a stalled link).
@@ -36,15 +37,16 @@ def _monotonic(trio_time: float) -> float:
 
 
 @asynccontextmanager
-async def open_link(url: str) -> AsyncIterator[Link]:
-    """Open one session as a :class:`Link`."""
+async def open_link(url: str, *, nowait: bool = False) -> AsyncIterator[Link]:
+    """Open one session as a :class:`Link`; ``nowait``: stream with ``send_nowait``
+    (falling back to ``await send`` when the send buffer is full)."""
     async with tether.connect(url, config=_config(), proxy=None) as session:
         yield Link(
             send_text=session.send,
             send_binary=session.send,
             receive_text=session.receive,
             receive_binary=session.receive,
-            send_text_nowait=session.send_nowait,
+            send_text_nowait=session.send_nowait if nowait else None,
             would_block=trio.WouldBlock,
         )
 
