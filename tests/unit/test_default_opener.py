@@ -67,3 +67,10 @@ def test_the_opener_repr_holds_no_secret() -> None:
     opener = build(["ws://a/", "wss://b/"], "environment", ENV)
     assert "hunter2" not in repr(opener) and "pw2" not in repr(opener)
     assert "AKIAsecret" not in repr(opener)
+
+
+def test_a_cgi_scripts_http_proxy_is_not_used() -> None:
+    # Under CGI, HTTP_PROXY is set from the client's "Proxy:" header ("httpoxy"): the
+    # stdlib ignores it when REQUEST_METHOD is set, and so does the default opener.
+    environ = {"HTTP_PROXY": "http://evil.example:8080", "REQUEST_METHOD": "GET"}
+    assert build(["ws://a/"], "environment", environ) == TcpOpener()

@@ -31,6 +31,7 @@ from ..policy import (
     check_unix_socket,
     check_user_agent,
     choose_proxy,
+    environment_proxies,
     parse_proxy_url,
 )
 from ._closing import GOING_AWAY, INTERNAL_ERROR
@@ -96,14 +97,20 @@ def _default_opener(
         return TcpOpener(
             ssl_context=ssl_context, server_hostname=server_hostname, proxy=parse_proxy_url(proxy)
         )
-    variables = {name: value for name, value in environ.items() if name.lower().endswith("_proxy")}
+    # What environment_proxies() reads: the *_proxy variables, and REQUEST_METHOD (a
+    # CGI script, where HTTP_PROXY comes from the client: "httpoxy").
+    variables = {
+        name: value
+        for name, value in environ.items()
+        if name.lower().endswith("_proxy") or name == "REQUEST_METHOD"
+    }
     probes = [_probe(url.host, url.port, url.tls) for url in targets.urls] or [
         _probe("", 0, False),
         _probe("", 0, True),
     ]
     for probe in probes:
         choose_proxy(probe, ENVIRONMENT, variables)
-    if not any(value for name, value in variables.items() if name.lower() != "no_proxy"):
+    if not any(scheme != "no" for scheme in environment_proxies(variables)):
         return TcpOpener(ssl_context=ssl_context, server_hostname=server_hostname)
     return _ProxyChooser(variables, ssl_context, server_hostname)
 
