@@ -66,7 +66,7 @@ async def test_a_timeout_and_a_fatal_error_are_warnings(
             async with tether.connect("ws://tether.test/", config=config, opener=server.opener):
                 pass  # pragma: no cover - never opens
     (failed,) = [r for r in caplog.records if r.levelno == logging.WARNING]
-    assert failed.getMessage().startswith("failed: HandshakeRejected(401)")
+    assert failed.getMessage() == "failed: HandshakeRejected(401): handshake rejected with HTTP 401"
     caplog.clear()
     async with (
         memory_server() as server,

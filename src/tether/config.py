@@ -17,6 +17,7 @@ from typing import Any
 
 import attrs
 
+from ._close_codes import SENDABLE_CODES_TEXT, sendable_close_code
 from ._structure import Structurer, read_toml
 from .exceptions import ConfigError
 
@@ -76,21 +77,13 @@ def _instance_of(kind: type, label: str) -> Callable[[Any, Any, Any], None]:
     return check
 
 
-#: Close codes below 3000 an endpoint may send (RFC 6455 section 7.4.1 and the IANA
-#: registry); 3000-4999 are for libraries and applications. The same set as
-#: ``tether.policy.SENDABLE_CLOSE_CODES`` (values import no policy; a test keeps them equal).
-_SENDABLE_BELOW_3000 = frozenset(
-    {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014}
-)
-
-
 def _sendable_close_code(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigError(f"{attribute.name}: must be an int close code, got {value!r}")
-    if value not in _SENDABLE_BELOW_3000 and not 3000 <= value <= 4999:
+    if not sendable_close_code(value):
         raise ConfigError(
             f"{attribute.name}: {value} cannot be sent in a Close frame (RFC 6455 section "
-            "7.4): use 1000, 1001, 1002, 1003, 1007-1014 or 3000-4999"
+            f"7.4): use {SENDABLE_CODES_TEXT}"
         )
 
 

@@ -41,7 +41,7 @@ def check(number: str, fault: dict[str, object]) -> bool:
         for path, text in saved.items():
             path.write_text(text)
     failing = [line for line in result.stdout.splitlines() if line.startswith("FAILED")]
-    caught = result.returncode != 0
+    caught = bool(failing)  # a test failed: not a collection or syntax error
     verdict = failing[0].split(" - ")[0] if failing else result.stdout.splitlines()[-1:]
     status = "caught " if caught else "SURVIVED"
     print(f"fault {number:>2} {status} {fault['guarantee']}: {verdict}")

@@ -240,6 +240,6 @@ async def test_echo_through_a_real_proxy_with_credentials(
                 await echo(session, "through the proxy")
                 await echo(session, b"\x00\x01 binary too")
         port = echo_server.url.rsplit(":", 1)[1].rstrip("/")
-        await proxy.seen(f":{port}".encode())
+        await proxy.seen(f"-> 127.0.0.1:{port}".encode())
     finally:
         await proxy.stop()

@@ -128,6 +128,8 @@ def test_mask_repeats_the_key_from_byte_0(implementation: str, size: int) -> Non
 def test_speedups_are_websockets_c_function(monkeypatch: pytest.MonkeyPatch) -> None:
     """websockets' apply_mask when it is installed, unless TETHER_NO_SPEEDUPS is set
     (to anything but the empty string)."""
+    pytest.importorskip("websockets.speedups")
+    assert websockets_apply_mask is not None
     monkeypatch.delenv("TETHER_NO_SPEEDUPS", raising=False)
     assert _c_apply_mask() is websockets_apply_mask
     monkeypatch.setenv("TETHER_NO_SPEEDUPS", "")

@@ -11,6 +11,7 @@ import re
 import ssl
 from typing import Final
 
+from .._close_codes import SENDABLE_CLOSE_CODES, SENDABLE_CODES_TEXT, sendable_close_code
 from ..exceptions import ConfigError
 from ._headers import header_problem
 
@@ -29,13 +30,6 @@ __all__ = [
     "sendable_close_code",
 ]
 
-#: Close codes below 3000 that an endpoint may send (RFC 6455 section 7.4.1 and the
-#: IANA registry: 1012 Service Restart, 1013 Try Again Later, 1014 Bad Gateway);
-#: 3000-4999 are for libraries and applications. 1004-1006 and 1015 are never sent.
-#: The same codes that tether's frame parser accepts from a server.
-SENDABLE_CLOSE_CODES: Final = frozenset(
-    {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014}
-)
 #: Bytes of UTF-8 a Close frame's reason has room for (section 5.5: 125, 2 the code).
 MAX_CLOSE_REASON: Final = 123
 #: A serialized origin (RFC 6454 section 6.2): ``scheme "://" host [ ":" port ]``, the
@@ -155,11 +149,6 @@ def check_codec(value: object) -> None:
         )
 
 
-def sendable_close_code(code: int) -> bool:
-    """Whether an endpoint may send ``code`` in a Close frame (RFC 6455 section 7.4)."""
-    return code in SENDABLE_CLOSE_CODES or 3000 <= code <= 4999
-
-
 def check_close_code(code: object) -> None:
     """``Session.aclose(code=...)`` and ``Session.reconnect(code=...)``: an int an
     endpoint may send (:data:`SENDABLE_CLOSE_CODES`, 3000-4999). Raises
@@ -169,7 +158,7 @@ def check_close_code(code: object) -> None:
     if not sendable_close_code(code):
         raise ConfigError(
             f"code: {code} cannot be sent in a Close frame (RFC 6455 section 7.4): use "
-            "1000, 1001, 1002, 1003, 1007-1014 or 3000-4999"
+            f"{SENDABLE_CODES_TEXT}"
         )
 
 

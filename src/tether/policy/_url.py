@@ -130,7 +130,7 @@ def parse_url(url: object) -> WebSocketURL:
     if problem is not None:
         # Raised outside the except block: urllib's error (which may quote a password,
         # taken for a port) is not even the __context__.
-        raise ConfigError(f"url: {redact_url(url, loose=True)!r} is malformed: {problem}")
+        raise ConfigError(f"url: {shown!r} is malformed: {problem}")
     scheme = parts.scheme.lower()
     if scheme not in ("ws", "wss"):
         raise ConfigError(f"url: scheme must be ws:// or wss://, got {shown!r}")

@@ -258,13 +258,14 @@ class ReceiveBuffer:
         finally:
             self.blocked = False
 
-    def put(self, message: Message) -> None:
-        """Append ``message``, room or not (:meth:`fits` is the caller's check)."""
+    def put(self, message: Message, size: int | None = None) -> None:
+        """Append ``message``, room or not (:meth:`fits` is the caller's check); ``size``
+        is its ``len()`` when the caller has it already."""
         queue = self._queue
         if isinstance(queue, tuple):
             queue = self._queue = deque()
         queue.append(message)
-        self.bytes += len(message)
+        self.bytes += len(message) if size is None else size
         self._changed.unpark_all()
 
     async def get(self) -> Message:

@@ -307,8 +307,9 @@ class GenerationRunner:
         Waiting here for room is the backpressure: while it waits, that task does not
         read the socket."""
         buffer = self._receive_buffer
-        if not buffer.fits(len(message)):
-            await buffer.wait_for_room(len(message))
+        size = len(message)
+        if not buffer.fits(size):
+            await buffer.wait_for_room(size)
         generation.last_data_at = self._counters.last_message_at = trio.current_time()
         self._counters.messages_received += 1
-        buffer.put(message)
+        buffer.put(message, size)
