@@ -376,3 +376,11 @@ def test_a_password_holding_a_slash_is_hidden_in_the_redacted_url() -> None:
 @pytest.mark.parametrize("name", ["pass", "pwd", "session", "sid", "ticket", "code"])
 def test_more_credential_names_are_hidden(name: str) -> None:
     assert redact_url(f"ws://h/?{name}=s3cr3t&room=1") == f"ws://h/?{name}=***&room=1"
+
+
+def test_the_sendable_close_codes_are_rfc_6455s() -> None:
+    from tether.policy import sendable_close_code
+
+    # RFC 6455 section 7.4 (and the IANA registry for 1012-1014), written out.
+    may_send = {1000, 1001, 1002, 1003, *range(1007, 1015), *range(3000, 5000)}
+    assert [code for code in range(5200) if sendable_close_code(code)] == sorted(may_send)
