@@ -45,6 +45,7 @@ from ..protocol import (
     encode_frame_split,
 )
 from ._errors import ConnectionClosed, lost_error
+from ._protocol_log import ProtocolLog
 from ._socket_read import read_socket
 
 __all__ = ["PRE_SERVE_BYTES", "RECEIVE_BUFFER_SIZE", "ClientConnection", "Sink"]
@@ -88,6 +89,7 @@ class ClientConnection:
         "_changed",
         "_close_sent",
         "_close_started",
+        "_log",
         "_parser",
         "_pong_waiter",
         "_sink",
@@ -113,7 +115,9 @@ class ClientConnection:
         max_message_size: int,
         max_waiting_bytes: int = PRE_SERVE_BYTES,
         trailing: bytes = b"",
+        log: ProtocolLog | None = None,
     ) -> None:
+        self._log = log  # tether.protocol's records, None when that logger is off
         self._stream = stream
         self._parser = FrameParser(max_message_size)
         self._trailing = trailing
@@ -162,6 +166,8 @@ class ClientConnection:
             drained = True  # as if the handshake's read had emptied the socket
             while True:
                 if data:
+                    if self._log is not None:
+                        self._log.received(data)
                     try:
                         items = parser.feed(data)
                         violation = None
@@ -347,6 +353,8 @@ class ClientConnection:
             if close_code is not None:
                 self._close_sent = close_code
             writing = True
+            if self._log is not None:
+                self._log.sent(b"".join(parts))
             for part in parts:
                 await self._stream.send_all(part)
         except (trio.BrokenResourceError, trio.ClosedResourceError) as error:

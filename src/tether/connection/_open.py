@@ -12,6 +12,7 @@ import trio
 from ..protocol import Accepted, ClientHandshake, HandshakeRefused, UnofferedSelection
 from ._client import PRE_SERVE_BYTES, RECEIVE_BUFFER_SIZE, ClientConnection
 from ._errors import rejection_error, unoffered_error
+from ._protocol_log import protocol_log
 
 __all__ = ["open_client"]
 
@@ -26,11 +27,12 @@ async def open_client(
     extra_headers: list[tuple[bytes, bytes]],
     max_message_size: int,
     max_waiting_bytes: int = PRE_SERVE_BYTES,
+    generation: int = 0,
 ) -> tuple[ClientConnection, Accepted]:
     """Run the opening handshake over ``stream``, then start the reader in ``nursery``.
     Returns the connection and what the server's acceptance said (subprotocol, headers).
     ``max_message_size`` and ``max_waiting_bytes`` (bytes) are
-    :class:`ClientConnection`'s.
+    :class:`ClientConnection`'s; ``generation`` labels the ``tether.protocol`` records.
 
     Raises :class:`tether.HandshakeRejected` (non-101 answer),
     :class:`tether.IncompatibleServer` (a 101 that selected an extension or subprotocol
@@ -41,21 +43,30 @@ async def open_client(
     handshake = ClientHandshake(
         host=host, resource=resource, subprotocols=subprotocols, extra_headers=extra_headers
     )
-    await stream.send_all(handshake.request())
+    log = protocol_log(generation)
+    request = handshake.request()
+    if log is not None:
+        log.request(request)
+    await stream.send_all(request)
     try:
         while True:
             accepted = handshake.receive(await stream.receive_some(RECEIVE_BUFFER_SIZE))
             if accepted is not None:
                 break
     except HandshakeRefused as refused:
+        if log is not None:
+            log.response(refused.headers, refused.status_code)
         raise rejection_error(refused) from None
     except UnofferedSelection as selection:
         raise unoffered_error(selection) from None
+    if log is not None:
+        log.response(accepted.headers)
     connection = ClientConnection(
         stream,
         max_message_size=max_message_size,
         max_waiting_bytes=max_waiting_bytes,
         trailing=accepted.trailing,
+        log=log,
     )
     nursery.start_soon(connection.read)
     return connection, accepted
