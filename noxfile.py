@@ -109,6 +109,8 @@ def bench(session: nox.Session) -> None:
         "picows==2.3.1",
     )
     session.run("python", "benchmarks/bench.py", *session.posargs)
+    # What the tether.protocol logger costs, off and on, against a build without it.
+    session.run("python", "benchmarks/protocol_log_cost.py", env={"PYTHONPATH": "src"})
 
 
 @nox.session
