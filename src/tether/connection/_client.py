@@ -396,9 +396,18 @@ class ClientConnection:
         if self._close_sent is not None or self.ended:
             raise ConnectionClosed
         waiter = (os.urandom(4), trio.Event())
-        self._pong_waiter = waiter
-        await self._write(encode_control(OPCODE_PING, waiter[0]))
-        await waiter[1].wait()
+        # A Pong answers the latest Ping (RFC 6455 section 5.5.3): a ping already waiting
+        # (the keepalive's, when the application pings too) is answered by ours.
+        previous, self._pong_waiter = self._pong_waiter, waiter
+        try:
+            await self._write(encode_control(OPCODE_PING, waiter[0]))
+            await waiter[1].wait()
+        except BaseException:
+            if self._pong_waiter is waiter:
+                self._pong_waiter = previous
+            raise
+        if previous is not None:
+            previous[1].set()
         if self._pong_waiter is waiter:  # woken by the reader leaving, not by a Pong
             if self.ended:
                 raise ConnectionClosed

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import trio
+
 from ..connection import ClientConnection, ConnectionClosed, lost_error
 from ..protocol import Accepted
 from ._counters import Counters
@@ -79,6 +81,21 @@ class Connection:
         except ConnectionClosed:
             raise lost_error(self._ws) from None
         self._counters.messages_sent += 1
+
+    async def ping(self) -> float:
+        """Send a Ping (RFC 6455 section 5.5.2) on this connection and wait for its Pong;
+        returns the round trip in seconds on Trio's clock. Usable after ``on_connect``
+        has returned, for as long as this connection is open (keep the handle to ping
+        from elsewhere). Not bounded by itself: wrap it in ``trio.move_on_after``.
+
+        Raises :class:`tether.ConnectionLostError` if the connection ends first (or has
+        ended). Cancellation: the Pong, if it comes, is taken by the reader as usual."""
+        start = trio.current_time()
+        try:
+            await self._ws.ping()
+        except ConnectionClosed:
+            raise lost_error(self._ws) from None
+        return trio.current_time() - start
 
     async def receive(self) -> Any:
         """The server's next message on this connection (decoded by the codec)."""

@@ -18,7 +18,12 @@ from tether.policy import DEFAULT_USER_AGENT, ENVIRONMENT
 from .._format import header_names, redacted_proxy, redacted_urls
 from .config_file import ConnectSettings, read_connect_file
 
-__all__ = ["ConnectOptions", "add_parser", "options_from_args"]
+__all__ = ["DEFAULT_EOF_TIMEOUT", "ConnectOptions", "add_parser", "options_from_args"]
+
+#: Seconds ``tether connect`` keeps trying to connect once stdin has ended with nothing
+#: to send (``--eof-timeout``): one ``connect_timeout`` (10 s) of an unreachable server,
+#: long enough for a server that is starting, short enough for a script.
+DEFAULT_EOF_TIMEOUT = 10.0
 
 _DESCRIPTION = """\
 Connect to a WebSocket server and keep the session alive across disconnects: lines read
@@ -27,6 +32,18 @@ and connection events go to stderr. Lines read while disconnected are sent, in o
 after the next connect. At end of input every line is sent, then the session closes
 (Close 1000), printing what arrives until the server's Close; --wait keeps receiving
 for a while first. Ctrl-C closes with Close 1001.
+
+On a terminal, sent lines are marked '> ' and received ones '< ' (as wscat does;
+piped output stays plain), and lines starting with '/' are commands:
+  /ping                  send a WebSocket ping, show the round trip
+  /reconnect             drop this connection and open a new one
+  /close [CODE [REASON]] close the session (default 1000) and exit
+  /stats                 the session's statistics()
+  /help                  this list
+  //text                 send '/text' (a leading '//' sends a literal '/')
+-x MESSAGE (repeatable) is sent at the start of every connection, so subscriptions
+come back after a reconnect. With stdin at its end and nothing to send (< /dev/null),
+a server that cannot be reached ends the command after --eof-timeout (exit 1).
 """
 
 _EPILOG = """\
@@ -115,6 +132,17 @@ class ConnectOptions:
         wait: seconds to keep receiving after end of input (default 0).
         quiet: no status lines on stderr, only warnings and errors (default ``False``).
         stdin_fd: file descriptor lines are read from (default 0).
+        verbose: 0 (default): event status lines; 1 (``-v``): the ``tether`` logger at
+            INFO on stderr instead; 2 (``-vv``): DEBUG, ``tether.protocol`` included.
+        timestamps: prefix each line with the local time, ``HH:MM:SS.mmm`` (default
+            ``False``).
+        execute: messages sent at the start of every generation, from ``on_connect``
+            (``-x``, in order; default none).
+        show_ping: print every ping and pong, with the round trip (default ``False``).
+        commands: in-session ``/`` commands: ``None`` (default) when stdin is a
+            terminal, or forced on/off.
+        eof_timeout: seconds: with stdin at its end and nothing to send, stop (exit 1)
+            if no connection opened within this long (default 10; ``None``: never).
     """
 
     urls: tuple[str, ...] = attrs.field(repr=redacted_urls)
@@ -132,6 +160,12 @@ class ConnectOptions:
     wait: float = 0.0
     quiet: bool = False
     stdin_fd: int = 0
+    verbose: int = 0
+    timestamps: bool = False
+    execute: tuple[str, ...] = ()
+    show_ping: bool = False
+    commands: bool | None = None
+    eof_timeout: float | None = DEFAULT_EOF_TIMEOUT
 
 
 # ---------------------------------------------------------------------- arguments
@@ -213,6 +247,56 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="after end of input, keep receiving this long before closing (default: 0)",
     )
     output.add_argument("-q", "--quiet", action="store_true", help="no status lines on stderr")
+    output.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="-v: the session log (tether logger) at INFO on stderr instead of status "
+        "lines; -vv: DEBUG too, with the handshake and every frame (tether.protocol: "
+        "opcode, length, flags; never a payload or a header value)",
+    )
+    output.add_argument(
+        "--timestamps", action="store_true", help="prefix every line with the time (HH:MM:SS.mmm)"
+    )
+    output.add_argument(
+        "-x",
+        "--execute",
+        action="append",
+        default=[],
+        metavar="MESSAGE",
+        help="send MESSAGE at the start of every connection, before buffered lines "
+        "(repeatable, in order): subscriptions come back after each reconnect",
+    )
+    output.add_argument(
+        "--show-ping",
+        action="store_true",
+        help="print each ping and pong (keepalive, the server's, /ping) with the round trip",
+    )
+    output.add_argument(
+        "--eof-timeout",
+        type=_seconds_or_off,
+        default=DEFAULT_EOF_TIMEOUT,
+        metavar="SECONDS",
+        help="with stdin at its end and nothing to send, give up (exit 1) if not "
+        f"connected within SECONDS (default: {DEFAULT_EOF_TIMEOUT:g}; off: never)",
+    )
+    slash = output.add_mutually_exclusive_group()
+    slash.add_argument(
+        "--commands",
+        dest="commands",
+        action="store_const",
+        const=True,
+        default=None,
+        help="treat lines starting with / as commands even when stdin is not a terminal",
+    )
+    slash.add_argument(
+        "--no-commands",
+        dest="commands",
+        action="store_const",
+        const=False,
+        help="send lines starting with / as they are, even on a terminal",
+    )
     handshake = parser.add_argument_group("handshake")
     handshake.add_argument(
         "-H",
@@ -320,4 +404,10 @@ def options_from_args(args: argparse.Namespace) -> ConnectOptions:
         input_format=args.input_format,
         wait=args.wait,
         quiet=args.quiet,
+        verbose=args.verbose,
+        timestamps=args.timestamps,
+        execute=tuple(args.execute),
+        show_ping=args.show_ping,
+        commands=args.commands,
+        eof_timeout=args.eof_timeout,
     )

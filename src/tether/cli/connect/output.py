@@ -2,6 +2,11 @@
 warnings, errors) and received messages on stdout (:class:`Output`: plain lines, or
 JSON, compact when piped and pretty on a terminal). Colour through rich only when the
 stream is a terminal and rich is installed.
+
+On a terminal, :class:`Output` marks lines as wscat does: ``> `` for a message sent,
+``< `` for one received, ``* `` for what the client itself says (command results,
+pings); piped output is the received messages alone, unmarked. ``timestamps`` prefixes
+every line, of both streams, with the local time (:func:`clock`).
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ import base64
 import contextlib
 import json
 import sys
+import time
 from collections.abc import Mapping
 from typing import IO, Any
 
@@ -17,7 +23,17 @@ from tether.events import Event, GaveUp
 
 from .._format import EVENT_STYLES, status_line
 
-__all__ = ["Output", "Status"]
+__all__ = ["ERASE_ECHO", "Output", "Status", "clock"]
+
+#: Cursor up one line and clear it: replaces the line the terminal echoed as it was
+#: typed with its marked copy (``> text``).
+ERASE_ECHO = "\x1b[1A\x1b[2K"
+
+
+def clock() -> str:
+    """The local time as ``HH:MM:SS.mmm`` (wall clock, for people to read)."""
+    now = time.time()
+    return time.strftime("%H:%M:%S", time.localtime(now)) + f".{int(now % 1 * 1000):03d}"
 
 
 def _rich_console(stream: IO[str]) -> Any:
@@ -42,9 +58,19 @@ class Status:
         "error": "bold red",
     }
 
-    def __init__(self, *, quiet: bool = False, stream: IO[str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        quiet: bool = False,
+        stream: IO[str] | None = None,
+        events: bool = True,
+        timestamps: bool = False,
+    ) -> None:
         self._stream = stream or sys.stderr
         self.quiet = quiet
+        #: Print events (off under ``-v``, where the ``tether`` logger prints them).
+        self.events = events
+        self.timestamps = timestamps
         self._console = _rich_console(self._stream)
         #: The session's ``GaveUp`` event, once seen (quiet or not).
         self.gave_up: GaveUp | None = None
@@ -53,8 +79,13 @@ class Status:
         """A session event (the ``on_event`` callback)."""
         if isinstance(event, GaveUp):
             self.gave_up = event
-        if not self.quiet:
+        if self.events and not self.quiet:
             self._line(status_line(event), type(event).__name__)
+
+    def note(self, text: str) -> None:
+        """What the client itself says (command results, pings), unless quiet."""
+        if not self.quiet:
+            self._line(text, "note")
 
     def warn(self, text: str) -> None:
         """A warning, printed even when quiet."""
@@ -66,6 +97,8 @@ class Status:
 
     def _line(self, text: str, kind: str) -> None:
         line = f"tether: {text}"
+        if self.timestamps:
+            line = f"{clock()} {line}"
         if self._console is not None:
             from rich.text import Text
 
@@ -84,29 +117,60 @@ class Output:
     coloured with rich when it is; a message that is not JSON is printed as a JSON
     string. Binary messages are printed in ``binary_format`` (``"hex"`` or
     ``"base64"``). Raises ``BrokenPipeError`` when the reader of stdout has gone.
+
+    ``markers`` (default: whether the stream is a terminal): received lines start with
+    ``< ``, :meth:`sent` prints sent ones with ``> ``, :meth:`note` the client's own
+    with ``* ``; without markers :meth:`sent` prints nothing. ``erase_echo``: the
+    terminal echoed each typed line, so :meth:`sent` of a typed line replaces it.
+    ``timestamps``: every line starts with :func:`clock`.
     """
 
     def __init__(
-        self, *, json: bool = False, binary_format: str = "hex", stream: IO[str] | None = None
+        self,
+        *,
+        json: bool = False,
+        binary_format: str = "hex",
+        stream: IO[str] | None = None,
+        markers: bool | None = None,
+        erase_echo: bool = False,
+        timestamps: bool = False,
     ) -> None:
         self._stream = stream or sys.stdout
+        self.markers = self._stream.isatty() if markers is None else markers
+        self._erase_echo = erase_echo and self.markers
+        self._timestamps = timestamps
         self._json = json
         self._binary_format = binary_format
         self._console = _rich_console(self._stream) if json else None
 
+    def sent(self, message: str | bytes, *, typed: bool = False) -> None:
+        """Show a message sent (on a terminal only); ``typed``: it is a line the
+        terminal echoed as it was typed."""
+        if self.markers:
+            erase = ERASE_ECHO if typed and self._erase_echo else ""
+            self._write_line(self._text(message), "> ", erase)
+
+    def note(self, text: str) -> None:
+        """A line of the client's own (command results, pings): ``* text``."""
+        self._write_line(text, "* " if self.markers else "")
+
     def write(self, message: str | bytes) -> None:
         """Print one received message."""
         if not self._json:
-            self._write_line(self._text(message))
+            self._write_line(self._text(message), "< " if self.markers else "")
             return
         try:
             data = json.loads(message)
         except ValueError:
             data = self._text(message)
         if self._console is not None:
+            if self.markers:
+                stamp = f"{clock()} " if self._timestamps else ""
+                self._stream.write(f"{stamp}<\n")
             self._console.print_json(data=data)
         elif self._stream.isatty():
-            self._write_line(json.dumps(data, indent=2, ensure_ascii=False))
+            marker = "< " if self.markers else ""
+            self._write_line(json.dumps(data, indent=2, ensure_ascii=False), marker)
         else:
             self._write_line(json.dumps(data, separators=(",", ":"), ensure_ascii=False))
 
@@ -117,6 +181,7 @@ class Output:
             return base64.b64encode(message).decode("ascii")
         return message.hex()
 
-    def _write_line(self, text: str) -> None:
-        self._stream.write(text + "\n")
+    def _write_line(self, text: str, marker: str = "", erase: str = "") -> None:
+        stamp = f"{clock()} " if self._timestamps else ""
+        self._stream.write(f"{erase}{stamp}{marker}{text}\n")
         self._stream.flush()

@@ -1,13 +1,19 @@
 """One ``tether connect`` run, from resolved options to exit status: the session
-(:func:`tether.connect`, with status lines from ``on_event``), the pump that carries
-stdin to the session and the session to stdout until end of input (plus ``--wait``) or
-the end of the session, and the exit status for how it ended.
+(:func:`tether.connect`, with status lines from ``on_event`` and ``-x`` messages from
+``on_connect``), the pump that carries stdin to the session and the session to stdout
+until end of input (plus ``--wait``) or the end of the session, and the exit status for
+how it ended.
 
 Flow::
 
-    stdin --(.stdin)--> session.send()
+    stdin --(.stdin)--> session.send()        (/commands: .commands)
     session --async for--> stdout (.output.Output)
     session --on_event--> stderr status lines (.output.Status)
+    -x MESSAGE --on_connect--> every new connection, first
+
+stdin is read from the start, before the session opens: once it has ended with
+nothing to send, a server that cannot be reached ends the run after ``--eof-timeout``
+(exit 1) instead of being retried for ever.
 
 At end of input (plus ``--wait``) every line has been written; then the pump closes the
 session (``aclose()``: flush, Close 1000, wait for the peer's Close) while stdout keeps
@@ -29,9 +35,12 @@ import tether
 
 from .._format import describe_error, ending_word, rejection_text
 from .._run import EXIT_INTERRUPTED, run_until_interrupted
+from .commands import Commands
 from .options import ConnectOptions, options_from_args
 from .output import Output, Status
-from .stdin import stdin_to_session
+from .pings import show_pings
+from .stdin import StdinLines, stdin_to_session
+from .verbose import configure_logging
 
 __all__ = [
     "EXIT_BAD_ARGUMENTS",
@@ -57,7 +66,7 @@ _INSECURE_WARNING = (
 
 def run_from_args(args: argparse.Namespace) -> int:
     """``tether connect``: resolve the options, run the session, return the exit status."""
-    status = Status(quiet=args.quiet)
+    status = Status(quiet=args.quiet, events=not args.verbose, timestamps=args.timestamps)
     try:
         options = options_from_args(args)
     except tether.ConfigError as exc:
@@ -75,13 +84,22 @@ class _Pump:
     options: ConnectOptions
     output: Output
     status: Status
+    lines: StdinLines
+    commands: Commands | None = None
     failure: tether.TetherError | None = None
 
     async def run(self) -> None:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._receive, nursery.cancel_scope)
             try:
-                await stdin_to_session(self.session, self.options, self.status)
+                await stdin_to_session(
+                    self.session,
+                    self.lines,
+                    self.options,
+                    self.status,
+                    self.commands,
+                    lambda message: self.output.sent(message, typed=self.typed),
+                )
                 await trio.sleep(self.options.wait)
             except tether.SessionClosed as exc:
                 self.failure = self.failure or exc
@@ -100,6 +118,25 @@ class _Pump:
         except BrokenPipeError:
             _silence_stdout()  # the reader of stdout has gone (| head): stop quietly
         done.cancel()  # the session ended (or stdout went): stop reading stdin
+
+    @property
+    def typed(self) -> bool:
+        """stdin is a terminal: its lines were echoed as they were typed."""
+        return _isatty(self.options.stdin_fd)
+
+
+def _isatty(fd: int) -> bool:
+    try:
+        return os.isatty(fd)
+    except OSError:  # pragma: no cover - a closed descriptor
+        return False
+
+
+def _gave_up_at_eof(options: ConnectOptions) -> str:
+    return (
+        f"no connection within {options.eof_timeout:g} s and standard input has ended "
+        "with nothing to send (--eof-timeout)"
+    )
 
 
 def _silence_stdout() -> None:
@@ -142,33 +179,83 @@ async def connect_and_pump(options: ConnectOptions, status: Status, output: Outp
     """Run one session until it ends; return the exit status (never raises a tether
     error)."""
     failure: tether.TetherError | None = None
-    try:
-        async with tether.connect(
-            options.urls,
-            config=options.config,
-            headers=dict(options.headers) or None,
-            subprotocols=options.subprotocols,
-            user_agent=options.user_agent,
-            origin=options.origin,
-            ssl_context=_ssl_context(options.insecure),
-            unix_socket=options.unix_socket,
-            proxy=options.proxy,
-            on_event=status.event,
-        ) as session:
-            pump = _Pump(session, options, output, status)
-            await pump.run()
-            failure = pump.failure
-    except tether.TetherError as exc:
-        failure = exc
+    lines = StdinLines.open(options.stdin_fd)
+    commands: Commands | None = None
+    latest: list[tether.Connection] = []  # the last on_connect handle, for /ping
+    connected = trio.Event()
+
+    async def on_connect(connection: tether.Connection) -> None:
+        latest[:] = [connection]
+        if commands is not None:
+            commands.connection = connection
+        for message in options.execute:
+            await connection.send(message)
+            output.sent(message)
+
+    async def give_up_at_eof(scope: trio.CancelScope) -> None:
+        """Cancel the opening once stdin ended with nothing to send and no connection
+        opened within ``eof_timeout`` of that."""
+        await lines.ended.wait()
+        with trio.move_on_after(options.eof_timeout or 0):
+            await connected.wait()
+            return
+        if lines.nothing_to_send and not connected.is_set():
+            scope.cancel()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(lines.read)
+        with trio.CancelScope() as opening:
+            if options.eof_timeout is not None:
+                nursery.start_soon(give_up_at_eof, opening)
+            try:
+                async with tether.connect(
+                    options.urls,
+                    config=options.config,
+                    headers=dict(options.headers) or None,
+                    subprotocols=options.subprotocols,
+                    user_agent=options.user_agent,
+                    origin=options.origin,
+                    ssl_context=_ssl_context(options.insecure),
+                    unix_socket=options.unix_socket,
+                    proxy=options.proxy,
+                    on_event=status.event,
+                    on_connect=on_connect,
+                ) as session:
+                    connected.set()
+                    wants_commands = options.commands
+                    if wants_commands is None:
+                        wants_commands = _isatty(options.stdin_fd)
+                    if wants_commands:
+                        note = output.note if output.markers else status.note
+                        commands = Commands(session, note, latest[0] if latest else None)
+                    pump = _Pump(session, options, output, status, lines, commands)
+                    await pump.run()
+                    failure = pump.failure
+            except tether.TetherError as exc:
+                failure = exc
+        nursery.cancel_scope.cancel()
+    if opening.cancelled_caught:
+        status.error(f"gave up: {_gave_up_at_eof(options)}")
+        return EXIT_GAVE_UP
     return exit_status(failure, status)
 
 
 def run(options: ConnectOptions, status: Status | None = None) -> int:
     """``tether connect`` with resolved options, in a fresh Trio run; the exit status."""
-    status = status or Status(quiet=options.quiet)
+    status = status or Status(
+        quiet=options.quiet, events=not options.verbose, timestamps=options.timestamps
+    )
     if options.insecure:
         status.warn(_INSECURE_WARNING)
-    output = Output(json=options.json, binary_format=options.input_format)
+    output = Output(
+        json=options.json,
+        binary_format=options.input_format,
+        erase_echo=_isatty(options.stdin_fd),
+        timestamps=options.timestamps,
+    )
+    configure_logging(options.verbose, timestamps=options.timestamps)
+    if options.show_ping:
+        show_pings(output.note if output.markers else status.note)
 
     def interrupted() -> None:
         status.warn("interrupted: closing the session (Ctrl-C again to quit at once)")

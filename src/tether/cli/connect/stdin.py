@@ -9,7 +9,12 @@ Flow::
 
 A line is handed to ``session.send_nowait()`` while more lines are already queued behind
 it and to ``await session.send()`` otherwise, so the last line read is on the wire
-before the next read, and at end of input every line has been written.
+before the next read, and at end of input every line has been written. With
+``commands``, a text line starting with ``/`` is run as a command
+(:mod:`.commands`) instead, and ``//`` sends a literal ``/``.
+
+The reader is started by the runner before the session opens, so it can tell when
+stdin ended with nothing to send (:class:`StdinLines`).
 """
 
 from __future__ import annotations
@@ -19,14 +24,16 @@ import binascii
 import os
 from collections.abc import Callable
 
+import attrs
 import trio
 
 import tether
 
+from .commands import Commands
 from .options import ConnectOptions
 from .output import Status
 
-__all__ = ["decode_line", "read_lines", "send_lines", "stdin_to_session"]
+__all__ = ["StdinLines", "decode_line", "read_lines", "send_lines", "stdin_to_session"]
 
 #: Bytes asked of ``os.read`` at a time.
 READ_SIZE = 65536
@@ -77,6 +84,37 @@ async def read_lines(fd: int, channel: trio.MemorySendChannel[bytes]) -> None:
             await channel.send(pending)
 
 
+@attrs.define(eq=False)
+class StdinLines:
+    """stdin's lines, read from the start of the run into a bounded channel.
+
+    ``ended`` is set at end of input; :attr:`nothing_to_send` then says whether no line
+    waits in the channel (so an unreachable server has nothing left to be waited for).
+    """
+
+    fd: int
+    send_channel: trio.MemorySendChannel[bytes]
+    receive_channel: trio.MemoryReceiveChannel[bytes]
+    ended: trio.Event = attrs.Factory(trio.Event)
+
+    @classmethod
+    def open(cls, fd: int) -> StdinLines:
+        send_channel, receive_channel = trio.open_memory_channel[bytes](LINE_QUEUE)
+        return cls(fd, send_channel, receive_channel)
+
+    async def read(self) -> None:
+        """Read stdin into the channel until its end (run as a task)."""
+        try:
+            await read_lines(self.fd, self.send_channel)
+        finally:
+            self.ended.set()
+
+    @property
+    def nothing_to_send(self) -> bool:
+        """stdin has ended and no line of it is still waiting to be sent."""
+        return self.ended.is_set() and self.receive_channel.statistics().current_buffer_used == 0
+
+
 async def _send(session: tether.Session, message: str | bytes, more: bool, status: Status) -> None:
     if more:
         try:
@@ -97,9 +135,13 @@ async def send_lines(
     lines: trio.MemoryReceiveChannel[bytes],
     decode: Callable[[bytes], str | bytes | None],
     status: Status,
+    commands: Commands | None = None,
+    on_sent: Callable[[str | bytes], None] | None = None,
 ) -> None:
     """Send every line from ``lines``, in order, until the channel ends. Returns once the
-    last one was written. Raises :class:`tether.SessionClosed` if the session ends."""
+    last one was written. Raises :class:`tether.SessionClosed` if the session ends.
+    ``commands``: run text lines starting with ``/`` as commands; ``on_sent(message)``
+    after each line sent."""
     async with lines:
         number = 0
         async for raw in lines:
@@ -109,25 +151,31 @@ async def send_lines(
             except ValueError as exc:
                 status.warn(f"line {number} skipped: {exc}")
                 continue
+            if commands is not None and isinstance(message, str):
+                literal = commands.literal(message)
+                if literal is None:
+                    await commands.run(message)
+                    continue
+                message = literal
             if message is not None:
                 more = lines.statistics().current_buffer_used > 0
                 await _send(session, message, more, status)
+                if on_sent is not None:
+                    on_sent(message)
 
 
 async def stdin_to_session(
-    session: tether.Session, options: ConnectOptions, status: Status
+    session: tether.Session,
+    lines: StdinLines,
+    options: ConnectOptions,
+    status: Status,
+    commands: Commands | None = None,
+    on_sent: Callable[[str | bytes], None] | None = None,
 ) -> None:
+    """Send stdin's lines (read by ``lines.read``, running) until its end. Raises
+    :class:`tether.SessionClosed` if the session ends first."""
+
     def decode(raw: bytes) -> str | bytes | None:
         return decode_line(raw, binary=options.binary, input_format=options.input_format)
 
-    send_channel, receive_channel = trio.open_memory_channel[bytes](LINE_QUEUE)
-    failure: tether.SessionClosed | None = None
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(read_lines, options.stdin_fd, send_channel)
-        try:
-            await send_lines(session, receive_channel, decode, status)
-        except tether.SessionClosed as exc:
-            failure = exc
-            nursery.cancel_scope.cancel()
-    if failure is not None:
-        raise failure
+    await send_lines(session, lines.receive_channel, decode, status, commands, on_sent)

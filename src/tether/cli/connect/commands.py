@@ -1,0 +1,106 @@
+"""``tether connect``'s in-session commands, typed on a terminal: a line starting with
+``/`` is a command, ``//`` sends a literal ``/``.
+
+``/ping`` (a WebSocket ping on the current connection, its round trip shown),
+``/reconnect``, ``/close [CODE [REASON]]``, ``/stats`` (``Session.statistics()``),
+``/help``. Results are printed with ``note`` (``* `` lines on a terminal).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import attrs
+import trio
+
+import tether
+
+__all__ = ["HELP", "Commands"]
+
+HELP = (
+    "/ping: send a WebSocket ping, show the round trip",
+    "/reconnect: drop this connection and open a new one",
+    "/close [CODE [REASON]]: close the session (default 1000) and exit",
+    "/stats: the session's statistics",
+    "/help: this list; //text sends '/text'",
+)
+
+#: Seconds /ping waits for its pong when the session's ping_timeout is off.
+PING_WAIT = 10.0
+
+
+@attrs.define
+class Commands:
+    """The commands of one session. ``connection``: the handle ``on_connect`` got last
+    (set by the runner), the one ``/ping`` pings."""
+
+    session: tether.Session
+    note: Callable[[str], None]
+    connection: tether.Connection | None = None
+
+    @staticmethod
+    def literal(line: str) -> str | None:
+        """The message a line stands for: ``None`` if it is a command, the line with
+        one ``/`` removed if it starts with ``//``, else the line itself."""
+        if line.startswith("//"):
+            return line[1:]
+        if line.startswith("/"):
+            return None
+        return line
+
+    async def run(self, line: str) -> None:
+        """Run one command line (starting with ``/``)."""
+        name, _, rest = line[1:].strip().partition(" ")
+        handler = {
+            "ping": self._ping,
+            "reconnect": self._reconnect,
+            "close": self._close,
+            "stats": self._stats,
+            "help": self._help,
+        }.get(name)
+        if handler is None:
+            self.note(f"unknown command /{name} (/help lists them; // sends a literal /)")
+            return
+        await handler(rest.strip())
+
+    async def _ping(self, _: str) -> None:
+        connection = self.connection
+        if connection is None or connection.generation != self.session.generation:
+            self.note("ping: not connected")
+            return
+        wait = self.session.config.ping_timeout or PING_WAIT
+        with trio.move_on_after(wait):
+            try:
+                rtt = await connection.ping()
+            except tether.ConnectionLostError as error:
+                self.note(f"ping: the connection was lost ({error.reason.value})")
+                return
+            self.note(f"pong: round trip {rtt * 1000:.2f} ms (generation {connection.generation})")
+            return
+        self.note(f"ping: no pong within {wait:g} s")
+
+    async def _reconnect(self, _: str) -> None:
+        self.session.reconnect("/reconnect")
+
+    async def _close(self, arguments: str) -> None:
+        code_text, _, reason = arguments.partition(" ")
+        try:
+            code = int(code_text) if code_text else 1000
+        except ValueError:
+            self.note(f"close: not a close code: {code_text!r}")
+            return
+        try:
+            await self.session.aclose(code, reason.strip())
+        except tether.ConfigError as error:
+            self.note(f"close: {error}")
+
+    async def _stats(self, _: str) -> None:
+        stats = self.session.statistics()
+        for field in attrs.fields(type(stats)):
+            value = getattr(stats, field.name)
+            shown = getattr(value, "value", value)  # enums by their value
+            self.note(f"{field.name}: {shown}")
+
+    async def _help(self, _: str) -> None:
+        for line in HELP:
+            self.note(line)
