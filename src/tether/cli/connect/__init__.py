@@ -12,6 +12,9 @@ The parts, each a module with one job:
 * :mod:`.config_file`: the ``--config`` TOML file and its ``[connect]`` table;
 * :mod:`.output`: status lines on stderr, received messages on stdout;
 * :mod:`.stdin`: stdin lines into the session, in order;
+* :mod:`.commands`: the in-session ``/`` commands on a terminal;
+* :mod:`.pings`: ``--show-ping``, pings and pongs from the ``tether.protocol`` logger;
+* :mod:`.verbose`: ``-v`` / ``-vv``, the library's loggers on stderr;
 * :mod:`.runner`: one session from start to exit status.
 
 Internal to the ``tether`` command: nothing here is library API.

@@ -17,6 +17,23 @@ import tether
 
 __all__ = ["HELP", "Commands"]
 
+
+def _shown(name: str, value: object) -> str:
+    """A statistics field for people: enums by value, seconds rounded, the
+    ``connected_since`` time on Trio's clock as how long ago."""
+    if value is None:
+        return "-"
+    if isinstance(value, dict):
+        return ", ".join(f"{getattr(k, 'value', k)}={v}" for k, v in value.items()) or "-"
+    if name == "connected_since" and isinstance(value, float):
+        return f"{trio.current_time() - value:.3f} s ago"
+    if name == "last_rtt" and isinstance(value, float):
+        return f"{value * 1000:.2f} ms"
+    if isinstance(value, float):
+        return f"{value:.3f} s"
+    return str(getattr(value, "value", value))
+
+
 HELP = (
     "/ping: send a WebSocket ping, show the round trip",
     "/reconnect: drop this connection and open a new one",
@@ -97,9 +114,7 @@ class Commands:
     async def _stats(self, _: str) -> None:
         stats = self.session.statistics()
         for field in attrs.fields(type(stats)):
-            value = getattr(stats, field.name)
-            shown = getattr(value, "value", value)  # enums by their value
-            self.note(f"{field.name}: {shown}")
+            self.note(f"{field.name}: {_shown(field.name, getattr(stats, field.name))}")
 
     async def _help(self, _: str) -> None:
         for line in HELP:
