@@ -211,3 +211,79 @@ async def test_open_client_maps_a_refused_handshake_to_handshake_rejected(
     assert (error.status_code, error.headers["retry-after"], error.body) == (503, "7", b"busy")
     assert all(name == name.lower() for name in error.headers)
     assert error.__cause__ is None
+
+
+def _unmasked_ping_payloads(data: bytes) -> list[bytes]:
+    """The payloads of the masked client Ping frames (4-byte payloads) in ``data``."""
+    payloads = []
+    for at in range(0, len(data), 10):  # 2 header + 4 mask + 4 payload
+        frame = data[at : at + 10]
+        assert frame[0] == 0x89 and frame[1] == 0x80 | 4
+        mask, body = frame[2:6], frame[6:10]
+        payloads.append(bytes(b ^ mask[i] for i, b in enumerate(body)))
+    return payloads
+
+
+async def test_a_pong_for_the_latest_ping_answers_a_ping_still_waiting(
+    nursery: trio.Nursery,
+) -> None:
+    # RFC 6455 section 5.5.3: a Pong may answer only the latest Ping. A keepalive ping
+    # waiting when the application pings too must not be left to time out.
+    client_end, server_end = trio.testing.memory_stream_pair()
+    connection = ClientConnection(client_end, max_message_size=1 << 20)
+    nursery.start_soon(connection.read)
+    answered: list[str] = []
+
+    async def ping(name: str) -> None:
+        await connection.ping()
+        answered.append(name)
+
+    nursery.start_soon(ping, "first")
+    await trio.testing.wait_all_tasks_blocked()
+    nursery.start_soon(ping, "second")
+    await trio.testing.wait_all_tasks_blocked()
+    first, second = _unmasked_ping_payloads(await server_end.receive_some())
+    assert first != second
+    await server_end.send_all(bytes([0x8A, 4]) + first)  # the older ping's Pong: ignored
+    await trio.testing.wait_all_tasks_blocked()
+    assert answered == []
+    await server_end.send_all(bytes([0x8A, 4]) + second)
+    with trio.fail_after(5):
+        while len(answered) < 2:
+            await trio.testing.wait_all_tasks_blocked()
+            if len(answered) < 2:
+                await trio.sleep(0)
+    assert sorted(answered) == ["first", "second"]
+
+
+async def test_a_cancelled_ping_gives_the_waiting_one_back(nursery: trio.Nursery) -> None:
+    client_end, server_end = trio.testing.memory_stream_pair()
+    connection = ClientConnection(client_end, max_message_size=1 << 20)
+    nursery.start_soon(connection.read)
+    answered: list[str] = []
+
+    async def first_ping() -> None:
+        await connection.ping()
+        answered.append("first")
+
+    nursery.start_soon(first_ping)
+    await trio.testing.wait_all_tasks_blocked()
+    second_scope = trio.CancelScope()
+
+    async def second_ping() -> None:
+        with second_scope:
+            await connection.ping()
+            answered.append("second")
+
+    nursery.start_soon(second_ping)
+    await trio.testing.wait_all_tasks_blocked()  # written, waiting for its Pong
+    first, _second = _unmasked_ping_payloads(await server_end.receive_some())
+    second_scope.cancel()
+    await trio.testing.wait_all_tasks_blocked()
+    await server_end.send_all(bytes([0x8A, 4]) + first)  # the first is waiting again
+    with trio.fail_after(5):
+        while not answered:
+            await trio.testing.wait_all_tasks_blocked()
+            if not answered:
+                await trio.sleep(0)
+    assert answered == ["first"]
