@@ -53,6 +53,8 @@ examples:
   tether connect ws://a.example/ ws://b.example/ -H "Authorization: Bearer $TOKEN"
   tether connect --config bot.toml --max-attempts 5
   tether connect --unix-socket /run/app/ws.sock ws://localhost/events
+  tether connect wss://feed.example/v1 -x '{"op":"sub","channel":"trades"}' --timestamps
+  tether connect ws://127.0.0.1:8765/ -vv --show-ping
   tether connect wss://feed.example/v1 --proxy http://user:pass@proxy.corp:3128
 
 exit status:

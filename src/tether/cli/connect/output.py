@@ -25,8 +25,8 @@ from .._format import EVENT_STYLES, status_line
 
 __all__ = ["ERASE_ECHO", "Output", "Status", "clock"]
 
-#: Cursor up one line and clear it: replaces the line the terminal echoed as it was
-#: typed with its marked copy (``> text``).
+#: Cursor up one line and clear it: removes the line the terminal echoed as it was
+#: typed, as soon as it is read; its marked copy (``> text``) follows once it is sent.
 ERASE_ECHO = "\x1b[1A\x1b[2K"
 
 
@@ -121,7 +121,7 @@ class Output:
     ``markers`` (default: whether the stream is a terminal): received lines start with
     ``< ``, :meth:`sent` prints sent ones with ``> ``, :meth:`note` the client's own
     with ``* ``; without markers :meth:`sent` prints nothing. ``erase_echo``: the
-    terminal echoed each typed line, so :meth:`sent` of a typed line replaces it.
+    terminal echoes each typed line, and :meth:`erase_typed` removes it once read.
     ``timestamps``: every line starts with :func:`clock`.
     """
 
@@ -143,12 +143,17 @@ class Output:
         self._binary_format = binary_format
         self._console = _rich_console(self._stream) if json else None
 
-    def sent(self, message: str | bytes, *, typed: bool = False) -> None:
-        """Show a message sent (on a terminal only); ``typed``: it is a line the
-        terminal echoed as it was typed."""
+    def sent(self, message: str | bytes) -> None:
+        """Show a message sent (on a terminal only)."""
         if self.markers:
-            erase = ERASE_ECHO if typed and self._erase_echo else ""
-            self._write_line(self._text(message), "> ", erase)
+            self._write_line(self._text(message), "> ")
+
+    def erase_typed(self) -> None:
+        """Remove the line the terminal just echoed (with ``erase_echo`` only), right
+        after it was read, before anything else is printed below it."""
+        if self._erase_echo:
+            self._stream.write(ERASE_ECHO)
+            self._stream.flush()
 
     def note(self, text: str) -> None:
         """A line of the client's own (command results, pings): ``* text``."""
@@ -181,7 +186,7 @@ class Output:
             return base64.b64encode(message).decode("ascii")
         return message.hex()
 
-    def _write_line(self, text: str, marker: str = "", erase: str = "") -> None:
+    def _write_line(self, text: str, marker: str = "") -> None:
         stamp = f"{clock()} " if self._timestamps else ""
-        self._stream.write(f"{erase}{stamp}{marker}{text}\n")
+        self._stream.write(f"{stamp}{marker}{text}\n")
         self._stream.flush()

@@ -98,7 +98,7 @@ class _Pump:
                     self.options,
                     self.status,
                     self.commands,
-                    lambda message: self.output.sent(message, typed=self.typed),
+                    self.output.sent,
                 )
                 await trio.sleep(self.options.wait)
             except tether.SessionClosed as exc:
@@ -118,11 +118,6 @@ class _Pump:
         except BrokenPipeError:
             _silence_stdout()  # the reader of stdout has gone (| head): stop quietly
         done.cancel()  # the session ended (or stdout went): stop reading stdin
-
-    @property
-    def typed(self) -> bool:
-        """stdin is a terminal: its lines were echoed as they were typed."""
-        return _isatty(self.options.stdin_fd)
 
 
 def _isatty(fd: int) -> bool:
@@ -179,7 +174,17 @@ async def connect_and_pump(options: ConnectOptions, status: Status, output: Outp
     """Run one session until it ends; return the exit status (never raises a tether
     error)."""
     failure: tether.TetherError | None = None
-    lines = StdinLines.open(options.stdin_fd)
+    wants_commands = options.commands
+    if wants_commands is None:
+        wants_commands = _isatty(options.stdin_fd)
+
+    def erase(line: bytes) -> None:
+        # A command line stays on screen (its result follows); a message line is
+        # shown again as "> ..." once sent.
+        if not (wants_commands and line.startswith(b"/") and not line.startswith(b"//")):
+            output.erase_typed()
+
+    lines = StdinLines.open(options.stdin_fd, on_line=erase)
     commands: Commands | None = None
     latest: list[tether.Connection] = []  # the last on_connect handle, for /ping
     connected = trio.Event()
@@ -222,9 +227,6 @@ async def connect_and_pump(options: ConnectOptions, status: Status, output: Outp
                     on_connect=on_connect,
                 ) as session:
                     connected.set()
-                    wants_commands = options.commands
-                    if wants_commands is None:
-                        wants_commands = _isatty(options.stdin_fd)
                     if wants_commands:
                         note = output.note if output.markers else status.note
                         commands = Commands(session, note, latest[0] if latest else None)

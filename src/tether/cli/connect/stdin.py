@@ -63,9 +63,14 @@ def decode_line(
         raise ValueError("not valid hex") from None
 
 
-async def read_lines(fd: int, channel: trio.MemorySendChannel[bytes]) -> None:
+async def read_lines(
+    fd: int,
+    channel: trio.MemorySendChannel[bytes],
+    on_line: Callable[[bytes], None] | None = None,
+) -> None:
     """Send each line of ``fd`` (without ``\\n``) to ``channel``; close it at end of
-    input. Reads with ``os.read`` in a worker thread (abandoned if cancelled)."""
+    input. Reads with ``os.read`` in a worker thread (abandoned if cancelled).
+    ``on_line(line)`` as each complete line is read."""
     pending = b""
     async with channel:
         while True:
@@ -78,6 +83,9 @@ async def read_lines(fd: int, channel: trio.MemorySendChannel[bytes]) -> None:
             if not chunk:
                 break
             *lines, pending = (pending + chunk).split(b"\n")
+            if on_line is not None:
+                for line in lines:
+                    on_line(line)
             for line in lines:
                 await channel.send(line)
         if pending:
@@ -95,17 +103,20 @@ class StdinLines:
     fd: int
     send_channel: trio.MemorySendChannel[bytes]
     receive_channel: trio.MemoryReceiveChannel[bytes]
+    on_line: Callable[[bytes], None] | None = None
     ended: trio.Event = attrs.Factory(trio.Event)
 
     @classmethod
-    def open(cls, fd: int) -> StdinLines:
+    def open(cls, fd: int, on_line: Callable[[bytes], None] | None = None) -> StdinLines:
+        """Lines of ``fd``; ``on_line(line)`` is called as each is read (before it
+        waits to be sent)."""
         send_channel, receive_channel = trio.open_memory_channel[bytes](LINE_QUEUE)
-        return cls(fd, send_channel, receive_channel)
+        return cls(fd, send_channel, receive_channel, on_line)
 
     async def read(self) -> None:
         """Read stdin into the channel until its end (run as a task)."""
         try:
-            await read_lines(self.fd, self.send_channel)
+            await read_lines(self.fd, self.send_channel, self.on_line)
         finally:
             self.ended.set()
 
