@@ -31,6 +31,8 @@ import logging
 import struct
 from collections.abc import Iterable, Mapping
 
+from ..policy import redact_url
+
 __all__ = [
     "MAX_LOG_PAYLOAD",
     "PAYLOAD_LOGGER",
@@ -125,8 +127,6 @@ def _unmask(raw: bytes, mask: bytes) -> bytes:
 
 
 def _redacted_resource(target: str) -> str:
-    from ..policy import redact_url
-
     if "?" not in target:
         return target
     shown = redact_url(f"ws://h{target}")

@@ -24,6 +24,7 @@ printing, so what arrives during the close handshake is printed too, until
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import ssl
 import sys
@@ -255,12 +256,26 @@ def run(options: ConnectOptions, status: Status | None = None) -> int:
         erase_echo=_isatty(options.stdin_fd),
         timestamps=options.timestamps,
     )
-    configure_logging(options.verbose, timestamps=options.timestamps)
-    if options.show_ping:
-        show_pings(output.note if output.markers else status.note)
+    handlers = [
+        handler
+        for handler in (
+            configure_logging(options.verbose, timestamps=options.timestamps),
+            show_pings(output.note if output.markers else status.note)
+            if options.show_ping
+            else None,
+        )
+        if handler is not None
+    ]
 
     def interrupted() -> None:
         status.warn("interrupted: closing the session (Ctrl-C again to quit at once)")
 
-    result = run_until_interrupted(lambda: connect_and_pump(options, status, output), interrupted)
+    try:
+        result = run_until_interrupted(
+            lambda: connect_and_pump(options, status, output), interrupted
+        )
+    finally:
+        for handler in handlers:  # the loggers as they were (an in-process run)
+            logging.getLogger("tether").removeHandler(handler)
+            logging.getLogger("tether.protocol").removeHandler(handler)
     return EXIT_INTERRUPTED if result is None else result
