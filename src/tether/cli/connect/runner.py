@@ -256,6 +256,7 @@ def run(options: ConnectOptions, status: Status | None = None) -> int:
         erase_echo=_isatty(options.stdin_fd),
         timestamps=options.timestamps,
     )
+    levels = {name: logging.getLogger(name).level for name in ("tether", "tether.protocol")}
     handlers = [
         handler
         for handler in (
@@ -275,7 +276,9 @@ def run(options: ConnectOptions, status: Status | None = None) -> int:
             lambda: connect_and_pump(options, status, output), interrupted
         )
     finally:
-        for handler in handlers:  # the loggers as they were (an in-process run)
-            logging.getLogger("tether").removeHandler(handler)
-            logging.getLogger("tether.protocol").removeHandler(handler)
+        for name, level in levels.items():  # the loggers as they were (an in-process run)
+            logger = logging.getLogger(name)
+            logger.setLevel(level)
+            for handler in handlers:
+                logger.removeHandler(handler)
     return EXIT_INTERRUPTED if result is None else result
