@@ -7,9 +7,11 @@ started. A refused handshake is mapped here, at the edge, to
 
 from __future__ import annotations
 
+import attrs
 import trio
 
-from ..protocol import Accepted, ClientHandshake, HandshakeRefused, UnofferedSelection
+from ..config import Compression
+from ..protocol import Accepted, ClientHandshake, DeflateOffer, HandshakeRefused, UnofferedSelection
 from ._client import PRE_SERVE_BYTES, RECEIVE_BUFFER_SIZE, ClientConnection
 from ._errors import rejection_error, unoffered_error
 
@@ -26,11 +28,13 @@ async def open_client(
     extra_headers: list[tuple[bytes, bytes]],
     max_message_size: int,
     max_waiting_bytes: int = PRE_SERVE_BYTES,
+    compression: Compression | None = None,
 ) -> tuple[ClientConnection, Accepted]:
     """Run the opening handshake over ``stream``, then start the reader in ``nursery``.
     Returns the connection and what the server's acceptance said (subprotocol, headers).
     ``max_message_size`` and ``max_waiting_bytes`` (bytes) are
-    :class:`ClientConnection`'s.
+    :class:`ClientConnection`'s. ``compression``: permessage-deflate is offered with
+    these settings (RFC 7692), and used when the server agrees.
 
     Raises :class:`tether.HandshakeRejected` (non-101 answer),
     :class:`tether.IncompatibleServer` (a 101 that selected an extension or subprotocol
@@ -39,7 +43,11 @@ async def open_client(
     error. Cancellation: the caller closes the stream.
     """
     handshake = ClientHandshake(
-        host=host, resource=resource, subprotocols=subprotocols, extra_headers=extra_headers
+        host=host,
+        resource=resource,
+        subprotocols=subprotocols,
+        extra_headers=extra_headers,
+        deflate=None if compression is None else DeflateOffer(**attrs.asdict(compression)),
     )
     await stream.send_all(handshake.request())
     try:
@@ -56,6 +64,7 @@ async def open_client(
         max_message_size=max_message_size,
         max_waiting_bytes=max_waiting_bytes,
         trailing=accepted.trailing,
+        deflate=accepted.deflate,
     )
     nursery.start_soon(connection.read)
     return connection, accepted

@@ -198,6 +198,7 @@ class GenerationRunner:
                     extra_headers=extra_headers,
                     max_message_size=self._config.max_message_size,
                     max_waiting_bytes=self._config.receive_buffer_bytes,
+                    compression=self._config.compression,
                 )
             except HandshakeRejected as rejected:
                 location = redirect_location(rejected.status_code, rejected.headers)
