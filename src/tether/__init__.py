@@ -17,7 +17,7 @@ import logging
 from . import events
 from ._version import __version__
 from .codec import Codec, JsonCodec
-from .config import Backoff, Config, Overflow
+from .config import Backoff, Compression, Config, Overflow
 from .connection import Opener, TcpOpener, UnixOpener
 from .events import LostReason
 from .exceptions import (
@@ -49,6 +49,7 @@ __all__ = [
     "Backoff",
     "Codec",
     "ConfigError",
+    "Compression",
     "Config",
     "Connection",
     "ConnectionLostError",

@@ -6,7 +6,8 @@ with every problem reported in one :class:`tether.ConfigError` line.
 (``5`` and ``5.0`` are both accepted; ``"5"`` is not), an integer where an integer is
 expected (``1.5`` is not rounded), ``true`` or ``false`` for flags, an enum member by
 its value, a table (mapping) for a nested attrs class. ``X | None`` of a number accepts
-``None`` or ``false`` (TOML has no null) to disable. A type can be refused outright
+``None`` or ``false`` (TOML has no null) to disable; ``X | None`` of a nested class
+accepts a table, ``false`` (disabled) or ``true`` (its defaults). A type can be refused outright
 with a reason (a callable cannot come from data). Nothing here knows a particular
 class: :mod:`tether.config` passes its own. This module imports nothing of tether but
 :mod:`tether.exceptions`.
@@ -188,6 +189,25 @@ def _table_hook(converter: cattrs.Converter, cls: type[T]) -> Callable[[Any, Any
     return hook
 
 
+def _optional_table_hook(
+    cls: type[T], table: Callable[[Any, Any], T]
+) -> Callable[[Any, Any], T | None]:
+    """``cls | None`` of a table: ``None`` or ``false`` disable, ``true`` is the default
+    ``cls()``, a table is read as ``cls``."""
+
+    def hook(value: Any, _: Any) -> T | None:
+        if value is None or value is False:
+            return None
+        if value is True:
+            return cls()
+        try:
+            return table(value, cls)
+        except Mismatch:
+            raise Mismatch("a table, true or false", value) from None
+
+    return hook
+
+
 # -------------------------------------------------------------------- the structurer
 
 
@@ -236,7 +256,11 @@ class Structurer:
         for refused_type, reason in refused:
             converter.register_structure_hook_func(_equals(refused_type), _refusal(reason))
         for cls in tables:
-            converter.register_structure_hook(cls, _table_hook(converter, cls))
+            table: Callable[[Any, Any], Any] = _table_hook(converter, cls)
+            converter.register_structure_hook(cls, table)
+            converter.register_structure_hook_func(
+                _equals(cls | None), _optional_table_hook(cls, table)
+            )
         self._converter = converter
 
     def structure(self, data: object, cls: type[T], path: str = "") -> T:

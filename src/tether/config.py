@@ -1,4 +1,5 @@
-"""Session configuration: :class:`Config`, :class:`Backoff`, :class:`Overflow`.
+"""Session configuration: :class:`Config`, :class:`Backoff`, :class:`Compression`,
+:class:`Overflow`.
 
 All durations are seconds (``float``); ``None`` disables the timer. Instances are frozen
 attrs classes; invalid values raise :class:`tether.ConfigError` at construction, naming
@@ -21,7 +22,7 @@ from ._close_codes import SENDABLE_CODES_TEXT, sendable_close_code
 from ._structure import Structurer, read_toml
 from .exceptions import ConfigError
 
-__all__ = ["Backoff", "Config", "Overflow"]
+__all__ = ["Backoff", "Compression", "Config", "Overflow"]
 
 
 class Overflow(enum.Enum):
@@ -140,6 +141,69 @@ class Backoff:
             )
 
 
+def _int_in(low: int, high: int, allow_none: bool = False) -> Callable[[Any, Any, Any], None]:
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if value is None and allow_none:
+            return
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{attribute.name}: must be an integer, got {value!r}")
+        if not low <= value <= high:
+            raise ConfigError(f"{attribute.name}: must be from {low} to {high}, got {value!r}")
+
+    return check
+
+
+@attrs.frozen(kw_only=True)
+class Compression:
+    """permessage-deflate (RFC 7692), offered on every connection of the session; the
+    server may decline it (messages then go uncompressed) or agree to it.
+
+    The defaults take ``websockets``' client (which offers permessage-deflate with
+    ``client_max_window_bits`` and compresses with ``memLevel=5``, its documented
+    memory-conscious setting) as the anchor and differ in two places: the client's own
+    window is 12 bits (4 KiB of history) instead of 15, which brings zlib's compressor
+    from about 144 KiB to 32 KiB per connection that compresses, at a small cost in ratio
+    for messages that repeat further back than 4 KiB; and messages under ``min_size``
+    bytes go uncompressed. zlib's state is made only when the first message is
+    compressed or inflated, and without context takeover it is dropped after each one,
+    so an idle session with compression agreed costs no zlib memory.
+
+    Attributes:
+        client_max_window_bits: base-2 logarithm of the LZ77 window the client
+            compresses with, 9-15 (default 12); offered, the server may lower it
+            (section 7.1.2.2).
+        server_max_window_bits: asked of the server for its window, 8-15, or ``None``
+            (default): not asked, the server compresses with up to 15 bits (the
+            decompressor then holds 32 KiB). A server that cannot honour it declines
+            compression (section 7.1.2.1).
+        client_no_context_takeover: compress each message on its own (default
+            ``False``): no zlib state is kept between messages, at the cost of ratio for
+            a stream of similar messages (section 7.1.1.2).
+        server_no_context_takeover: ask the server to do the same, so the decompressor
+            keeps no state between messages (default ``False``; section 7.1.1.1).
+        compression_level: zlib level 0-9 (default 6, zlib's default).
+        memory_level: zlib ``memLevel`` 1-9 (default 5, as ``websockets``).
+        min_size: messages shorter than this many bytes (UTF-8 for text) are sent
+            uncompressed (default 32; 0 compresses every message).
+
+    Raises ``ConfigError`` for a value out of range.
+    """
+
+    client_max_window_bits: int = attrs.field(default=12, validator=_int_in(9, 15))
+    server_max_window_bits: int | None = attrs.field(
+        default=None, validator=_int_in(8, 15, allow_none=True)
+    )
+    client_no_context_takeover: bool = attrs.field(
+        default=False, validator=_instance_of(bool, "a bool")
+    )
+    server_no_context_takeover: bool = attrs.field(
+        default=False, validator=_instance_of(bool, "a bool")
+    )
+    compression_level: int = attrs.field(default=6, validator=_int_in(0, 9))
+    memory_level: int = attrs.field(default=5, validator=_int_in(1, 9))
+    min_size: int = attrs.field(default=32, validator=_count(allow_none=False, minimum=0))
+
+
 @attrs.frozen(kw_only=True)
 class Config:
     """Everything that tunes a session. Seconds are floats; ``None`` disables a timer.
@@ -198,6 +262,10 @@ class Config:
             may send: 1000-1003, 1007-1014, 3000-4999). ``Session.reconnect(code=...)``
             picks its own. A server may treat 1000 or 1001 as the end of a resumable
             session (Discord does; discord.py closes with 4000 to resume).
+        compression: permessage-deflate (RFC 7692) offered with these settings
+            (:class:`Compression`; default ``Compression()``, on like ``websockets``);
+            ``None`` offers no extension. ``max_message_size`` bounds a compressed
+            message's inflated size, enforced while it inflates.
         retry_if: ``(error) -> bool`` replacing the default retry-or-fail table
             (``tether.policy.default_retry_if``).
     """
@@ -219,6 +287,10 @@ class Config:
     receive_buffer_bytes: int = attrs.field(default=2**24, validator=_count(allow_none=False))
     max_message_size: int = attrs.field(default=2**20, validator=_count(allow_none=False))
     supersede_close_code: int = attrs.field(default=1000, validator=_sendable_close_code)
+    compression: Compression | None = attrs.field(
+        factory=Compression,
+        validator=attrs.validators.optional(_instance_of(Compression, "a Compression or None")),
+    )
     retry_if: Callable[[BaseException], bool] | None = attrs.field(
         default=None, validator=_callable_or_none
     )
@@ -226,14 +298,15 @@ class Config:
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any]) -> Config:
         """A ``Config`` from plain data: field names to numbers, booleans and strings,
-        ``backoff`` as a nested mapping, ``overflow`` by value (``"block"``,
-        ``"drop_oldest"``, ``"raise"``); ``None`` or ``False`` disables an optional timer
-        or limit. Types are checked strictly (``"5"`` is not a number, ``1.5`` is not an
-        integer). ``retry_if`` cannot be loaded (it is code).
+        ``backoff`` and ``compression`` as nested mappings (``compression`` also ``True``
+        for the defaults, ``False`` or ``None`` for off), ``overflow`` by value
+        (``"block"``, ``"drop_oldest"``, ``"raise"``); ``None`` or ``False`` disables an
+        optional timer or limit. Types are checked strictly (``"5"`` is not a number,
+        ``1.5`` is not an integer). ``retry_if`` cannot be loaded (it is code).
 
-        Raises :class:`tether.ConfigError` with one line naming every bad key by its
-        path, e.g. ``backoff.initial: expected a number, got 'fast'`` or
-        ``pingg_interval: unknown key (did you mean ping_interval?)``.
+                Raises :class:`tether.ConfigError` with one line naming every bad key by its
+                path, e.g. ``backoff.initial: expected a number, got 'fast'`` or
+                ``pingg_interval: unknown key (did you mean ping_interval?)``.
         """
         return _structurer().structure(mapping, Config)
 
@@ -276,7 +349,7 @@ def _structurer() -> Structurer:
     """The structurer of :meth:`Config.from_mapping`, built on first use."""
     retry_if_type = attrs.fields(attrs.resolve_types(Config)).retry_if.type
     return Structurer(
-        [Backoff, Config],
+        [Backoff, Compression, Config],
         enums=[Overflow],
         refused=[(retry_if_type, _RETRY_IF_REFUSED)],
         unknown_key_hint=_unknown_key_hint,

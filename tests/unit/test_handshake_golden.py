@@ -181,7 +181,7 @@ def test_a_non_101_informational_answer_is_not_an_acceptance() -> None:
         (
             (*SWITCHING, b"Sec-WebSocket-Extensions: permessage-deflate"),
             "the server selected extension 'permessage-deflate', which the client did not offer "
-            "(it offers none; RFC 6455 section 4.1: fail the connection)",
+            "(compression is off; RFC 6455 section 4.1: fail the connection)",
         ),
         (
             (*SWITCHING, b"Sec-WebSocket-Protocol: CHAT"),

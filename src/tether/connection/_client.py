@@ -35,6 +35,8 @@ from ..protocol import (
     OPCODE_PING,
     OPCODE_PONG,
     Close,
+    DeflateAgreement,
+    Deflater,
     FrameParser,
     Ping,
     Pong,
@@ -89,6 +91,7 @@ class ClientConnection:
         "_changed",
         "_close_sent",
         "_close_started",
+        "_deflater",
         "_log",
         "_parser",
         "_pong_waiter",
@@ -116,10 +119,14 @@ class ClientConnection:
         max_waiting_bytes: int = PRE_SERVE_BYTES,
         trailing: bytes = b"",
         log: ProtocolLog | None = None,
+        deflate: DeflateAgreement | None = None,
     ) -> None:
         self._log = log  # tether.protocol's records, None when that logger is off
         self._stream = stream
-        self._parser = FrameParser(max_message_size)
+        self._parser = FrameParser(
+            max_message_size, inflater=None if deflate is None else deflate.inflater()
+        )
+        self._deflater: Deflater | None = None if deflate is None else deflate.deflater()
         self._trailing = trailing
         self._writing = False
         self._write_waiters: trio.lowlevel.ParkingLot | None = None
@@ -327,12 +334,17 @@ class ClientConnection:
     # ------------------------------------------------------------------ writing
 
     async def _write(
-        self, *parts: bytes | bytearray, close_code: int | None = None, data: bool = False
+        self,
+        *parts: bytes | bytearray,
+        close_code: int | None = None,
+        data: bool = False,
+        messages: Sequence[str | bytes] = (),
     ) -> None:
-        """``send_all`` each of ``parts``, after the writes that came first (FIFO). The
-        turn is handed straight to the next waiter, so nobody can cut in between.
-        ``close_code``: these parts are our Close frame; ``data``: they are data frames,
-        and a cancellation inside ``send_all`` marks :attr:`frame_cut`.
+        """``send_all`` each of ``parts`` (or the frames of ``messages``, encoded once the
+        turn is ours), after the writes that came first (FIFO). The turn is handed
+        straight to the next waiter, so nobody can cut in between. ``close_code``: these
+        parts are our Close frame; ``data``: they are data frames, and a cancellation
+        inside ``send_all`` marks :attr:`frame_cut`.
 
         Raises :class:`ConnectionClosed` if our Close frame took its turn first (RFC 6455
         section 5.5.1: nothing follows a Close; writes queued before the Close still go
@@ -352,6 +364,8 @@ class ClientConnection:
                 raise ConnectionClosed
             if close_code is not None:
                 self._close_sent = close_code
+            if messages:
+                parts = self._encode(messages)
             writing = True
             if self._log is not None:
                 self._log.sent(b"".join(parts))
@@ -373,19 +387,24 @@ class ClientConnection:
                 self._writing = False
 
     async def send(self, messages: Sequence[str | bytes]) -> None:
-        """Write ``messages`` in order with a single ``send_all``. Raises
-        :class:`ConnectionClosed` once the connection is closing or closed."""
+        """Write ``messages`` in order with a single ``send_all`` (two for one large
+        message). Raises :class:`ConnectionClosed` once the connection is closing or
+        closed."""
         if self._close_sent is not None or self.ended:
             raise ConnectionClosed
+        await self._write(messages=messages, data=True)
+
+    def _encode(self, messages: Sequence[str | bytes]) -> tuple[bytes | bytearray, ...]:
+        """The frames of ``messages``. Called inside the write turn, once the write is
+        sure to start: with context takeover the compressor's state must match what the
+        server inflates, so a message is compressed only when it is written."""
+        deflater = self._deflater
         if len(messages) == 1:
             message = messages[0]
             if len(message) < LARGE_MESSAGE_SIZE:
-                await self._write(encode_frame(message), data=True)
-            else:
-                await self._write(*encode_frame_split(message), data=True)
-        else:
-            frames = b"".join([encode_frame(message) for message in messages])
-            await self._write(frames, data=True)
+                return (encode_frame(message, deflater),)
+            return encode_frame_split(message, deflater)
+        return (b"".join([encode_frame(message, deflater) for message in messages]),)
 
     async def ping(self) -> None:
         """Send a Ping with a fresh 4-byte payload and wait for its Pong. Raises

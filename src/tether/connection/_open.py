@@ -7,9 +7,11 @@ started. A refused handshake is mapped here, at the edge, to
 
 from __future__ import annotations
 
+import attrs
 import trio
 
-from ..protocol import Accepted, ClientHandshake, HandshakeRefused, UnofferedSelection
+from ..config import Compression
+from ..protocol import Accepted, ClientHandshake, DeflateOffer, HandshakeRefused, UnofferedSelection
 from ._client import PRE_SERVE_BYTES, RECEIVE_BUFFER_SIZE, ClientConnection
 from ._errors import rejection_error, unoffered_error
 from ._protocol_log import protocol_log
@@ -28,11 +30,14 @@ async def open_client(
     max_message_size: int,
     max_waiting_bytes: int = PRE_SERVE_BYTES,
     generation: int = 0,
+    compression: Compression | None = None,
 ) -> tuple[ClientConnection, Accepted]:
     """Run the opening handshake over ``stream``, then start the reader in ``nursery``.
     Returns the connection and what the server's acceptance said (subprotocol, headers).
     ``max_message_size`` and ``max_waiting_bytes`` (bytes) are
     :class:`ClientConnection`'s; ``generation`` labels the ``tether.protocol`` records.
+    ``compression``: permessage-deflate is offered with
+    these settings (RFC 7692), and used when the server agrees.
 
     Raises :class:`tether.HandshakeRejected` (non-101 answer),
     :class:`tether.IncompatibleServer` (a 101 that selected an extension or subprotocol
@@ -41,7 +46,11 @@ async def open_client(
     error. Cancellation: the caller closes the stream.
     """
     handshake = ClientHandshake(
-        host=host, resource=resource, subprotocols=subprotocols, extra_headers=extra_headers
+        host=host,
+        resource=resource,
+        subprotocols=subprotocols,
+        extra_headers=extra_headers,
+        deflate=None if compression is None else DeflateOffer(**attrs.asdict(compression)),
     )
     log = protocol_log(generation)
     request = handshake.request()
@@ -67,6 +76,7 @@ async def open_client(
         max_waiting_bytes=max_waiting_bytes,
         trailing=accepted.trailing,
         log=log,
+        deflate=accepted.deflate,
     )
     nursery.start_soon(connection.read)
     return connection, accepted

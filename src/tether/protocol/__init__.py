@@ -9,10 +9,13 @@ the connection layer (:mod:`tether.connection`), which drives it, maps that to
 Modules: ``_opcodes`` (opcodes, control frame limit), ``_masking`` (section 5.3, and
 which implementation runs: ``_masking.speedups``), ``_encoder`` (client frames),
 ``_events`` (what the parser yields and raises), ``_close`` (close codes and payloads),
+``_deflate`` (permessage-deflate, RFC 7692: the offer, the answer's validation, the
+compressor and the decompressor),
 ``_parser`` (:class:`FrameParser`), ``_handshake`` (:class:`ClientHandshake`).
 """
 
 from ._close import close_payload, fit_close_reason
+from ._deflate import DeflateAgreement, DeflateOffer, Deflater, Inflater
 from ._encoder import encode_control, encode_frame, encode_frame_split
 from ._events import Close, Inbound, Ping, Pong, ProtocolViolation
 from ._handshake import (
@@ -33,10 +36,14 @@ __all__ = [
     "Accepted",
     "ClientHandshake",
     "Close",
+    "DeflateAgreement",
+    "DeflateOffer",
+    "Deflater",
     "FrameParser",
     "HandshakeFailed",
     "HandshakeRefused",
     "Inbound",
+    "Inflater",
     "Ping",
     "Pong",
     "ProtocolViolation",

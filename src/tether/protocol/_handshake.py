@@ -24,6 +24,8 @@ from typing import Final
 import attrs
 import h11
 
+from ._deflate import DeflateAgreement, DeflateOffer, ExtensionAnswerError, negotiate
+
 __all__ = [
     "MAX_REJECTION_BODY",
     "Accepted",
@@ -49,8 +51,10 @@ class HandshakeFailed(ConnectionError):
 
 
 class UnofferedSelection(HandshakeFailed):
-    """The server's 101 selected what the client did not offer: an extension (none is
-    ever offered) or a subprotocol. Section 4.1: the client must fail the connection.
+    """The server's 101 selected what the client did not offer: an extension, an
+    extension parameter or value against the offer (RFC 7692 section 7.1 for
+    permessage-deflate), or a subprotocol. Section 4.1: the client must fail the
+    connection.
     The connection layer maps it to :class:`tether.IncompatibleServer`, not retried: the
     same server will select the same again."""
 
@@ -83,11 +87,14 @@ class HandshakeRefused(Exception):
 @attrs.frozen
 class Accepted:
     """The server switched protocols. ``headers``: its response headers, lower-case
-    names; ``trailing``: bytes it sent after the response (already WebSocket frames)."""
+    names; ``trailing``: bytes it sent after the response (already WebSocket frames);
+    ``deflate``: the permessage-deflate agreement, ``None`` when the server declined the
+    offer or none was made."""
 
     subprotocol: str | None
     headers: list[tuple[bytes, bytes]]
     trailing: bytes
+    deflate: DeflateAgreement | None = None
 
 
 def accept_token(key: bytes) -> bytes:
@@ -119,6 +126,7 @@ class ClientHandshake:
     __slots__ = (
         "_body",
         "_body_truncated",
+        "_deflate_offer",
         "_h11",
         "_key",
         "_rejection",
@@ -133,8 +141,10 @@ class ClientHandshake:
         resource: str,
         subprotocols: Sequence[str] = (),
         extra_headers: Sequence[tuple[bytes, bytes]] = (),
+        deflate: DeflateOffer | None = None,
     ) -> None:
         self._key = base64.b64encode(os.urandom(16))
+        self._deflate_offer = deflate
         self._subprotocols = tuple(subprotocols)
         self._h11 = h11.Connection(h11.CLIENT)
         self._rejection: h11.Response | None = None
@@ -149,6 +159,8 @@ class ClientHandshake:
         ]
         if subprotocols:
             headers.append((b"Sec-WebSocket-Protocol", ", ".join(subprotocols).encode("ascii")))
+        if deflate is not None:
+            headers.append((b"Sec-WebSocket-Extensions", deflate.header_value()))
         headers.extend(extra_headers)
         self._request = h11.Request(method=b"GET", target=resource.encode("ascii"), headers=headers)
 
@@ -218,20 +230,33 @@ class ClientHandshake:
 
     def _accept(self, response: h11.InformationalResponse) -> Accepted:
         fields: dict[bytes, bytes] = {}
+        extensions: list[str] = []
         for name, value in response.headers:
             fields[name.lower()] = value
+            if name.lower() == b"sec-websocket-extensions":
+                extensions.append(value.decode("latin-1"))
         if "websocket" not in _tokens(fields.get(b"upgrade", b"")):
             raise HandshakeFailed("101 response without 'Upgrade: websocket'")
         if "upgrade" not in _tokens(fields.get(b"connection", b"")):
             raise HandshakeFailed("101 response without 'Connection: Upgrade'")
         if fields.get(b"sec-websocket-accept") != accept_token(self._key):
             raise HandshakeFailed("101 response with a wrong Sec-WebSocket-Accept")
-        if b"sec-websocket-extensions" in fields:
-            chosen = fields[b"sec-websocket-extensions"].decode("latin-1")
-            raise UnofferedSelection(
-                f"the server selected extension {chosen!r}, which the client did not "
-                f"offer (it offers none; RFC 6455 section 4.1: fail the connection)"
-            )
+        deflate: DeflateAgreement | None = None
+        if extensions:
+            chosen = ", ".join(extensions)
+            offer = self._deflate_offer
+            if offer is None:
+                raise UnofferedSelection(
+                    f"the server selected extension {chosen!r}, which the client did not "
+                    f"offer (compression is off; RFC 6455 section 4.1: fail the connection)"
+                )
+            try:
+                deflate = negotiate(offer, chosen)
+            except ExtensionAnswerError as error:
+                raise UnofferedSelection(
+                    f"the server's Sec-WebSocket-Extensions {chosen!r} is not a valid "
+                    f"answer to the offer {offer.header_value().decode()!r}: {error}"
+                ) from None
         subprotocol: str | None = None
         if b"sec-websocket-protocol" in fields:
             subprotocol = fields[b"sec-websocket-protocol"].decode("latin-1").strip()
@@ -242,4 +267,6 @@ class ClientHandshake:
                     f"not offer (offered: {offered}; RFC 6455 section 4.1: fail the connection)"
                 )
         trailing, _ = self._h11.trailing_data
-        return Accepted(subprotocol, [(n.lower(), v) for n, v in response.headers], trailing)
+        return Accepted(
+            subprotocol, [(n.lower(), v) for n, v in response.headers], trailing, deflate
+        )

@@ -1,16 +1,23 @@
 """The incremental parser of server-to-client frames (RFC 6455 section 5): bytes in,
 complete messages and control frames out. It raises :class:`ProtocolViolation` (with
-the close code to send) for anything RFC 6455 says a client must fail the connection
-on. No extension is ever negotiated, so the reserved bits must be clear.
+the close code to send) for anything RFC 6455 or RFC 7692 says a client must fail the
+connection on.
 
-Section numbers below are RFC 6455's.
+A data frame's payload is taken in as it arrives, read by read: inflated when the
+message is compressed (permessage-deflate, RFC 7692), and, for text, decoded by an
+incremental UTF-8 decoder, so invalid UTF-8 fails the connection at the read that
+brought it (RFC 6455 section 8.1: "fail fast"), not once the message is whole.
+
+Section numbers below are RFC 6455's unless they say otherwise.
 """
 
 from __future__ import annotations
 
-from typing import Final
+import codecs
+from typing import Any, Final
 
 from ._close import INVALID_PAYLOAD, MESSAGE_TOO_BIG, PROTOCOL_ERROR, parse_close
+from ._deflate import Inflater
 from ._events import Inbound, Ping, Pong, ProtocolViolation
 from ._opcodes import (
     MAX_CONTROL_PAYLOAD,
@@ -27,50 +34,86 @@ __all__ = ["FrameParser"]
 _KNOWN_OPCODES: Final = frozenset(
     {OPCODE_CONTINUATION, OPCODE_TEXT, OPCODE_BINARY, OPCODE_CLOSE, OPCODE_PING, OPCODE_PONG}
 )
+_RSV1: Final = 0x40
+_UTF8_DECODER: Final = codecs.getincrementaldecoder("utf-8")
+
+
+def _invalid_utf8() -> ProtocolViolation:
+    return ProtocolViolation(INVALID_PAYLOAD, "text message is not valid UTF-8")
 
 
 class FrameParser:
     """Incremental parser of server-to-client frames (section 5).
 
-    :meth:`feed` takes bytes as they arrive and returns what they completed. A frame
-    split across reads is kept as a list of chunks and joined once, when complete (its
-    payload alone, once the header is known), so a 1 MiB message costs one copy, not one
-    per read; :attr:`wanted` tells the reader how many more bytes that needs. Fragmented
-    messages are reassembled (section 5.4); control frames may arrive between fragments.
+    :meth:`feed` takes bytes as they arrive and returns what they completed. A data
+    frame's payload is passed on as each read brings it (a binary message's pieces are
+    joined once, when it is complete, so a 1 MiB message costs one copy, not one per
+    read); :attr:`wanted` tells the reader how many more bytes the frame in progress
+    needs. Fragmented messages are reassembled (section 5.4); control frames may arrive
+    between fragments.
 
-    ``max_message_size`` (bytes) bounds a whole message, fragments included; a larger one
-    is refused from its frame header, before its payload is buffered (1009). Text must be
-    valid UTF-8 (1007, section 8.1). A masked frame (section 5.1), reserved bits without
-    an extension, an unknown opcode, a fragmented or oversized control frame, or a
-    continuation out of place is a 1002.
+    ``max_message_size`` (bytes) bounds a whole message, fragments included, after
+    decompression: an uncompressed one is refused from its frame header, before its
+    payload is buffered, a compressed one while it inflates, after at most that many
+    bytes of output (1009). Text must be valid UTF-8 (1007, section 8.1), checked read by
+    read. ``inflater``: permessage-deflate was agreed (RFC 7692): RSV1 on a message's
+    first frame means it is compressed. A masked frame (section 5.1), a reserved bit
+    without an extension that defines it, an unknown opcode, a fragmented or oversized
+    control frame, or a continuation out of place is a 1002.
     """
 
     __slots__ = (
-        "_chunks",
-        "_chunks_size",
-        "_fragments",
-        "_fragments_opcode",
-        "_fragments_size",
+        "_control",
+        "_frame_first",
+        "_frame_left",
+        "_header",
+        "_inflater",
         "_max_message_size",
-        "_need",
-        "_pending_header",
+        "_message_compressed",
+        "_message_opcode",
+        "_message_size",
+        "_parts",
+        "_text_decoder",
+        "_wire_limit",
+        "_wire_size",
     )
 
-    def __init__(self, max_message_size: int) -> None:
+    def __init__(self, max_message_size: int, *, inflater: Inflater | None = None) -> None:
         self._max_message_size = max_message_size
-        self._chunks: list[bytes] = []
-        self._chunks_size = 0
-        self._need = 0
-        #: First byte and payload length of a frame whose payload is still arriving.
-        self._pending_header: tuple[int, int] | None = None
-        self._fragments: list[bytes] | None = None
-        self._fragments_opcode = 0
-        self._fragments_size = 0
+        self._inflater = inflater
+        #: The first bytes of a frame header still arriving.
+        self._header = b""
+        #: First byte of the frame whose payload is arriving, and its bytes still to come.
+        self._frame_first = 0
+        self._frame_left = 0
+        #: A control frame's payload so far (a control frame is never passed on in pieces).
+        self._control: bytes | None = None
+        #: The data message in progress: its opcode (0: none), whether it is compressed,
+        #: what it has so far (``bytes`` pieces, or ``str`` pieces for text) and their size
+        #: in bytes (decompressed), and its bytes on the wire.
+        self._message_opcode = 0
+        self._message_compressed = False
+        self._parts: list[Any] = []
+        self._message_size = 0
+        self._wire_size = 0
+        self._text_decoder: codecs.IncrementalDecoder | None = None
+        #: Wire bytes a compressed message may take: what its inflated size may be, plus
+        #: deflate's worst-case expansion of stored blocks (5 bytes per 16 KiB, RFC 1951
+        #: section 3.2.4, with room to spare) so a message of incompressible bytes fits.
+        self._wire_limit = max_message_size + (max_message_size >> 12) + 64
 
     @property
     def wanted(self) -> int:
         """Bytes still missing from the frame in progress (0 when none is)."""
-        return self._need - self._chunks_size if self._chunks else 0
+        if self._frame_left:
+            return self._frame_left
+        header = self._header
+        if not header:
+            return 0
+        if len(header) < 2:
+            return 2 - len(header)
+        length = header[1] & 0x7F
+        return (4 if length == 126 else 10 if length == 127 else 2) - len(header)
 
     def feed(self, data: bytes | bytearray) -> list[Inbound]:
         """Parse ``data`` (the next bytes from the server). Returns the messages and
@@ -86,35 +129,30 @@ class FrameParser:
         return completed
 
     def _feed(self, data: bytes, completed: list[Inbound]) -> None:
-        chunks = self._chunks
-        if chunks:
-            chunks.append(data)
-            self._chunks_size += len(data)
-            if self._chunks_size < self._need:
-                return
-            data = b"".join(chunks)
-            chunks.clear()
-            self._chunks_size = 0
-            pending = self._pending_header
-            if pending is not None:
-                self._pending_header = None
-                first, length = pending
-                if len(data) == length:
-                    payload, data = data, b""
-                else:
-                    payload, data = data[:length], data[length:]
-                self._complete(completed, first, payload)
+        if self._header:
+            data = self._header + data
+            self._header = b""
         position = 0
         end = len(data)
+        left = self._frame_left
+        if left:
+            if end < left:
+                self._frame_left = left - end
+                self._piece(data, completed, frame_end=False)
+                return
+            self._frame_left = 0
+            self._piece(data if end == left else data[:left], completed, frame_end=True)
+            position = left
         while end - position >= 2:
             first = data[position]
             second = data[position + 1]
             if second & 0x80:
                 raise ProtocolViolation(PROTOCOL_ERROR, "the server masked a frame")
+            opcode = first & 0x0F
             if first & 0x70:
-                raise ProtocolViolation(PROTOCOL_ERROR, "reserved bits set, no extension agreed")
-            if first & 0x0F not in _KNOWN_OPCODES:
-                raise ProtocolViolation(PROTOCOL_ERROR, f"unknown opcode {first & 0x0F:#x}")
+                self._check_reserved_bits(first)
+            if opcode not in _KNOWN_OPCODES:
+                raise ProtocolViolation(PROTOCOL_ERROR, f"unknown opcode {opcode:#x}")
             length = second & 0x7F
             start = position + 2
             if length >= 126:
@@ -124,73 +162,145 @@ class FrameParser:
                 length = int.from_bytes(data[position + 2 : start], "big")
                 if length >> 63:
                     raise ProtocolViolation(PROTOCOL_ERROR, "frame length has its top bit set")
-            if first & 0x0F >= OPCODE_CLOSE:
+            if opcode >= OPCODE_CLOSE:
                 if length > MAX_CONTROL_PAYLOAD:
                     raise ProtocolViolation(PROTOCOL_ERROR, "control frame over 125 bytes")
-            elif length + self._fragments_size > self._max_message_size:
-                # With FIN set this frame ends the message: its size is known exactly.
-                size = length + self._fragments_size
-                raise ProtocolViolation(
-                    MESSAGE_TOO_BIG,
-                    f"a message of {'' if first & 0x80 else 'at least '}{size:,} bytes "
-                    f"exceeds max_message_size={self._max_message_size:,}",
-                )
+                if not first & 0x80:
+                    raise ProtocolViolation(PROTOCOL_ERROR, "fragmented control frame")
+            else:
+                self._start_data_frame(first, length)
             stop = start + length
             if stop > end:
-                self._pending_header = (first, length)
-                rest = data[start:]
-                chunks.append(rest)
-                self._chunks_size = len(rest)
-                self._need = length
+                # The payload is still arriving: take what came, wait for the rest.
+                self._frame_first = first
+                self._frame_left = stop - end
+                if opcode >= OPCODE_CLOSE:
+                    self._control = data[start:]
+                else:
+                    self._piece(data[start:], completed, frame_end=False)
                 return
-            self._complete(completed, first, data[start:stop])
+            payload = data[start:stop]
             position = stop
+            if opcode >= OPCODE_CLOSE:
+                self._control_frame(opcode, payload, completed)
+            elif first & 0x80 and opcode and not self._message_compressed:
+                # The common case: a whole, uncompressed message in one frame.
+                self._message_opcode = 0
+                if opcode == OPCODE_BINARY:
+                    completed.append(payload)
+                else:
+                    try:
+                        completed.append(payload.decode("utf-8"))
+                    except UnicodeDecodeError:
+                        raise _invalid_utf8() from None
+            else:
+                self._frame_first = first
+                self._piece(payload, completed, frame_end=True)
         if position < end:
-            rest = data[position:]
-            chunks.append(rest)
-            self._chunks_size = len(rest)
-            self._need = 2 if len(rest) < 2 else 4 if rest[1] & 0x7F == 126 else 10
-        return
+            self._header = data[position:]
 
-    def _complete(self, completed: list[Inbound], first: int, payload: bytes) -> None:
-        """Act on one whole frame: append what it completes to ``completed``."""
+    def _check_reserved_bits(self, first: int) -> None:
+        """RSV1 marks a compressed message's first frame, where permessage-deflate was
+        agreed (RFC 7692 section 6); every other reserved bit fails the connection."""
+        if first & 0x30 or self._inflater is None:
+            raise ProtocolViolation(PROTOCOL_ERROR, "reserved bits set, no extension agreed")
         opcode = first & 0x0F
-        fin = first & 0x80
-        if opcode in (OPCODE_TEXT, OPCODE_BINARY):
-            if self._fragments is not None:
-                raise ProtocolViolation(PROTOCOL_ERROR, "new message inside a fragmented one")
-            if fin:
-                completed.append(_decode(opcode, payload))
-                return
-            self._fragments = [payload]
-            self._fragments_opcode = opcode
-            self._fragments_size = len(payload)
-            return
         if opcode == OPCODE_CONTINUATION:
-            fragments = self._fragments
-            if fragments is None:
+            raise ProtocolViolation(
+                PROTOCOL_ERROR, "RSV1 set on a continuation frame (RFC 7692 section 6.1)"
+            )
+        if opcode >= OPCODE_CLOSE:
+            raise ProtocolViolation(
+                PROTOCOL_ERROR, "RSV1 set on a control frame (RFC 7692 section 6.1)"
+            )
+
+    def _start_data_frame(self, first: int, length: int) -> None:
+        """Check a data frame's place and size from its header; a text or binary frame
+        opens a message."""
+        opcode = first & 0x0F
+        if opcode == OPCODE_CONTINUATION:
+            if not self._message_opcode:
                 raise ProtocolViolation(PROTOCOL_ERROR, "continuation frame without a message")
-            fragments.append(payload)
-            self._fragments_size += len(payload)
-            if fin:
-                self._fragments = None
-                self._fragments_size = 0
-                completed.append(_decode(self._fragments_opcode, b"".join(fragments)))
+        else:
+            if self._message_opcode:
+                raise ProtocolViolation(PROTOCOL_ERROR, "new message inside a fragmented one")
+            self._message_opcode = opcode
+            self._message_compressed = bool(first & _RSV1)
+            self._parts = []
+            self._message_size = 0
+            self._wire_size = 0
+            self._text_decoder = None
+        wire_size = self._wire_size + length
+        self._wire_size = wire_size
+        if self._message_compressed:
+            if wire_size > self._wire_limit:
+                raise ProtocolViolation(
+                    MESSAGE_TOO_BIG,
+                    f"a compressed message of at least {wire_size:,} bytes on the wire "
+                    f"exceeds max_message_size={self._max_message_size:,}",
+                )
+        elif wire_size > self._max_message_size:
+            # With FIN set this frame ends the message: its size is known exactly.
+            raise ProtocolViolation(
+                MESSAGE_TOO_BIG,
+                f"a message of {'' if first & 0x80 else 'at least '}{wire_size:,} bytes "
+                f"exceeds max_message_size={self._max_message_size:,}",
+            )
+
+    def _piece(self, piece: bytes, completed: list[Inbound], *, frame_end: bool) -> None:
+        """Take the next payload bytes of the frame in progress; ``frame_end``: its last."""
+        if self._control is not None:
+            if frame_end:
+                payload, self._control = self._control + piece, None
+                self._control_frame(self._frame_first & 0x0F, payload, completed)
+            else:
+                self._control += piece
             return
-        if not fin:
-            raise ProtocolViolation(PROTOCOL_ERROR, "fragmented control frame")
+        message_end = frame_end and bool(self._frame_first & 0x80)
+        if self._message_compressed:
+            inflater = self._inflater
+            assert inflater is not None
+            budget = self._max_message_size - self._message_size
+            try:
+                piece = inflater.inflate(piece, budget, end=message_end)
+            except ProtocolViolation as violation:
+                if violation.code == MESSAGE_TOO_BIG:
+                    violation.reason = (
+                        f"a compressed message inflates beyond "
+                        f"max_message_size={self._max_message_size:,}"
+                    )
+                    violation.args = (violation.code, violation.reason)
+                raise
+            self._message_size += len(piece)
+        else:
+            self._message_size += len(piece)
+        if self._message_opcode == OPCODE_TEXT:
+            decoder = self._text_decoder
+            if decoder is None:
+                decoder = self._text_decoder = _UTF8_DECODER()
+            try:
+                text = decoder.decode(piece, message_end)
+            except UnicodeDecodeError:
+                raise _invalid_utf8() from None
+            if text:
+                self._parts.append(text)
+            if message_end:
+                self._message_opcode = 0
+                completed.append("".join(self._parts))
+                self._parts = []
+        else:
+            if piece:
+                self._parts.append(piece)
+            if message_end:
+                self._message_opcode = 0
+                parts = self._parts
+                completed.append(parts[0] if len(parts) == 1 else b"".join(parts))
+                self._parts = []
+
+    def _control_frame(self, opcode: int, payload: bytes, completed: list[Inbound]) -> None:
         if opcode == OPCODE_PING:
             completed.append(Ping(payload))
         elif opcode == OPCODE_PONG:
             completed.append(Pong(payload))
         else:
             completed.append(parse_close(payload))
-
-
-def _decode(opcode: int, payload: bytes) -> str | bytes:
-    if opcode == OPCODE_BINARY:
-        return payload
-    try:
-        return payload.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ProtocolViolation(INVALID_PAYLOAD, "text message is not valid UTF-8") from None

@@ -199,6 +199,7 @@ class GenerationRunner:
                     max_message_size=self._config.max_message_size,
                     max_waiting_bytes=self._config.receive_buffer_bytes,
                     generation=generation.number,
+                    compression=self._config.compression,
                 )
             except HandshakeRejected as rejected:
                 location = redirect_location(rejected.status_code, rejected.headers)
