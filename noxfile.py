@@ -113,6 +113,16 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/protocol_log_cost.py", env={"PYTHONPATH": "src"})
 
 
+@nox.session(venv_backend="none")
+def conformance(session: nox.Session) -> None:
+    """The Autobahn|Testsuite fuzzing server against tether's client, all 517 cases
+    (``../shared/conformance/run.sh``, which installs what it needs), then the bar of
+    tests/conformance/check.py: no FAILED or UNIMPLEMENTED case, NON-STRICT only on the
+    seven cases where a valid message shares a read with a bad frame."""
+    session.run("bash", "../shared/conformance/run.sh", external=True)
+    session.run("python3", "tests/conformance/check.py", external=True)
+
+
 @nox.session
 def docs(session: nox.Session) -> None:
     """Build the documentation with Sphinx (MyST Markdown + autodoc); warnings fail it."""

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.loopback
 CONFIG = Config(ping_interval=None, connect_timeout=5, close_timeout=2)
 REQUEST_HEADERS = (
     "Host, Upgrade, Connection, Sec-WebSocket-Key, Sec-WebSocket-Version, "
-    "Cookie, Authorization, User-Agent"
+    "Sec-WebSocket-Extensions, Cookie, Authorization, User-Agent"
 )
 
 

@@ -39,6 +39,12 @@ class Statistics:
         events_dropped: events not delivered to a subscriber whose buffer was full.
         event_subscribers: ``events()`` subscriptions live now (neither closed nor
             garbage).
+        bytes_sent, bytes_received: bytes of WebSocket frames written and read, over
+            every generation (headers included; the opening handshakes are not).
+        bytes_sent_uncompressed, bytes_received_uncompressed: the same frames with each
+            permessage-deflate payload counted at its uncompressed size (RFC 7692); equal
+            to ``bytes_sent``/``bytes_received`` when nothing was compressed, so the
+            ratio of the two is what compression saved.
     """
 
     state: State
@@ -58,3 +64,7 @@ class Statistics:
     downtime: float
     events_dropped: int
     event_subscribers: int
+    bytes_sent: int = 0
+    bytes_received: int = 0
+    bytes_sent_uncompressed: int = 0
+    bytes_received_uncompressed: int = 0

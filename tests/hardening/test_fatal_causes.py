@@ -188,10 +188,12 @@ def _accepting_opener(nursery: trio.Nursery, extra: list[tuple[bytes, bytes]]) -
     ("header", "offered", "message"),
     [
         (
-            (b"Sec-WebSocket-Extensions", b"permessage-deflate"),
+            (b"Sec-WebSocket-Extensions", b"x-webkit-deflate-frame"),
             (),
-            "the server selected extension 'permessage-deflate', which the client did not "
-            "offer (it offers none; RFC 6455 section 4.1: fail the connection)",
+            "the server's Sec-WebSocket-Extensions 'x-webkit-deflate-frame' is not a valid "
+            "answer to the offer 'permessage-deflate; client_max_window_bits': the server "
+            "selected extension 'x-webkit-deflate-frame', which was not offered (offered: "
+            "permessage-deflate)",
         ),
         (
             (b"Sec-WebSocket-Protocol", b"chat.v3"),

@@ -11,6 +11,7 @@ raises, and the mapping of protocol and transport errors to tether's at its edge
 from ._client import ClientConnection
 from ._errors import ConnectionClosed, lost_error, map_error, rejection_error
 from ._open import open_client
+from ._traffic import Traffic
 from ._transport import Opener, TcpOpener, UnixOpener, set_socket_options
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "ConnectionClosed",
     "Opener",
     "TcpOpener",
+    "Traffic",
     "UnixOpener",
     "lost_error",
     "map_error",

@@ -49,6 +49,7 @@ from ..protocol import (
 from ._errors import ConnectionClosed, lost_error
 from ._protocol_log import ProtocolLog
 from ._socket_read import read_socket
+from ._traffic import Traffic
 
 __all__ = ["PRE_SERVE_BYTES", "RECEIVE_BUFFER_SIZE", "ClientConnection", "Sink"]
 
@@ -97,6 +98,7 @@ class ClientConnection:
         "_pong_waiter",
         "_sink",
         "_stream",
+        "_traffic",
         "_trailing",
         "_waiting",
         "_waiting_bytes",
@@ -120,7 +122,10 @@ class ClientConnection:
         trailing: bytes = b"",
         log: ProtocolLog | None = None,
         deflate: DeflateAgreement | None = None,
+        traffic: Traffic | None = None,
     ) -> None:
+        #: Where bytes written and read are counted (the session's; a private one if none).
+        self._traffic = Traffic() if traffic is None else traffic
         self._log = log  # tether.protocol's records, None when that logger is off
         self._stream = stream
         self._parser = FrameParser(
@@ -171,15 +176,22 @@ class ClientConnection:
             # about four per round trip).
             socket = stream.socket if isinstance(stream, trio.SocketStream) else None
             drained = True  # as if the handshake's read had emptied the socket
+            traffic = self._traffic
+            inflater = parser.inflater
             while True:
                 if data:
                     if self._log is not None:
                         self._log.received(data)
+                    traffic.wire_received += len(data)
+                    added = 0 if inflater is None else inflater.added
                     try:
                         items = parser.feed(data)
                         violation = None
                     except ProtocolViolation as error:
                         items, violation = error.completed, error  # deliver what came first
+                    if inflater is not None:
+                        added = inflater.added - added
+                    traffic.uncompressed_received += len(data) + added
                     for item in items:
                         kind = type(item)
                         if kind is str or kind is bytes:
@@ -364,8 +376,19 @@ class ClientConnection:
                 raise ConnectionClosed
             if close_code is not None:
                 self._close_sent = close_code
+            traffic = self._traffic
+            saved = 0
             if messages:
-                parts = self._encode(messages)
+                deflater = self._deflater
+                if deflater is None:
+                    parts = self._encode(messages)
+                else:
+                    saved = deflater.saved
+                    parts = self._encode(messages)
+                    saved = deflater.saved - saved
+            size = sum(map(len, parts))
+            traffic.wire_sent += size
+            traffic.uncompressed_sent += size + saved
             writing = True
             if self._log is not None:
                 self._log.sent(b"".join(parts))

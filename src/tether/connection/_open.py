@@ -15,6 +15,7 @@ from ..protocol import Accepted, ClientHandshake, DeflateOffer, HandshakeRefused
 from ._client import PRE_SERVE_BYTES, RECEIVE_BUFFER_SIZE, ClientConnection
 from ._errors import rejection_error, unoffered_error
 from ._protocol_log import protocol_log
+from ._traffic import Traffic
 
 __all__ = ["open_client"]
 
@@ -31,13 +32,15 @@ async def open_client(
     max_waiting_bytes: int = PRE_SERVE_BYTES,
     generation: int = 0,
     compression: Compression | None = None,
+    traffic: Traffic | None = None,
 ) -> tuple[ClientConnection, Accepted]:
     """Run the opening handshake over ``stream``, then start the reader in ``nursery``.
     Returns the connection and what the server's acceptance said (subprotocol, headers).
     ``max_message_size`` and ``max_waiting_bytes`` (bytes) are
     :class:`ClientConnection`'s; ``generation`` labels the ``tether.protocol`` records.
     ``compression``: permessage-deflate is offered with
-    these settings (RFC 7692), and used when the server agrees.
+    these settings (RFC 7692), and used when the server agrees. ``traffic``: where the
+    connection counts the bytes it writes and reads.
 
     Raises :class:`tether.HandshakeRejected` (non-101 answer),
     :class:`tether.IncompatibleServer` (a 101 that selected an extension or subprotocol
@@ -77,6 +80,7 @@ async def open_client(
         trailing=accepted.trailing,
         log=log,
         deflate=accepted.deflate,
+        traffic=traffic,
     )
     nursery.start_soon(connection.read)
     return connection, accepted

@@ -248,6 +248,7 @@ class Deflater:
         "_memory_level",
         "_window_bits",
         "min_size",
+        "saved",
     )
 
     def __init__(
@@ -264,6 +265,8 @@ class Deflater:
         self._level = compression_level
         self._memory_level = memory_level
         self._compressor: zlib._Compress | None = None
+        #: Bytes compression took off the payloads so far (negative if it added some).
+        self.saved = 0
         #: Payloads shorter than this are sent uncompressed; above every size when the
         #: agreed window is one zlib cannot compress with (8 bits).
         self.min_size = min_size if window_bits >= _SMALLEST_COMPRESSOR_WINDOW else 2**63
@@ -286,6 +289,7 @@ class Deflater:
                 self._compressor = compressor
         data = compressor.compress(payload) + compressor.flush(zlib.Z_SYNC_FLUSH)
         # A sync flush always ends with the empty stored block's 00 00 FF FF.
+        self.saved += len(payload) - len(data) + 4
         return data[:-4]
 
 
@@ -295,9 +299,11 @@ class Inflater:
     at most ``max_message_size`` bytes of output. zlib's state is made on the first
     compressed message and, without context takeover, dropped after each one."""
 
-    __slots__ = ("_decompressor", "_keep_context", "_window_bits")
+    __slots__ = ("_decompressor", "_keep_context", "_window_bits", "added")
 
     def __init__(self, *, window_bits: int, keep_context: bool) -> None:
+        #: Bytes inflating added to the payloads so far (output minus input).
+        self.added = 0
         self._window_bits = window_bits
         self._keep_context = keep_context
         self._decompressor: zlib._Decompress | None = None
@@ -317,6 +323,7 @@ class Inflater:
         decompressor = self._decompressor
         if decompressor is None:
             decompressor = self._decompressor = zlib.decompressobj(-self._window_bits)
+        self.added -= len(data)
         if end:
             data += _SYNC_FLUSH_TAIL
         try:
@@ -329,6 +336,7 @@ class Inflater:
             raise ProtocolViolation(
                 MESSAGE_TOO_BIG, "a compressed message inflates beyond max_message_size"
             )
+        self.added += len(output)
         if end and (not self._keep_context or decompressor.eof):
             # A final deflate block (BFINAL) ends zlib's stream: the next message
             # starts a new one either way.

@@ -103,6 +103,11 @@ class FrameParser:
         self._wire_limit = max_message_size + (max_message_size >> 12) + 64
 
     @property
+    def inflater(self) -> Inflater | None:
+        """The decompressor, when permessage-deflate was agreed."""
+        return self._inflater
+
+    @property
     def wanted(self) -> int:
         """Bytes still missing from the frame in progress (0 when none is)."""
         if self._frame_left:
@@ -202,8 +207,12 @@ class FrameParser:
     def _check_reserved_bits(self, first: int) -> None:
         """RSV1 marks a compressed message's first frame, where permessage-deflate was
         agreed (RFC 7692 section 6); every other reserved bit fails the connection."""
-        if first & 0x30 or self._inflater is None:
+        if self._inflater is None:
             raise ProtocolViolation(PROTOCOL_ERROR, "reserved bits set, no extension agreed")
+        if first & 0x30:
+            raise ProtocolViolation(
+                PROTOCOL_ERROR, "RSV2 or RSV3 set, which permessage-deflate does not define"
+            )
         opcode = first & 0x0F
         if opcode == OPCODE_CONTINUATION:
             raise ProtocolViolation(

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from ..connection import Traffic
 from ..events import LostReason
 
 __all__ = ["Counters"]
@@ -22,6 +23,7 @@ class Counters:
         "lost",
         "messages_received",
         "messages_sent",
+        "traffic",
     )
 
     def __init__(self) -> None:
@@ -41,6 +43,8 @@ class Counters:
         self.down_since: float | None = None
         #: Seconds without an open connection before ``down_since``.
         self.downtime = 0.0
+        #: Bytes on the wire and uncompressed, every generation's.
+        self.traffic = Traffic()
 
     def count_lost(self, reason: LostReason) -> None:
         self.lost[reason] = self.lost.get(reason, 0) + 1

@@ -200,6 +200,7 @@ class GenerationRunner:
                     max_waiting_bytes=self._config.receive_buffer_bytes,
                     generation=generation.number,
                     compression=self._config.compression,
+                    traffic=self._counters.traffic,
                 )
             except HandshakeRejected as rejected:
                 location = redirect_location(rejected.status_code, rejected.headers)

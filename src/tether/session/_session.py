@@ -215,6 +215,10 @@ class Session:
             downtime=counters.downtime_at(trio.current_time()),
             events_dropped=self._hub.dropped,
             event_subscribers=self._hub.subscribers,
+            bytes_sent=counters.traffic.wire_sent,
+            bytes_received=counters.traffic.wire_received,
+            bytes_sent_uncompressed=counters.traffic.uncompressed_sent,
+            bytes_received_uncompressed=counters.traffic.uncompressed_received,
         )
 
     async def aclose(self, code: int = 1000, reason: str = "") -> None:

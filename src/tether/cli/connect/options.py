@@ -373,6 +373,14 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
             metavar="SECONDS" if kind == "seconds" else "N",
             help=text,
         )
+    group.add_argument(
+        "--no-compression",
+        dest="config_compression",
+        action="store_false",
+        default=argparse.SUPPRESS,
+        help="offer no permessage-deflate (RFC 7692); by default it is offered and used "
+        "when the server agrees",
+    )
 
 
 def options_from_args(args: argparse.Namespace) -> ConnectOptions:
@@ -387,6 +395,8 @@ def options_from_args(args: argparse.Namespace) -> ConnectOptions:
         for _, field, _, _ in _CONFIG_OPTIONS
         if hasattr(args, f"config_{field}")
     }
+    if hasattr(args, "config_compression"):
+        overrides["compression"] = False
     config = tether.Config.from_mapping({**document, **overrides})
     urls = tuple(args.urls) or settings.url
     if not urls:
