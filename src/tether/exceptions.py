@@ -207,7 +207,8 @@ class IncompatibleServer(TetherError):
     """The server cannot be spoken to as configured, and another attempt would meet the
     same answer, so the default table does not retry it:
 
-    * its 101 selected a WebSocket extension (tether offers none) or a subprotocol the
+    * its 101 selected a WebSocket extension other than the permessage-deflate offered,
+      answered that offer against RFC 7692 section 7.1, or selected a subprotocol the
       client did not offer; RFC 6455 section 4.1 says the client must fail the
       connection;
     * a ``wss://`` URL reached a server that does not speak TLS (the TLS handshake read
