@@ -10,7 +10,9 @@
 //   __drop__         destroy the socket at once: no Close frame (the client sees 1006)
 //
 // maxPayload is raised to 16 MiB (ws defaults to 100 MiB; set explicitly so the 1 MiB
-// cases never depend on the default). No compression, no server pings.
+// cases never depend on the default). No server pings. No compression unless
+// `--compression on` (perMessageDeflate with ws's defaults, threshold 0) or
+// `--compression no-context-takeover` (both directions without context takeover).
 'use strict';
 
 const { WebSocketServer } = require('ws');
@@ -27,13 +29,25 @@ function parsePort(argv) {
 }
 
 const MAX_PAYLOAD = 16 * 1024 * 1024;
+
+function perMessageDeflate(argv) {
+  const index = argv.indexOf('--compression');
+  const mode = index === -1 ? 'off' : argv[index + 1];
+  if (mode === 'off') return false;
+  if (mode === 'on') return { threshold: 0 };
+  if (mode === 'no-context-takeover') {
+    return { threshold: 0, serverNoContextTakeover: true, clientNoContextTakeover: true };
+  }
+  process.stderr.write(`echo_server.js: bad --compression ${mode}\n`);
+  process.exit(2);
+}
 const CLOSE_PREFIX = '__close__:';
 
 const server = new WebSocketServer({
   host: '127.0.0.1',
   port: parsePort(process.argv.slice(2)),
   maxPayload: MAX_PAYLOAD,
-  perMessageDeflate: false,
+  perMessageDeflate: perMessageDeflate(process.argv.slice(2)),
 });
 
 server.on('listening', () => {

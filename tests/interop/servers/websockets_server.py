@@ -15,8 +15,10 @@ text and every binary message as binary, except two control messages (text):
     sees 1006)
 
 ``max_size`` is raised from websockets' 1 MiB default to 16 MiB (a 1 MiB message must
-pass with room to spare); no compression, no server pings (``ping_interval=None``), so
-the only pings are the client's.
+pass with room to spare); no server pings (``ping_interval=None``), so the only pings
+are the client's. No compression unless ``--compression on`` (permessage-deflate with
+websockets' defaults) or ``--compression no-context-takeover`` (both directions without
+context takeover).
 """
 
 from __future__ import annotations
@@ -54,9 +56,27 @@ async def echo(ws: ServerConnection) -> None:
         pass
 
 
-async def main(port: int) -> None:
+async def main(port: int, compression: str) -> None:
+    from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
+
+    extensions = None
+    if compression != "off":
+        no_context = compression == "no-context-takeover"
+        extensions = [
+            ServerPerMessageDeflateFactory(
+                server_no_context_takeover=no_context,
+                client_no_context_takeover=no_context,
+                compress_settings={"memLevel": 5},
+            )
+        ]
     async with serve(
-        echo, "127.0.0.1", port, max_size=MAX_SIZE, ping_interval=None, compression=None
+        echo,
+        "127.0.0.1",
+        port,
+        max_size=MAX_SIZE,
+        ping_interval=None,
+        compression=None,
+        extensions=extensions,
     ) as server:
         bound = next(iter(server.sockets)).getsockname()[1]
         print(bound, flush=True)
@@ -66,4 +86,8 @@ async def main(port: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--port", type=int, default=0)
-    asyncio.run(main(parser.parse_args().port))
+    parser.add_argument(
+        "--compression", choices=["off", "on", "no-context-takeover"], default="off"
+    )
+    arguments = parser.parse_args()
+    asyncio.run(main(arguments.port, arguments.compression))
