@@ -107,6 +107,7 @@ def bench(session: nox.Session) -> None:
         "websockets==17.4",
         "aiohttp==3.14.5",
         "picows==2.3.1",
+        "msgspec==0.23.0",
     )
     session.run("python", "benchmarks/bench.py", *session.posargs)
     # What the tether.protocol logger costs, off and on, against a build without it.

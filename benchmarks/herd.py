@@ -102,6 +102,7 @@ VARIANTS = {
     "full jitter (default)": tether.Backoff(),
     "no jitter": tether.Backoff(jitter=False),
     "full jitter, no immediate first retry": tether.Backoff(first_immediate=False),
+    "bounded jitter": tether.Backoff(bounded_jitter=True),
 }
 
 

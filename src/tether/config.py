@@ -117,7 +117,13 @@ class Backoff:
 
     Defaults: ``initial=0.5`` s, ``maximum=30`` s, ``multiplier=2``, ``jitter=True``,
     ``first_immediate=True``, ``stable_after=5`` s, ``retry_after_max=300`` s (a server
-    restart or a rate-limit window is minutes, not hours).
+    restart or a rate-limit window is minutes, not hours), ``bounded_jitter=False``.
+
+    ``bounded_jitter=True`` (with ``jitter``) cuts each draw's window to the outage so far
+    and draws from its upper half ("equal jitter", same article): ``uniform(cap / 2,
+    cap)`` with ``cap = min(step, max(initial, outage seconds so far))``. After a 10 s
+    server restart it brings 10,000 or 100,000 sessions back within 10 s instead of 29.5 s
+    with a peak 6x below no jitter (benchmarks/results/herd_model.md).
     """
 
     initial: float = attrs.field(default=0.5, validator=_positive(allow_none=False))
@@ -125,6 +131,7 @@ class Backoff:
     multiplier: float = attrs.field(default=2.0, validator=_positive(allow_none=False))
     jitter: bool = attrs.field(default=True, validator=_instance_of(bool, "a bool"))
     first_immediate: bool = attrs.field(default=True, validator=_instance_of(bool, "a bool"))
+    bounded_jitter: bool = attrs.field(default=False, validator=_instance_of(bool, "a bool"))
     stable_after: float = attrs.field(
         default=5.0, validator=_positive(allow_none=False, allow_zero=True)
     )

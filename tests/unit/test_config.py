@@ -39,6 +39,7 @@ def test_invalid_config_names_the_field(kwargs: dict[str, object], field: str) -
         ({"multiplier": 0.5}, "multiplier"),
         ({"initial": 10, "maximum": 1}, "maximum"),
         ({"jitter": 1}, "jitter"),
+        ({"bounded_jitter": 1}, "bounded_jitter"),
     ],
 )
 def test_invalid_backoff_names_the_field(kwargs: dict[str, object], field: str) -> None:
@@ -56,7 +57,12 @@ def test_defaults_match_the_design() -> None:
     assert (config.connect_timeout, config.close_timeout) == (10, 5)
     assert (config.ping_interval, config.ping_timeout, config.idle_timeout) == (20, 20, None)
     assert config.backoff == Backoff(
-        initial=0.5, maximum=30, multiplier=2, jitter=True, first_immediate=True
+        initial=0.5,
+        maximum=30,
+        multiplier=2,
+        jitter=True,
+        first_immediate=True,
+        bounded_jitter=False,
     )
     assert (config.max_attempts, config.give_up_after) == (None, None)
     assert (config.send_buffer, config.receive_buffer) == (1024, 1024)

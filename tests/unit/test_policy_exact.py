@@ -384,3 +384,32 @@ def test_the_sendable_close_codes_are_rfc_6455s() -> None:
     # RFC 6455 section 7.4 (and the IANA registry for 1012-1014), written out.
     may_send = {1000, 1001, 1002, 1003, *range(1007, 1015), *range(3000, 5000)}
     assert [code for code in range(5200) if sendable_close_code(code)] == sorted(may_send)
+
+
+def test_bounded_jitter_draws_the_upper_half_of_a_window_cut_to_the_outage() -> None:
+    backoff = Backoff(initial=1, maximum=8, bounded_jitter=True)
+    draws = random.Random(3)
+    # (attempt, outage so far) -> window cap: min(step, max(initial, elapsed))
+    cases = [(1, 0.0, 0.0), (2, 0.0, 1.0), (3, 0.4, 1.0), (4, 100.0, 4.0), (5, 3.0, 3.0)]
+    expected = [0.0] + [cap / 2 + cap / 2 * draws.random() for _, _, cap in cases[1:]]
+    rng = random.Random(3)
+    got = [backoff_delay(backoff, n, rng, elapsed=elapsed) for n, elapsed, _ in cases]
+    assert got == expected
+    # Without an outage length (a direct call) the window is the step: equal jitter.
+    draws = random.Random(5)
+    assert backoff_delay(backoff, 5, random.Random(5)) == 4 + 4 * draws.random()
+    # next_delay passes the outage length on.
+    draws = random.Random(7)
+    assert next_delay(backoff, 6, None, random.Random(7), now_wall=0, elapsed=2.0) == (
+        1 + 1 * draws.random(),
+        None,
+    )
+
+
+def test_bounded_jitter_is_off_by_default_and_needs_jitter() -> None:
+    assert Backoff().bounded_jitter is False
+    no_jitter = Backoff(initial=1, maximum=8, jitter=False, bounded_jitter=True)
+    assert backoff_delay(no_jitter, 5, random.Random(0), elapsed=2.0) == 8.0
+    full = Backoff(initial=1, maximum=8)
+    draws = random.Random(9)
+    assert backoff_delay(full, 5, random.Random(9), elapsed=2.0) == 8 * draws.random()

@@ -178,6 +178,7 @@ def next_delay(
     rng: random.Random,
     *,
     now_wall: float,
+    elapsed: float = math.inf,
 ) -> tuple[float, float | None]:
     """The delay before attempt ``attempt`` (1-based) of an outage that ``error`` ended,
     and what the server asked for (``Retry-After`` seconds, uncapped, or ``None``).
@@ -188,10 +189,13 @@ def next_delay(
     min(retry_after, retry_after_max))``. So ``Retry-After: 0`` or a date in the past
     (a server with a skewed clock) cannot turn backoff and jitter off, and
     ``Retry-After: 99999999999`` cannot park the session for centuries.
+
+    ``elapsed`` is how long the outage has lasted so far (seconds); only
+    ``Backoff.bounded_jitter`` uses it.
     """
     if attempt == 1 and error is not None and must_wait_before_retry(error):
         attempt = 2  # the server asked for time: no immediate first retry
-    delay = backoff_delay(backoff, attempt, rng)
+    delay = backoff_delay(backoff, attempt, rng, elapsed=elapsed)
     asked = None if error is None else retry_after(error, now_wall=now_wall)
     if asked is not None:
         delay = max(delay, min(asked, backoff.retry_after_max))
@@ -220,7 +224,9 @@ def backoff_step(backoff: Backoff, step: int) -> float:
     return float(min(backoff.maximum, backoff.initial * backoff.multiplier**exponent))
 
 
-def backoff_delay(backoff: Backoff, attempt: int, rng: random.Random) -> float:
+def backoff_delay(
+    backoff: Backoff, attempt: int, rng: random.Random, *, elapsed: float = math.inf
+) -> float:
     """Delay in seconds before attempt ``attempt`` (1-based) of an outage.
 
     Attempt 1 starts at once when ``backoff.first_immediate``; otherwise it waits step 1.
@@ -228,11 +234,20 @@ def backoff_delay(backoff: Backoff, attempt: int, rng: random.Random) -> float:
     With ``jitter`` the delay is drawn uniformly from ``[0, step]`` ("full jitter", AWS
     Architecture Blog, *Exponential Backoff And Jitter*, 2015) using ``rng``; pass a
     seeded ``random.Random`` for a repeatable schedule.
+
+    With ``backoff.bounded_jitter`` the window is first cut to the outage so far,
+    ``cap = min(step, max(initial, elapsed))``, and the draw is "equal jitter" (the
+    same article): uniform from ``[cap / 2, cap]``. No session then waits longer than
+    the outage has lasted, so a fleet is back within about twice the server's downtime,
+    while the lower half of the window still spreads it (benchmarks/herd_model.py).
     """
     step = attempt - 1 if backoff.first_immediate else attempt
     cap = backoff_step(backoff, step)
     if cap == 0.0 or not backoff.jitter:
         return cap
+    if backoff.bounded_jitter:
+        cap = min(cap, max(backoff.initial, elapsed))
+        return rng.uniform(cap / 2, cap)
     return rng.uniform(0.0, cap)
 
 

@@ -193,6 +193,7 @@ class Supervisor:
             retry_state.outcome.exception(),
             self._rng,
             now_wall=time.time(),
+            elapsed=trio.current_time() - self._outage_started_at,
         )
         give_up_after = self._config.give_up_after
         if give_up_after is not None:
