@@ -112,6 +112,8 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/bench.py", *session.posargs)
     # What the tether.protocol logger costs, off and on, against a build without it.
     session.run("python", "benchmarks/protocol_log_cost.py", env={"PYTHONPATH": "src"})
+    # permessage-deflate on a JSON stream against Node ws (skipped without node).
+    session.run("python", "benchmarks/deflate_stream.py")
 
 
 @nox.session(venv_backend="none")

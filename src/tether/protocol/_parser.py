@@ -188,9 +188,13 @@ class FrameParser:
             position = stop
             if opcode >= OPCODE_CLOSE:
                 self._control_frame(opcode, payload, completed)
-            elif first & 0x80 and opcode and not self._message_compressed:
-                # The common case: a whole, uncompressed message in one frame.
+            elif first & 0x80 and opcode:
+                # The common case: a whole message in one frame.
                 self._message_opcode = 0
+                if self._message_compressed:
+                    inflater = self._inflater
+                    assert inflater is not None
+                    payload = self._inflate_whole(inflater, payload)
                 if opcode == OPCODE_BINARY:
                     completed.append(payload)
                 else:
@@ -203,6 +207,22 @@ class FrameParser:
                 self._piece(payload, completed, frame_end=True)
         if position < end:
             self._header = data[position:]
+
+    def _inflate_whole(self, inflater: Inflater, payload: bytes) -> bytes:
+        try:
+            return inflater.inflate(payload, self._max_message_size, end=True)
+        except ProtocolViolation as violation:
+            raise self._named(violation) from None
+
+    def _named(self, violation: ProtocolViolation) -> ProtocolViolation:
+        """A 1009 from the inflater, with this parser's ``max_message_size`` named."""
+        if violation.code == MESSAGE_TOO_BIG:
+            return ProtocolViolation(
+                MESSAGE_TOO_BIG,
+                f"a compressed message inflates beyond "
+                f"max_message_size={self._max_message_size:,}",
+            )
+        return violation
 
     def _check_reserved_bits(self, first: int) -> None:
         """RSV1 marks a compressed message's first frame, where permessage-deflate was
@@ -273,13 +293,7 @@ class FrameParser:
             try:
                 piece = inflater.inflate(piece, budget, end=message_end)
             except ProtocolViolation as violation:
-                if violation.code == MESSAGE_TOO_BIG:
-                    violation.reason = (
-                        f"a compressed message inflates beyond "
-                        f"max_message_size={self._max_message_size:,}"
-                    )
-                    violation.args = (violation.code, violation.reason)
-                raise
+                raise self._named(violation) from None
             self._message_size += len(piece)
         else:
             self._message_size += len(piece)

@@ -59,8 +59,15 @@ server.on('error', (error) => {
   process.exit(1);
 });
 
-server.on('connection', (ws) => {
+server.on('connection', (ws, request) => {
   ws.on('error', () => {}); // a reset by the client is not the server's problem
+  if (process.argv.includes('--traffic')) {
+    // For benchmarks/deflate_stream.py: the connection's bytes on the wire, on stderr.
+    const socket = request.socket;
+    ws.on('close', () => {
+      process.stderr.write(`${JSON.stringify({ read: socket.bytesRead, written: socket.bytesWritten })}\n`);
+    });
+  }
   ws.on('message', (data, isBinary) => {
     if (!isBinary) {
       const text = data.toString('utf8');

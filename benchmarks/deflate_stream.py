@@ -1,0 +1,208 @@
+"""A JSON stream with permessage-deflate on (issue 12): each client sends N market-data
+messages (about 300 bytes of JSON each) with ``await send()`` in a loop while a second
+task receives their echoes, against one Node ``ws`` echo server with ``perMessageDeflate``
+(tests/interop/node/echo_server.js, ``--compression on``). Every client compresses with
+the same zlib settings: a 15-bit window, ``memLevel=5``, level 6 (``websockets``'
+defaults; tether's ``Compression(client_max_window_bits=15)``).
+
+Reported per client, median of ``--runs`` runs in separate processes, alternated:
+messages/s (N / wall time), bytes on the wire per message (both ways, handshake
+included, as the server's socket counted them, divided by N), and client CPU
+microseconds per message (``time.process_time``).
+
+    python benchmarks/deflate_stream.py [--messages N] [--runs R]
+
+Needs node and ``npm install --prefix tests/interop/node``; writes
+benchmarks/results/deflate_stream.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+NODE_SERVER = HERE.parent / "tests" / "interop" / "node" / "echo_server.js"
+CLIENTS = ["tether", "websockets asyncio", "websockets.trio"]
+
+
+def messages(count: int) -> list[str]:
+    return [
+        json.dumps(
+            {
+                "stream": "btcusdt@depth",
+                "data": {
+                    "e": "depthUpdate",
+                    "E": 1700000000000 + i,
+                    "s": "BTCUSDT",
+                    "U": 4000000 + i,
+                    "u": 4000003 + i,
+                    "b": [
+                        [f"{42000 - i % 97 * 0.01:.2f}", f"{(i % 13) * 0.137:.5f}"],
+                        [f"{41999 - i % 61 * 0.01:.2f}", f"{(i % 11) * 0.173:.5f}"],
+                    ],
+                    "a": [
+                        [f"{42001 + i % 89 * 0.01:.2f}", f"{(i % 7) * 0.211:.5f}"],
+                        [f"{42002 + i % 53 * 0.01:.2f}", f"{(i % 5) * 0.307:.5f}"],
+                    ],
+                },
+            }
+        )
+        for i in range(count)
+    ]
+
+
+def run_client(kind: str, url: str, count: int) -> dict[str, float]:
+    batch = messages(count)
+    # Imported before the clock starts.
+    import asyncio
+
+    import trio
+    import websockets.asyncio.client
+    import websockets.trio.client  # noqa: F401
+
+    import tether
+
+    start_cpu, start = time.process_time(), time.perf_counter()
+    if kind == "tether":
+        import trio
+
+        import tether
+
+        async def main() -> None:
+            config = tether.Config(
+                ping_interval=None, compression=tether.Compression(client_max_window_bits=15)
+            )
+            async with tether.connect(url, config=config) as session:
+
+                async def receive() -> None:
+                    for _ in range(count):
+                        await session.receive()
+
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(receive)
+                    for message in batch:
+                        await session.send(message)
+
+        trio.run(main)
+    elif kind == "websockets.trio":
+        import trio
+        from websockets.trio.client import connect
+
+        async def main_trio() -> None:
+            async with connect(url, ping_interval=None, max_queue=None) as ws:
+
+                async def receive() -> None:
+                    for _ in range(count):
+                        await ws.recv()
+
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(receive)
+                    for message in batch:
+                        await ws.send(message)
+
+        trio.run(main_trio)
+    else:
+        import asyncio
+
+        from websockets.asyncio.client import connect as aconnect
+
+        async def main_asyncio() -> None:
+            async with aconnect(url, ping_interval=None, max_queue=None) as ws:
+
+                async def receive() -> None:
+                    for _ in range(count):
+                        await ws.recv()
+
+                task = asyncio.create_task(receive())
+                for message in batch:
+                    await ws.send(message)
+                await task
+
+        asyncio.run(main_asyncio())
+    elapsed = time.perf_counter() - start
+    return {
+        "rate": count / elapsed,
+        "cpu_us": (time.process_time() - start_cpu) / count * 1e6,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--client", help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.client:
+        print(json.dumps(run_client(args.client, args.url, args.messages)))
+        return 0
+    node = shutil.which("node")
+    if node is None or not (NODE_SERVER.parent / "node_modules" / "ws").is_dir():
+        print("deflate_stream: needs node and `npm install --prefix tests/interop/node`")
+        return 0
+    server = subprocess.Popen(
+        [node, str(NODE_SERVER), "--compression", "on", "--traffic"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        url = f"ws://127.0.0.1:{int(server.stdout.readline())}/"
+        results: dict[str, list[dict[str, float]]] = {kind: [] for kind in CLIENTS}
+        for _ in range(args.runs):
+            for kind in CLIENTS:
+                out = subprocess.run(
+                    [
+                        sys.executable,
+                        __file__,
+                        "--client",
+                        kind,
+                        "--url",
+                        url,
+                        "--messages",
+                        str(args.messages),
+                    ],
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                    timeout=600,
+                )
+                result = json.loads(out.stdout)
+                assert server.stderr is not None
+                traffic = json.loads(server.stderr.readline())  # the server's count
+                result["wire"] = (traffic["read"] + traffic["written"]) / args.messages
+                results[kind].append(result)
+    finally:
+        server.kill()
+        server.wait()
+    lines = [
+        f"# permessage-deflate JSON stream, {args.messages:,} messages, median of {args.runs}",
+        "",
+        "| client | msgs/s | ratio to websockets asyncio | wire bytes/msg (both ways) "
+        "| client CPU µs/msg |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    peer = statistics.median(r["rate"] for r in results["websockets asyncio"])
+    for kind in CLIENTS:
+        rate = statistics.median(r["rate"] for r in results[kind])
+        wire = statistics.median(r["wire"] for r in results[kind])
+        cpu = statistics.median(r["cpu_us"] for r in results[kind])
+        lines.append(f"| {kind} | {rate:,.0f} | {rate / peer:.2f} | {wire:,.0f} | {cpu:,.1f} |")
+    raw = len(messages(1)[0])
+    lines += ["", f"Uncompressed message: {raw} bytes of JSON."]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    (HERE / "results" / "deflate_stream.md").write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
