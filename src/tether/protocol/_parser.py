@@ -219,8 +219,7 @@ class FrameParser:
         if violation.code == MESSAGE_TOO_BIG:
             return ProtocolViolation(
                 MESSAGE_TOO_BIG,
-                f"a compressed message inflates beyond "
-                f"max_message_size={self._max_message_size:,}",
+                f"a compressed message inflates beyond max_message_size={self._max_message_size:,}",
             )
         return violation
 
