@@ -71,6 +71,13 @@ PRE_SERVE_BYTES: Final = 2**24
 CLOSE_FRAME_WRITE_TIMEOUT: Final = 1.0
 
 
+#: Seconds a connection the server broke the protocol on waits, at most, for the
+#: application to take the messages that came before the bad frame and for its replies
+#: to be written, before the Close that fails it (the peer sees the answers to what it
+#: sent correctly: Autobahn cases 3.x, 4.x and 5.15).
+VIOLATION_GRACE: Final = 1.0
+
+
 #: Where the reader delivers each message once the session serves (:meth:`serve`).
 Sink = Callable[[str | bytes], Awaitable[None]]
 
@@ -84,6 +91,10 @@ class ClientConnection:
     message's ``len()``; one message of any size when none is held), then waits.
 
     Attributes:
+        on_violation: awaited by the reader when the server broke the protocol, before
+            it sends the Close that fails the connection (bounded by
+            :data:`VIOLATION_GRACE` seconds): the session lets the application take the
+            messages that came before the bad frame and writes its replies first.
         on_closed: called (synchronously) once, when the connection ends while serving
             (not when the reader is cancelled: then the session is the one ending it).
     """
@@ -110,6 +121,7 @@ class ClientConnection:
         "ended",
         "frame_cut",
         "on_closed",
+        "on_violation",
         "violation",
     )
 
@@ -143,6 +155,7 @@ class ClientConnection:
         self._sink: Sink | None = None
         self._pong_waiter: tuple[bytes, trio.Event] | None = None
         self.on_closed: Callable[[], None] | None = None
+        self.on_violation: Callable[[], Awaitable[None]] | None = None
         #: A Close of ours was asked for / has taken its write turn (with this code).
         self._close_started = False
         self._close_sent: int | None = None
@@ -221,6 +234,9 @@ class ClientConnection:
                     return
         except ProtocolViolation as violation:
             self.violation = violation
+            if self.on_violation is not None:
+                with trio.move_on_after(VIOLATION_GRACE):
+                    await self.on_violation()
             await self._write_close_frame(violation.code, violation.reason)
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as error:
             self.broken = f"stream broke: {error!r}" if str(error) else "stream broke"

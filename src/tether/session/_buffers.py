@@ -287,6 +287,11 @@ class ReceiveBuffer:
             await trio.lowlevel.cancel_shielded_checkpoint()
         return message
 
+    async def wait_empty(self) -> None:
+        """Wait until the application has taken every buffered message."""
+        while self._queue:
+            await self._changed.park()
+
     def close(self, error: BaseException) -> None:
         """After the buffered messages, ``get()`` raises ``error``."""
         if self._closed is None:

@@ -261,6 +261,7 @@ class GenerationRunner:
             self._receive_buffer.put(message)
             self._counters.messages_received += 1
         ws.on_closed = functools.partial(self._connection_ended, generation, ws)
+        ws.on_violation = self._settle_before_failing
         if ws.ended:
             self._connection_ended(generation, ws)
         # The tasks that write: the writer (started only while messages are queued), the
@@ -300,6 +301,18 @@ class GenerationRunner:
         assert outcome is not None  # set above, or the generation was cancelled
         await closer.close_open_generation(generation, ws)
         generation.end(outcome)
+
+    async def _settle_before_failing(self) -> None:
+        """The server broke the protocol: before the Close, let the application take
+        what is in the receive buffer and have its replies written (the connection
+        bounds this with ``VIOLATION_GRACE``). Two checkpoints after the buffer empties
+        give a reader that answers at once (``send()`` right after ``receive()``) its
+        turn; then the send buffer is flushed."""
+        receive_buffer = self._receive_buffer
+        await receive_buffer.wait_empty()
+        await trio.lowlevel.cancel_shielded_checkpoint()
+        await trio.lowlevel.cancel_shielded_checkpoint()
+        await self._send_buffer.wait_empty()
 
     def _connection_ended(self, generation: Generation, ws: ClientConnection) -> None:
         """The connection's reader ended: the connection is over."""
