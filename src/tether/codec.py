@@ -53,11 +53,21 @@ def _loads_with(fast: Callable[[str | bytes], Any] | None) -> Callable[[str | by
 
 
 class Codec(Protocol):
-    """What ``connect(codec=...)`` accepts."""
+    """What ``connect(codec=...)`` accepts: any object with these two methods (checked
+    at ``connect()``: ``ConfigError`` when one is missing or not callable)."""
 
-    def encode(self, obj: Any) -> str | bytes: ...
+    def encode(self, obj: Any) -> str | bytes:
+        """The message for ``obj``: ``str`` is sent as a text frame, ``bytes`` as a
+        binary one. Called by ``send()``/``send_nowait()`` in the caller's task, before
+        buffering; what it raises propagates from that call, and nothing is sent."""
+        ...
 
-    def decode(self, raw: str | bytes) -> Any: ...
+    def decode(self, raw: str | bytes) -> Any:
+        """The application's value for the message ``raw`` (``str`` for a text frame,
+        ``bytes`` for a binary one). Called by ``receive()``; raise
+        :class:`tether.DecodeError` (with ``raw``) for a message it cannot read: the
+        message is consumed and the session goes on."""
+        ...
 
 
 class JsonCodec(Generic[T]):
@@ -85,9 +95,15 @@ class JsonCodec(Generic[T]):
         self._loads = _loads_with(_fast_loads())
 
     def encode(self, obj: Any) -> str:
+        """``obj`` unstructured by the converter, as compact JSON text (``json.dumps``
+        with ``separators=(",", ":")``). Raises what they raise for a value JSON cannot
+        hold (``TypeError``)."""
         return json.dumps(self._converter.unstructure(obj), separators=(",", ":"))
 
     def decode(self, raw: str | bytes) -> Any:
+        """The JSON value of ``raw``, structured into the codec's type if it has one.
+        Raises :class:`tether.DecodeError` (``raw`` kept) for text that is not JSON,
+        bytes that are not UTF-8 JSON, or a value that does not fit the type."""
         try:
             value = self._loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:

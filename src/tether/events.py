@@ -93,7 +93,8 @@ class Connecting(Event):
 @attrs.frozen(kw_only=True)
 class Connected(Event):
     """Generation ``generation`` is open on ``url`` (handshake and ``on_connect`` done);
-    ``url`` is redacted as in :class:`Connecting`."""
+    ``url`` is where it landed (after redirects), redacted as in :class:`Connecting`;
+    ``attempt`` is the attempt of this outage that succeeded (from 1)."""
 
     url: str
     attempt: int
@@ -104,7 +105,14 @@ class Connected(Event):
 
 @attrs.frozen(kw_only=True)
 class ConnectionLost(Event):
-    """An open generation ended. ``code`` is the close code when one was exchanged."""
+    """An open generation ended, exactly once per open generation.
+
+    ``reason`` is why (:class:`LostReason`); ``code`` the close code when one was
+    exchanged (the server's for ``PEER_CLOSED``, 1006 for a transport error, the one we
+    failed the connection with for ``PROTOCOL_ERROR``), else ``None`` (timeouts,
+    ``SUPERSEDED``); ``detail`` the human part: the
+    server's close reason, the transport error, the timeout that fired, or the reason
+    given to ``reconnect()``."""
 
     reason: LostReason
     code: int | None
@@ -173,7 +181,11 @@ class GaveUp(Event):
 
 @attrs.frozen(kw_only=True)
 class Closed(Event):
-    """The session ended. ``code`` is the close code sent, ``None`` if none was open."""
+    """The session ended; always its last event. ``code`` is the close code tether
+    sent (1000 from ``aclose()``, 1001 on cancellation, 1011 when the body raised),
+    ``None`` if no connection was open to send one on; ``reason`` is the reason given to
+    ``aclose()`` (``""`` by default), or what ended the session when the user did not
+    close it (the text of its ``SessionClosed`` or ``ReconnectFailed``)."""
 
     code: int | None
     reason: str

@@ -232,7 +232,8 @@ class RedirectError(TetherError):
     The default table does not retry it: the server would answer the same. ``hops`` is
     the attempt's chain of URLs, redacted (``tether.policy.redact_url``), from the one
     configured to the one refused (or the ``Location`` as sent, redacted, when it does
-    not resolve); the message names them joined by `` -> ``, so it shows no secret.
+    not resolve); the message names them joined by arrows (``a -> b``), so it shows no
+    secret.
     """
 
     def __init__(self, message: str, hops: tuple[str, ...] = ()) -> None:

@@ -32,6 +32,14 @@ if sys.version_info < (3, 11):  # pragma: no cover
 
 __all__ = ["Opener", "TcpOpener", "UnixOpener", "set_socket_options"]
 
+#: The transport seam: ``async opener(host, port, tls) -> trio.abc.Stream``, called once
+#: per connect attempt and per redirect hop, within ``Config.connect_timeout``. ``host``
+#: and ``port`` come from the URL (the port filled in: 80 for ``ws://``, 443 for
+#: ``wss://``); ``tls`` is true for ``wss://``, and the stream returned must then already
+#: speak TLS. What it raises is classified by the retry policy like any error of
+#: connecting (an ``OSError`` is retried). Pass one as ``connect(opener=...)``:
+#: :class:`TcpOpener` is the default, :class:`UnixOpener` reaches a Unix domain socket,
+#: ``tether.testing.MemoryServer.opener`` an in-memory server.
 Opener = Callable[[str, int, bool], Awaitable[trio.abc.Stream]]
 
 #: TCP keepalive (seconds idle before the first probe, between probes, probes before the
@@ -117,6 +125,11 @@ class TcpOpener:
     proxy: ProxyURL | None = attrs.field(default=None, converter=_proxy_url)
 
     async def __call__(self, host: str, port: int, tls: bool) -> trio.abc.Stream:
+        """Open a stream to ``host:port`` (through the proxy, if any), TLS when ``tls``.
+
+        Raises ``OSError`` (refused, unreachable, DNS failure), the TLS errors and
+        :class:`tether.ProxyError` above. No timeout of its own: the session calls it
+        within ``Config.connect_timeout``."""
         proxy = self.proxy
         try:
             if proxy is None:
@@ -186,6 +199,9 @@ class UnixOpener:
     server_hostname: str | None = None
 
     async def __call__(self, host: str, port: int, tls: bool) -> trio.abc.Stream:
+        """Open a stream to the socket at ``path`` (``port`` is ignored), TLS for
+        ``host`` when ``tls``. Raises ``OSError`` and the TLS errors above; no timeout
+        of its own (the session calls it within ``Config.connect_timeout``)."""
         stream = await trio.open_unix_socket(self.path)
         if not tls:
             return stream

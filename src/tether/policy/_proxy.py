@@ -44,9 +44,11 @@ PROXY_SCHEMES: Final = {
 
 @attrs.frozen
 class ProxyURL:
-    """A validated proxy URL. ``kind`` is ``"http"`` (HTTP CONNECT, RFC 9110 section
-    9.3.6), ``"socks4"`` or ``"socks5"``; ``tls`` is true for ``https://`` (TLS to the
-    proxy itself); ``remote_dns`` says the proxy resolves the target's name
+    """A validated proxy URL: ``url`` as given, its ``scheme`` (lower case), ``host``
+    and ``port`` (the scheme's default port filled in). ``kind`` is ``"http"`` (HTTP
+    CONNECT, RFC 9110 section 9.3.6), ``"socks4"`` or ``"socks5"``; ``tls`` is true for
+    ``https://`` (TLS to the proxy itself); ``remote_dns`` says the proxy resolves the
+    target's name
     (``socks5h``, ``socks4a``, and always for HTTP). ``username`` and ``password`` are
     the percent-decoded userinfo (``Proxy-Authorization: Basic`` for HTTP, RFC 1929 for
     SOCKS5, the user id for SOCKS4), left out of the ``repr`` with ``url``;

@@ -79,32 +79,34 @@ RETRYABLE_HANDSHAKE_STATUSES = frozenset({408, 429})
 def default_retry_if(error: BaseException) -> bool:
     """The retry-or-fail table of docs/design.md ("Retry or fail"). ``True``: try again.
 
-    ==========================================================  =======
-    cause                                                       default
-    ==========================================================  =======
-    refused, reset, unreachable, DNS failure, connect_timeout   retry
-    connection lost: peer close 1000/1001/1006/1011-1014,
-      ping/idle timeout, transport error, a server that broke
-      the protocol (1002, 1007), superseded                     retry
-    handshake 5xx, 408, 429                                     retry
-    an invalid upgrade answer (``HandshakeFailed``), a TLS
-      handshake error other than the two below                  retry
-    handshake other 4xx (401, 403, 404 ...), a 3xx not followed fail
-    ``RedirectError``: a redirect not followed (``wss://`` to
-      ``ws://``, a loop, more than 10 hops, a bad ``Location``)  fail
-    TLS certificate verification error, bad URL or scheme       fail
-    ``IncompatibleServer``: a 101 that selected an extension
-      or subprotocol we did not offer; ``wss://`` to a server
-      that does not speak TLS                                   fail
-    proxy down, reset, broke off, 5xx, other SOCKS failures     retry
-    proxy 407 or SOCKS authentication failure, other proxy 4xx,
-      SOCKS5 reply 2/7/8, SOCKS4 reply 92/93                    fail
-    peer close 1002/1003/1007/1008/1009/1010                    fail
-    a message over ``max_message_size`` (our 1009)              fail
-    ``ApplicationError``: ``on_connect`` or ``headers`` raised
-      (an ``OSError`` such as ``PermissionError`` too)          fail
-    anything else (a bug)                                       fail
-    ==========================================================  =======
+    Retried (``True``):
+
+    * refused, reset, unreachable, DNS failure, ``connect_timeout``;
+    * connection lost: peer close 1000/1001/1006/1011-1014, ping or idle timeout,
+      transport error, a server that broke the protocol (1002, 1007), superseded;
+    * handshake 5xx, 408, 429;
+    * an invalid upgrade answer (``HandshakeFailed``), a TLS handshake error other than
+      the two below;
+    * proxy down, reset, broke off, 5xx, other SOCKS failures.
+
+    Fatal (``False``):
+
+    * handshake other 4xx (401, 403, 404 ...), a 3xx not followed;
+    * ``RedirectError``: a redirect not followed (``wss://`` to ``ws://``, a loop, more
+      than 10 hops, a bad ``Location``);
+    * TLS certificate verification error, bad URL or scheme;
+    * ``IncompatibleServer``: a 101 that selected an extension or subprotocol we did not
+      offer; ``wss://`` to a server that does not speak TLS;
+    * proxy 407 or SOCKS authentication failure, other proxy 4xx, SOCKS5 reply 2/7/8,
+      SOCKS4 reply 92/93;
+    * peer close 1002/1003/1007/1008/1009/1010;
+    * a message over ``max_message_size`` (our 1009);
+    * ``ApplicationError``: ``on_connect``, ``headers`` or the ``url`` callable raised
+      (an ``OSError`` such as ``PermissionError`` too);
+    * anything else (a bug).
+
+    Pure: no I/O, never raises. ``Config(retry_if=fn)`` replaces it; ``fn`` may call it
+    for the cases it does not decide itself.
     """
     if isinstance(error, HandshakeRejected):
         return error.status_code >= 500 or error.status_code in RETRYABLE_HANDSHAKE_STATUSES

@@ -83,7 +83,9 @@ def _redact_parameter(item: str) -> str:
 
 @attrs.frozen
 class WebSocketURL:
-    """A validated ``ws://`` or ``wss://`` URL, split the way the handshake needs it.
+    """A validated ``ws://`` or ``wss://`` URL, split the way the handshake needs it:
+    ``host`` (an IPv6 address without brackets), ``port`` (80 or 443 filled in),
+    ``resource`` (path and query, ``/`` at least) and ``tls`` (``wss://``).
 
     ``authorization`` is the ``Authorization`` header value the URL's userinfo makes
     (``Basic base64(user:password)``, RFC 7617), or ``None`` without userinfo.

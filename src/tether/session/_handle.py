@@ -75,7 +75,15 @@ class Connection:
         }
 
     async def send(self, message: Any) -> None:
-        """Write ``message`` (through the session's codec) now."""
+        """Write ``message`` (through the session's codec) on this connection now,
+        ahead of the session's buffered sends; returns once it is written. Usable for
+        as long as this connection is open, after ``on_connect`` too (a message that
+        must never go to a later connection).
+
+        Raises :class:`tether.ConnectionLostError` if the connection ends first (or has
+        ended): nothing is buffered or resent. Cancellation: a message not yet started
+        is not sent; one cut off mid-write ends the connection (a partial frame cannot be
+        taken back)."""
         try:
             await self._ws.send((self._encode(message),))
         except ConnectionClosed:
@@ -98,7 +106,15 @@ class Connection:
         return trio.current_time() - start
 
     async def receive(self) -> Any:
-        """The server's next message on this connection (decoded by the codec)."""
+        """The server's next message on this connection (decoded by the codec); waits
+        for it, with no timeout of its own beyond ``connect_timeout``, which bounds the
+        whole of ``on_connect``.
+
+        Only while ``on_connect`` runs: afterwards messages go to ``Session.receive()``
+        and this raises ``RuntimeError``. Raises :class:`tether.ConnectionLostError` if
+        the connection ends first, :class:`tether.DecodeError` if the codec rejects the
+        message. Cancellation: no message is lost; the next call (or the session, once
+        ``on_connect`` returns) gets it."""
         raw = await self._ws.receive()
         self._counters.messages_received += 1
         return self._decode(raw)
