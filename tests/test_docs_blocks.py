@@ -34,6 +34,7 @@ TEXT = {"", "text"}
 
 EXAMPLES = "tests/test_docs_examples.py"
 MIGRATING = "tests/test_docs_migrating.py"
+COOKBOOK = "tests/test_docs_cookbook.py"
 README = "tests/test_readme.py"
 
 #: ``(page, key)`` of each block that is run: the tests that run it.
@@ -104,6 +105,28 @@ RUN: dict[tuple[str, str], list[str]] = {
         for library in ("websockets", "trio-websocket", "tether")
     },
     ("docs/migrating.md", "ping: tether"): [f"{MIGRATING}::test_ping_prints_the_round_trip"],
+    ("docs/cookbook.md", "market_bot.py"): [
+        f"{COOKBOOK}::test_the_cookbook_test_suite_passes",
+        f"{COOKBOOK}::test_the_cookbook_test_suite_catches_broken_bots",
+        f"{COOKBOOK}::test_market_bot_runs_and_ctrl_c_closes_with_1001",
+    ],
+    ("docs/cookbook.md", "approval_bot.py"): [
+        f"{COOKBOOK}::test_the_cookbook_test_suite_passes",
+        f"{COOKBOOK}::test_the_cookbook_test_suite_catches_broken_bots",
+        f"{COOKBOOK}::test_approval_bot_runs_and_acts_only_when_approved",
+    ],
+    ("docs/cookbook.md", "feedcat.py"): [
+        f"{COOKBOOK}::test_feedcat_prints_what_the_page_shows",
+        f"{COOKBOOK}::test_feedcat_exit_statuses",
+        f"{COOKBOOK}::test_feedcat_ctrl_c_exits_130_after_closing_with_1001",
+    ],
+    ("docs/cookbook.md", "A command-line tool"): [
+        f"{COOKBOOK}::test_feedcat_prints_what_the_page_shows"
+    ],
+    **{
+        ("docs/cookbook.md", name): [f"{COOKBOOK}::test_the_cookbook_test_suite_passes"]
+        for name in ("conftest.py", "test_market_bot.py", "test_approval_bot.py")
+    },
 }
 
 #: ``(page, key)`` of each command block that is not run, and why.
