@@ -106,3 +106,20 @@ def as_function(
     }
     exec(compile(source, filename, "exec", dont_inherit=True), namespace)
     return namespace["block"]  # type: ignore[no-any-return]
+
+
+def run_module(code: str, filename: str, names: dict[str, Any]) -> dict[str, Any]:
+    """Execute ``code`` (a whole program) as a module; its ``import`` statements of the
+    modules named in ``names`` get those instead (a routed ``tether``, a ``trio`` whose
+    ``run`` hands the main function over). Returns the module's namespace."""
+
+    def import_(name: str, *args: Any, **kwargs: Any) -> Any:
+        return names[name] if name in names else builtins.__import__(name, *args, **kwargs)
+
+    namespace: dict[str, Any] = {
+        "__name__": "__main__",
+        "__builtins__": {**vars(builtins), "__import__": import_},
+        **{key: value for key, value in names.items() if not isinstance(value, type(builtins))},
+    }
+    exec(compile(code, filename, "exec", dont_inherit=True), namespace)
+    return namespace

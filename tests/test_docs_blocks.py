@@ -50,6 +50,13 @@ RUN: dict[tuple[str, str], list[str]] = {
         f"{EXAMPLES}::test_tutorial_watch_what_happens_ends_after_closed"
     ],
     ("docs/tutorial.md", "Tune it"): [f"{EXAMPLES}::test_tutorial_tune_it"],
+    ("docs/tutorial.md", "echo_server.py"): [
+        f"{EXAMPLES}::test_tutorial_echo_server_answers_the_first_program"
+    ],
+    ("docs/tutorial.md", "A server to talk to"): [
+        f"{EXAMPLES}::test_tutorial_echo_server_answers_the_first_program"
+    ],
+    ("docs/tutorial.md", "counter.py"): [f"{EXAMPLES}::test_tutorial_counter_survives_a_restart"],
     ("docs/howto-testing.md", "conftest.py"): [
         f"{EXAMPLES}::test_the_howto_has_the_examples_it_promises",
         f"{EXAMPLES}::test_the_howto_examples_pass",

@@ -10,14 +10,23 @@ it promises.
   leaves to the reader (``url``, ``TOKEN``, ``handle`` ...) supplied, and
   ``tether.connect`` routed to that server. A page's recipes are listed: a new one
   without a test fails :func:`test_every_recipe_block_is_run`.
+* The tutorial's whole programs: ``echo_server.py`` and the first program each run as a
+  process on 127.0.0.1; ``counter.py`` as a module (:func:`tests.docs_blocks.run_module`)
+  against the in-memory server through a restart.
+
+tests/test_docs_blocks.py checks that every block of every page is run by some test.
 """
 
 from __future__ import annotations
 
 import builtins
+import functools
 import json
+import os
 import random
 import re
+import socket
+import sys
 import textwrap
 import types
 from collections.abc import Awaitable, Callable
@@ -32,6 +41,9 @@ import tether
 from tether import events
 from tether.testing import MemoryServer, ServerConnection, memory_server
 from tether.testing.pytest_plugin import EventRecorder
+
+from .docs_blocks import block as docs_block
+from .docs_blocks import run_module
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 HOWTO = DOCS / "howto-testing.md"
@@ -157,8 +169,10 @@ def test_every_recipe_block_is_run() -> None:
         "Decode JSON into classes": 1,
     }
     assert {h: len(b) for h, b in recipe_blocks(TUTORIAL).items()} == {
+        "A server to talk to": 1,
         "Connect, send, receive": 1,
         "Watch what happens": 1,
+        "Survive a restart": 1,
         "Tune it": 1,
     }
 
@@ -392,6 +406,93 @@ async def test_tutorial_watch_what_happens_ends_after_closed(
     # events() subscribes once connect() has entered, after Connected: the body does
     # nothing, so the one event narrated is the close.
     assert len(printed) == 1 and printed[0].split(maxsplit=1)[1] == "closed (code 1000)"
+
+
+SOURCE = str(Path(tether.__file__).resolve().parents[1])  # this tether, for subprocesses
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.loopback
+async def test_tutorial_echo_server_answers_the_first_program(tmp_path: Path) -> None:
+    """``python echo_server.py``, then the first program as a file of its own, each a
+    process, as written but for the port: the program prints the echo."""
+    port = free_port()
+    server_code = docs_block("docs/tutorial.md", "echo_server.py")
+    (hello_code,) = recipe_blocks(TUTORIAL)["Connect, send, receive"]
+    assert docs_block("docs/tutorial.md", "A server to talk to") == "$ python echo_server.py\n"
+    for name, code in [("echo_server.py", server_code), ("hello.py", hello_code)]:
+        assert code.count("8765") == 1
+        tmp_path.joinpath(name).write_text(code.replace("8765", str(port)), encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([SOURCE, os.environ.get("PYTHONPATH", "")])}
+    with trio.fail_after(30):
+        async with trio.open_nursery() as nursery:
+            server = await nursery.start(
+                functools.partial(
+                    trio.run_process,
+                    [sys.executable, "echo_server.py"],
+                    cwd=tmp_path,
+                    env=env,
+                    check=False,
+                )
+            )
+            while True:
+                try:
+                    await (await trio.open_tcp_stream("127.0.0.1", port)).aclose()
+                    break
+                except OSError:
+                    await trio.sleep(0.05)
+            hello = await trio.run_process(
+                [sys.executable, "hello.py"],
+                cwd=tmp_path,
+                env=env,
+                capture_stdout=True,
+                capture_stderr=True,
+                check=False,
+            )
+            server.terminate()
+    assert (hello.returncode, hello.stdout) == (0, b"hello\n"), hello.stderr
+
+
+async def test_tutorial_counter_survives_a_restart(autojump_clock: trio.abc.Clock) -> None:
+    """counter.py against the in-memory server, which restarts (5 s down) at 3.5 s: the
+    events are narrated and the echoes go on, none skipped."""
+    printed: list[str] = []
+    mains: list[Callable[[], Awaitable[None]]] = []
+    async with memory_server() as server:
+        run_module(
+            docs_block("docs/tutorial.md", "counter.py"),
+            "docs/tutorial.md: counter.py",
+            {
+                "tether": routed(server, EventRecorder()),
+                "trio": types.SimpleNamespace(**{**vars(trio), "run": mains.append}),
+                "print": lambda *args: printed.append(" ".join(map(str, args))),
+            },
+        )
+        (main,) = mains
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(main)
+            await trio.sleep(3.5)
+            await server.restart(5)
+            await trio.sleep(5)
+            nursery.cancel_scope.cancel()
+    echoes = [int(line.split()[-1]) for line in printed if line.startswith("echo: ")]
+    assert echoes == list(range(1, len(echoes) + 1)) and len(echoes) >= 8
+    narrated = [line for line in printed if not line.startswith("echo: ")]
+    assert narrated[:2] == [
+        "connecting to ws://127.0.0.1:8765/ (generation 1, attempt 1)",
+        "connected to ws://127.0.0.1:8765/ (generation 1)",
+    ]
+    assert narrated[2].startswith("connection lost (generation 1): transport_error")
+    assert any(line.startswith("backing off ") for line in narrated)
+    assert narrated[-2:] == [
+        "connected to ws://127.0.0.1:8765/ (generation 2)",
+        "closed (code 1001)",  # cancelled: the session's block sent Close 1001
+    ]
 
 
 async def test_tutorial_tune_it() -> None:
