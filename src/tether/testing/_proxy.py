@@ -307,7 +307,8 @@ class ChaosProxy:
     def slow(self, delay: float) -> None:
         """Add ``delay`` seconds of one-way latency to each direction of every link
         (``0`` removes it). Applies to bytes read from now on; throughput is not
-        capped, chunks are only held back until due."""
+        capped, chunks are only held back until due. Raises ``ValueError`` for a
+        negative or non-finite ``delay``."""
         if isinstance(delay, bool) or not math.isfinite(delay) or delay < 0:
             raise ValueError(f"delay: must be a finite number of seconds >= 0, got {delay!r}")
         self._delay = float(delay)
