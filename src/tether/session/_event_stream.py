@@ -49,7 +49,8 @@ class EventStream(trio.abc.ReceiveChannel[Event]):
 
     async def receive(self) -> Event:
         """The next event; waits for one. Raises ``trio.EndOfChannel`` after the
-        session's final ``Closed`` event, ``trio.ClosedResourceError`` once closed."""
+        session's final ``Closed`` event, ``trio.ClosedResourceError`` once closed.
+        Cancellation: no event is lost; the next call returns it."""
         return await self._receive.receive()
 
     def receive_nowait(self) -> Event:

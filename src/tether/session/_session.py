@@ -162,8 +162,12 @@ class Session:
         self._supervisor.supersede(reason or "reconnect() called", code)
 
     async def wait_connected(self) -> None:
-        """Wait until a generation is open (returns at once if one is). Raises
-        :class:`tether.SessionClosed` if the session ends first."""
+        """Wait until a generation is open (returns at once if one is), with no timeout
+        of its own (``Config.give_up_after`` or ``trio.fail_after`` bound it).
+
+        Raises :class:`tether.SessionClosed` if the session ends or starts closing first
+        (:class:`tether.ReconnectFailed` if the policy gave up). Cancellation: safe, it
+        only waits."""
         await trio.lowlevel.checkpoint_if_cancelled()
         lifecycle = self._lifecycle
         while lifecycle.state is not State.OPEN:

@@ -242,7 +242,7 @@ class ChaosProxy:
         """Wait until ``predicate(proxy.statistics())`` is true; return that snapshot.
 
         Re-evaluated whenever a counter or fault state changes. No timeout of its own:
-        wrap it in ``trio.fail_after(seconds)``.
+        wrap it in ``trio.fail_after(seconds)``; cancelling it is safe.
         """
         while True:
             stats = self.statistics()

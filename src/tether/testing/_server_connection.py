@@ -106,17 +106,23 @@ class ServerConnection:
         return self._ws.closed
 
     async def get_message(self) -> str | bytes:
-        """The next text (``str``) or binary (``bytes``) message; waits for it."""
+        """The next text (``str``) or binary (``bytes``) message; waits for it, with no
+        timeout of its own. Raises ``trio_websocket.ConnectionClosed`` once the
+        connection is closed (the client's Close, a dropped link)."""
         message = await self._ws.get_message()
         self.record.messages.append(message)
         return message
 
     async def send_message(self, message: str | bytes) -> None:
-        """Send a text (``str``) or binary (``bytes``) message."""
+        """Send a text (``str``) or binary (``bytes``) message. Raises
+        ``trio_websocket.ConnectionClosed`` once the connection is closed or closing."""
         await self._ws.send_message(message)
 
     async def ping(self, payload: bytes | None = None) -> None:
-        """Send a ping and wait for its pong (forever, if the link is stalled)."""
+        """Send a ping (``payload``: 4 random bytes by default) and wait for its pong,
+        forever if the link is stalled: bound it with ``trio.fail_after``. Raises
+        ``trio_websocket.ConnectionClosed`` once the connection is closed, ``ValueError``
+        for a ``payload`` already in flight."""
         await self._ws.ping(payload)
 
     async def aclose(self, code: int = 1000, reason: str = "") -> None:

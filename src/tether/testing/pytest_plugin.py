@@ -101,7 +101,8 @@ class EventRecorder:
 
     async def wait_for(self, predicate: Callable[[list[events.Event]], bool]) -> None:
         """Wait until ``predicate(recorder.items)`` is true (checked at once, then after
-        every new event)."""
+        every new event). No timeout of its own (see the class); cancelling it is
+        safe."""
         await trio.lowlevel.checkpoint()
         while not predicate(self.items):
             await self._lot.park()
@@ -109,7 +110,7 @@ class EventRecorder:
     async def wait_count(self, kind: type[E], count: int) -> E:
         """Wait until ``count`` events of type ``kind`` were recorded; return the
         ``count``-th (1-based), e.g. ``await rec.wait_count(Connected, 2)`` is the second
-        ``Connected``."""
+        ``Connected``. No timeout of its own (see the class); cancelling it is safe."""
         await self.wait_for(lambda items: sum(isinstance(e, kind) for e in items) >= count)
         return self.of(kind)[count - 1]
 
