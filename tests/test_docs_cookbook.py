@@ -190,6 +190,7 @@ class Closes:
             self.codes.append(closed.reason.code)
 
 
+@pytest.mark.loopback
 async def test_market_bot_runs_and_ctrl_c_closes_with_1001(tmp_path: Path) -> None:
     save_programs(tmp_path)
     closes = Closes()
@@ -214,6 +215,7 @@ async def test_market_bot_runs_and_ctrl_c_closes_with_1001(tmp_path: Path) -> No
     assert closes.codes == [1001]
 
 
+@pytest.mark.loopback
 @pytest.mark.parametrize("approved", [True, False])
 async def test_approval_bot_runs_and_acts_only_when_approved(
     tmp_path: Path, approved: bool
@@ -263,6 +265,7 @@ def console_session() -> tuple[list[str], list[str], list[str]]:
     return command, stdout, stderr
 
 
+@pytest.mark.loopback
 async def test_feedcat_prints_what_the_page_shows(tmp_path: Path) -> None:
     save_programs(tmp_path)
     command, stdout, stderr = console_session()
@@ -277,6 +280,7 @@ async def test_feedcat_prints_what_the_page_shows(tmp_path: Path) -> None:
     assert done.stderr.decode().splitlines() == shown
 
 
+@pytest.mark.loopback
 async def test_feedcat_exit_statuses(tmp_path: Path) -> None:
     """2 for a refused handshake, 1 when it gives up, -v logs through ``tether``."""
     save_programs(tmp_path)
@@ -306,6 +310,7 @@ async def test_feedcat_exit_statuses(tmp_path: Path) -> None:
     assert "feedcat: INFO connected to ws://127.0.0.1:" in logged.stderr.decode()
 
 
+@pytest.mark.loopback
 async def test_feedcat_ctrl_c_exits_130_after_closing_with_1001(tmp_path: Path) -> None:
     save_programs(tmp_path)
     closes = Closes()
