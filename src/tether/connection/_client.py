@@ -48,7 +48,7 @@ from ..protocol import (
 )
 from ._errors import ConnectionClosed, lost_error
 from ._protocol_log import ProtocolLog
-from ._socket_read import read_socket
+from ._socket_read import read_socket, write_socket
 from ._traffic import Traffic
 
 __all__ = ["PRE_SERVE_BYTES", "RECEIVE_BUFFER_SIZE", "ClientConnection", "PingWaiter", "Sink"]
@@ -438,8 +438,13 @@ class ClientConnection:
             writing = True
             if self._log is not None:
                 self._log.sent(b"".join(parts))
-            for part in parts:
-                await self._stream.send_all(part)
+            stream = self._stream
+            if type(stream) is trio.SocketStream:
+                for part in parts:
+                    await write_socket(stream, part)
+            else:
+                for part in parts:
+                    await stream.send_all(part)
         except (trio.BrokenResourceError, trio.ClosedResourceError) as error:
             if self.broken is None and not self.ended:
                 self.broken = f"write failed: {error!r}"

@@ -1,5 +1,7 @@
-"""The reader's own read of a plain TCP socket: wait until it is readable, then one
-non-blocking ``os.read`` of its descriptor.
+"""The connection's own I/O on a plain TCP socket: the reader's read (wait until it is
+readable, then one non-blocking ``os.read`` of its descriptor) and the write turn's
+write (one non-blocking ``os.write``, waiting for writability only when the kernel's
+buffer is full).
 
 :meth:`ClientConnection.read <tether.connection.ClientConnection.read>` uses it instead
 of ``SocketStream.receive_some``: an idle reader parks in one short call chain (1.5 KiB
@@ -13,7 +15,7 @@ import os
 
 import trio
 
-__all__ = ["read_socket"]
+__all__ = ["read_socket", "write_socket"]
 
 
 async def read_socket(socket: trio.socket.SocketType, size: int, drained: bool) -> bytes:
@@ -36,3 +38,27 @@ async def read_socket(socket: trio.socket.SocketType, size: int, drained: bool) 
             return os.read(descriptor, size)
         except BlockingIOError:
             drained = True
+
+
+async def write_socket(stream: trio.SocketStream, data: bytes | bytearray) -> None:
+    """``stream.send_all(data)`` with one non-blocking ``os.write`` first: a write the
+    kernel takes whole costs no call through the stream's layers. Like ``send_all`` it
+    is a checkpoint (cancelled before it, nothing is written; after a whole write, one
+    scheduling point, shielded) and raises ``trio.BrokenResourceError`` when the peer
+    is gone and ``trio.ClosedResourceError`` once the socket is closed. What the kernel
+    did not take goes through ``send_all``, which waits for writability."""
+    await trio.lowlevel.checkpoint_if_cancelled()
+    descriptor = stream.socket.fileno()
+    if descriptor == -1:
+        raise trio.ClosedResourceError("the socket was closed")
+    try:
+        written = os.write(descriptor, data)
+    except BlockingIOError:
+        written = 0
+    except OSError as error:
+        raise trio.BrokenResourceError(f"socket connection broken: {error}") from error
+    if written == len(data):
+        await trio.lowlevel.cancel_shielded_checkpoint()
+        return
+    with memoryview(data) as view:
+        await stream.send_all(view[written:])
