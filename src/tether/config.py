@@ -97,7 +97,7 @@ def _callable_or_none(instance: Any, attribute: attrs.Attribute[Any], value: Any
 class Backoff:
     """Delay schedule between connect attempts of one outage.
 
-Attempt ``n`` (1-based) of an outage waits up to ``min(maximum, initial *
+    Attempt ``n`` (1-based) of an outage waits up to ``min(maximum, initial *
     multiplier**(n-2))`` seconds (its step) before it starts, for ``n >= 2``. With
     ``jitter`` and ``bounded_jitter`` (the defaults) the window is first cut to the outage
     so far, ``cap = min(step, max(initial, outage seconds so far))``, and the delay is a
@@ -107,8 +107,9 @@ Attempt ``n`` (1-based) of an outage waits up to ``min(maximum, initial *
     session waits longer than the outage has lasted, so after a 10 s restart 10,000 or
     100,000 sessions are all back within 10 s (benchmarks/results/herd_model.md).
     ``bounded_jitter=False`` is "full jitter" (same article): a draw from ``[0, step]``,
-    the same peak but the last sessions back only after about 30 s. The first attempt of an outage starts at once when ``first_immediate`` (a
-    dropped connection is usually back on the first try); otherwise it waits one step.
+    the same peak but the last sessions back only after about 30 s. The first attempt of
+    an outage starts at once when ``first_immediate`` (a dropped connection is usually
+    back on the first try); otherwise it waits one step.
 
     An outage ends only when a connection stays open for ``stable_after`` seconds: the
     loss of a shorter-lived connection continues the current outage (its attempts keep
