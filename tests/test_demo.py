@@ -666,7 +666,8 @@ def test_demo_faults_fire_when_the_schedule_says(demo_output: str) -> None:
         fired.setdefault(name, float(at))  # a fault's first line is when it fired
     assert fired.keys() == planned.keys()
     for name, at in planned.items():
-        assert at - 0.005 <= fired[name] <= at + FIRE_TOLERANCE, (name, at, fired[name])
+        # Never early (the header rounds to 0.01 s), at most FIRE_TOLERANCE late.
+        assert at - 0.01 <= fired[name] <= at + FIRE_TOLERANCE, (name, at, fired[name])
     assert "note    WARNING" not in demo_output
 
 
