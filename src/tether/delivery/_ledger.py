@@ -22,6 +22,7 @@ from __future__ import annotations
 import enum
 from collections import deque
 from collections.abc import Hashable, Iterable, Iterator
+from typing import Any
 
 from ..config import Overflow
 from ..exceptions import ConfigError, SendBufferFull
@@ -45,7 +46,7 @@ class Entry:
     __slots__ = ("message", "message_id", "serial", "size", "state", "waiter", "writes")
 
     def __init__(
-        self, serial: int, message_id: Hashable | None, message: object, size: int, waiter: object
+        self, serial: int, message_id: Hashable | None, message: Any, size: int, waiter: object
     ) -> None:
         self.serial = serial
         self.message_id = message_id
@@ -108,7 +109,7 @@ class OutboundLedger:
         return message_id in self._by_id
 
     def admit(
-        self, message_id: Hashable | None, message: object, size: int, waiter: object = None
+        self, message_id: Hashable | None, message: Any, size: int, waiter: object = None
     ) -> tuple[Entry, list[Entry]]:
         """Add a QUEUED entry at the end; return it and the entries evicted to make
         room (``DROP_OLDEST`` only; they are DONE, the caller tells their senders).
