@@ -18,6 +18,7 @@ See docs/delivery.md.
 from ._connect import connect
 from ._delivery import DEFAULT_REQUEST_TIMEOUT, Delivery, DeliveryStatistics
 from ._dialect import Dialect, MessageId
+from ._json import json_dialect
 
 __all__ = [
     "DEFAULT_REQUEST_TIMEOUT",
@@ -26,4 +27,5 @@ __all__ = [
     "Dialect",
     "MessageId",
     "connect",
+    "json_dialect",
 ]
