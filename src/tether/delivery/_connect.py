@@ -117,22 +117,22 @@ async def connect(
     close_timeout = config.close_timeout
     try:
         async with session_connect(
-            url, config=config, codec=PassThrough(codec), on_connect=delivery.on_connect, **options
+            url, config=config, codec=PassThrough(codec), on_connect=delivery._on_connect, **options
         ) as session:
-            delivery.attach(session)
+            delivery._attach(session)
             try:
                 async with trio.open_nursery() as nursery:
-                    nursery.start_soon(delivery.hand_on)
-                    nursery.start_soon(delivery.take_in)
+                    nursery.start_soon(delivery._hand_on)
+                    nursery.start_soon(delivery._take_in)
                     try:
                         yield delivery
                         with trio.move_on_after(
                             float("inf") if close_timeout is None else close_timeout
                         ):
-                            await delivery.wait_handed_on()
+                            await delivery._wait_handed_on()
                     finally:
                         nursery.cancel_scope.cancel()
             except BaseExceptionGroup as group:
                 raise single_error(group) from None
     finally:
-        delivery.detach(SessionClosed("the session is closed"))
+        delivery._detach(SessionClosed("the session is closed"))

@@ -418,7 +418,7 @@ class Delivery:
         if len(entries) > unsent:
             session.emit_event(UnacknowledgedDropped, count=len(entries) - unsent)
 
-    async def hand_on(self) -> None:
+    async def _hand_on(self) -> None:
         """The hand-on task: give QUEUED messages to the session in order, one at a
         time (so that the session's send buffer holds at most this one of ours, and
         everything written before it is known to be written). Returns when the
@@ -464,10 +464,8 @@ class Delivery:
             if self._ended is not None:
                 raise self._ended
             await self._room.park()
-        if self._ended is not None and not isinstance(self._ended, SessionClosed):
-            raise self._ended
 
-    async def wait_handed_on(self) -> None:
+    async def _wait_handed_on(self) -> None:
         """Wait until nothing is QUEUED or HANDED (the session has all of it)."""
         ledger = self._ledger
         while self._ended is None and any(
@@ -475,7 +473,7 @@ class Delivery:
         ):
             await self._room.park()
 
-    async def on_connect(self, conn: Connection) -> None:
+    async def _on_connect(self, conn: Connection) -> None:
         """The session's ``on_connect``: the resume message, the application's
         ``on_connect``, then the unacknowledged messages again, in order."""
         resume = self._dialect.resume(self._sequence.last)
@@ -503,7 +501,7 @@ class Delivery:
 
     # -- inbound ------------------------------------------------------------------
 
-    async def take_in(self) -> None:
+    async def _take_in(self) -> None:
         """The take-in task: every inbound message through the dialect. Returns when
         the session has ended (after the application took what came before)."""
         session = self.session
@@ -589,11 +587,11 @@ class Delivery:
         self._queued.unpark_all()
         self._room.unpark_all()
 
-    def attach(self, session: Session) -> None:
+    def _attach(self, session: Session) -> None:
         """The session is open (``connect()``)."""
         self._session = session
 
-    def detach(self, error: BaseException) -> None:
+    def _detach(self, error: BaseException) -> None:
         """``connect()`` is leaving: end what still waits, close the receive side."""
         self._end(error)
         self._to_app.close()
