@@ -181,7 +181,7 @@ class ClientConnection:
         self._sink: Sink | None = None
         self._pong_waiter: PingWaiter | None = None
         self.on_closed: Callable[[], None] | None = None
-        self.on_pong: Callable[[], None] | None = None
+        self.on_pong: Callable[[], object] | None = None
         self.on_violation: Callable[[], Awaitable[None]] | None = None
         #: A Close of ours was asked for / has taken its write turn (with this code).
         self._close_started = False
