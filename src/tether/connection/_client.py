@@ -440,8 +440,7 @@ class ClientConnection:
                 self._log.sent(b"".join(parts))
             stream = self._stream
             if type(stream) is trio.SocketStream:
-                for part in parts:
-                    await write_socket(stream, part)
+                await write_socket(stream, parts)
             else:
                 for part in parts:
                     await stream.send_all(part)

@@ -12,6 +12,7 @@ about four per round trip).
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 import trio
 
@@ -40,25 +41,28 @@ async def read_socket(socket: trio.socket.SocketType, size: int, drained: bool) 
             drained = True
 
 
-async def write_socket(stream: trio.SocketStream, data: bytes | bytearray) -> None:
-    """``stream.send_all(data)`` with one non-blocking ``os.write`` first: a write the
-    kernel takes whole costs no call through the stream's layers. Like ``send_all`` it
-    is a checkpoint (cancelled before it, nothing is written; after a whole write, one
-    scheduling point, shielded) and raises ``trio.BrokenResourceError`` when the peer
-    is gone and ``trio.ClosedResourceError`` once the socket is closed. What the kernel
-    did not take goes through ``send_all``, which waits for writability."""
-    await trio.lowlevel.checkpoint_if_cancelled()
+async def write_socket(stream: trio.SocketStream, parts: Sequence[bytes | bytearray]) -> None:
+    """``stream.send_all`` of each of ``parts`` in order, each first with one
+    non-blocking ``os.write``: writes the kernel takes whole cost no call through the
+    stream's layers, and one scheduling point (shielded) in all. The caller has just
+    checked for cancellation (nothing runs in between). Raises
+    ``trio.BrokenResourceError`` when the peer is gone and ``trio.ClosedResourceError``
+    once the socket is closed, as ``send_all`` does; what the kernel did not take goes
+    through ``send_all``, which waits for writability."""
     descriptor = stream.socket.fileno()
     if descriptor == -1:
         raise trio.ClosedResourceError("the socket was closed")
-    try:
-        written = os.write(descriptor, data)
-    except BlockingIOError:
-        written = 0
-    except OSError as error:
-        raise trio.BrokenResourceError(f"socket connection broken: {error}") from error
-    if written == len(data):
-        await trio.lowlevel.cancel_shielded_checkpoint()
-        return
-    with memoryview(data) as view:
-        await stream.send_all(view[written:])
+    for index, part in enumerate(parts):
+        try:
+            written = os.write(descriptor, part)
+        except BlockingIOError:
+            written = 0
+        except OSError as error:
+            raise trio.BrokenResourceError(f"socket connection broken: {error}") from error
+        if written < len(part):
+            with memoryview(part) as view:
+                await stream.send_all(view[written:])
+            for rest in parts[index + 1 :]:
+                await stream.send_all(rest)
+            return
+    await trio.lowlevel.cancel_shielded_checkpoint()
