@@ -1,14 +1,19 @@
 """``write_socket``, the write turn's direct write of a plain TCP socket, over real
-loopback sockets: whole frames in order however the kernel takes them, one scheduling
-point, and the errors ``SocketStream.send_all`` raises."""
+loopback sockets: whole frames in order however the kernel takes them, and the errors
+``SocketStream.send_all`` raises; and ``Session.send()`` through it, still a checkpoint
+that writes nothing when cancelled before its turn."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 
 import pytest
 import trio
+import trio.testing
+from trio_websocket import ConnectionClosed, WebSocketRequest, serve_websocket
 
+import tether
 from tether.connection._socket_read import write_socket
 
 pytestmark = pytest.mark.loopback
@@ -28,17 +33,10 @@ async def receive_exactly(stream: trio.SocketStream, size: int) -> bytes:
     return bytes(received)
 
 
-async def test_parts_the_kernel_takes_whole_are_written_in_order_with_a_schedule_point() -> None:
+async def test_parts_the_kernel_takes_whole_are_written_in_order() -> None:
     ours, theirs = await stream_pair()
-    others_ran: list[bool] = []
-
-    async def other() -> None:
-        others_ran.append(True)
-
-    async with ours, theirs, trio.open_nursery() as nursery:
-        nursery.start_soon(other)  # runs at this task's next schedule point
+    async with ours, theirs:
         await write_socket(ours, (b"\x81\x85", b"head", bytearray(b"er")))
-        assert others_ran == [True]
         assert await receive_exactly(theirs, 8) == b"\x81\x85header"
 
 
@@ -76,3 +74,28 @@ async def test_a_closed_socket_is_a_closed_resource_and_writes_nothing() -> None
     with trio.move_on_after(0.05):
         assert await theirs.receive_some(10) == b""  # end of stream, no bytes
     await theirs.aclose()
+
+
+async def echo(request: WebSocketRequest) -> None:
+    ws = await request.accept()
+    with contextlib.suppress(ConnectionClosed):
+        while True:
+            await ws.send_message(await ws.get_message())
+
+
+async def test_a_send_is_a_checkpoint_and_a_cancelled_one_writes_nothing(
+    nursery: trio.Nursery,
+) -> None:
+    server = await nursery.start(serve_websocket, echo, "127.0.0.1", 0, None)
+    url = f"ws://127.0.0.1:{server.port}/"
+    config = tether.Config(ping_interval=None)
+    with trio.fail_after(10):
+        async with tether.connect(url, config=config, proxy=None) as session:
+            with trio.testing.assert_checkpoints():
+                await session.send("first")
+            with trio.CancelScope() as scope:
+                scope.cancel()
+                await session.send("cancelled")
+            assert scope.cancelled_caught
+            await session.send("last")
+            assert [await session.receive(), await session.receive()] == ["first", "last"]
