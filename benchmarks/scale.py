@@ -274,28 +274,62 @@ def client(kind: str, url: str, sessions: int, concurrency: int, open_timeout: f
     os._exit(0)  # teardown of 10,000 sessions is not measured
 
 
+class GcClock:
+    """CPU seconds this process spends in the cyclic garbage collector (``gc.callbacks``;
+    ``time.thread_time`` of the thread that collects), and collections per generation."""
+
+    def __init__(self) -> None:
+        self.cpu_s = 0.0
+        self.runs = [0, 0, 0]
+        self._start = 0.0
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._start = time.thread_time()
+        else:
+            self.cpu_s += time.thread_time() - self._start
+            self.runs[info["generation"]] += 1
+
+    def snapshot(self) -> tuple[float, list[int]]:
+        return self.cpu_s, list(self.runs)
+
+
 class Control:
-    """The client side of the harness's stdin protocol, shared by both event loops."""
+    """The client side of the harness's stdin protocol, shared by both event loops.
+
+    ``baseline()`` once the warm-up session is open, ``opened()`` once all are, then
+    ``handle()`` per command line.
+    """
 
     def __init__(self, counts: Counts, probe: dict[str, Any]) -> None:
         self.counts = counts
         self.probe = probe
-        self.cpu0 = 0.0
-        self.wall0 = 0.0
+        self.gc_clock = GcClock()
         self.expected_each = 0
-        self.rss_before = 0
 
-    def opened(self, open_s: float, rss_before: int) -> None:
+    def baseline(self) -> None:
+        """RSS and GC-tracked objects before the sessions; starts the open's clocks."""
+        gc.collect()
+        self.rss_before = rss_bytes()
+        self.objects_before = len(gc.get_objects())
+        self.open_gc = self.gc_clock.snapshot()
+        self.open_cpu0 = time.process_time()
+
+    def opened(self, open_s: float) -> None:
+        cpu = time.process_time() - self.open_cpu0
+        gc_s = self.gc_clock.snapshot()[0] - self.open_gc[0]
         gc.collect()
         rss_after = rss_bytes()
         sessions = len(self.counts.per_session)
-        self.rss_before = rss_before
         emit_event(
             "opened",
             open_s=open_s,
-            rss_before_mib=rss_before / MIB,
+            open_cpu_s=cpu,
+            open_gc_share=gc_s / cpu if cpu else 0.0,
+            rss_before_mib=self.rss_before / MIB,
             rss_opened_mib=rss_after / MIB,
-            kib_per_session=(rss_after - rss_before) / sessions / KIB,
+            kib_per_session=(rss_after - self.rss_before) / sessions / KIB,
             **self.probe,
         )
 
@@ -305,15 +339,21 @@ class Control:
         if not words or words[0] == "stop":
             cpu = time.process_time() - self.cpu0
             wall = time.perf_counter() - self.wall0
+            gc_s, runs = self.gc_clock.snapshot()
             gc.collect()
             rss = rss_bytes()
             sessions = len(self.counts.per_session)
+            # Counted after the RSS reading: the list of every object is large.
+            objects = len(gc.get_objects())
             emit(
                 "result",
                 client_cpu_s=cpu,
                 wall_s=wall,
+                push_gc_share=(gc_s - self.push_gc[0]) / cpu if cpu else 0.0,
+                push_gc_runs=[now - then for now, then in zip(runs, self.push_gc[1], strict=True)],
                 rss_after_mib=rss / MIB,
                 kib_per_session_after=(rss - self.rss_before) / sessions / KIB,
+                objects_per_session=(objects - self.objects_before) / sessions,
                 **self.counts.summary(self.expected_each),
                 **extra(),
             )
@@ -322,6 +362,7 @@ class Control:
             self.expected_each = int(words[1])
             self.counts.per_session[:] = [0] * len(self.counts.per_session)
             self.counts.warm = 0
+            self.push_gc = self.gc_clock.snapshot()
             self.wall0 = time.perf_counter()
             self.cpu0 = time.process_time()
             emit("started")
@@ -377,8 +418,7 @@ def _tether_client(
     async def main() -> None:
         async with trio.open_nursery() as nursery, tether.connect(url, proxy=None) as warm:
             nursery.start_soon(receive, warm, None)
-            gc.collect()
-            rss_before = rss_bytes()
+            control.baseline()
             gate = trio.Semaphore(concurrency)
             all_open = trio.Event()
             started = time.perf_counter()
@@ -386,7 +426,7 @@ def _tether_client(
                 nursery.start_soon(one, index, gate, all_open)
             with trio.fail_after(open_timeout):
                 await all_open.wait()
-            control.opened(time.perf_counter() - started, rss_before)
+            control.opened(time.perf_counter() - started)
 
             def extra() -> dict[str, Any]:
                 return {
@@ -423,6 +463,7 @@ def _websockets_client(
 
     control = Control(counts, probe)
     opened: list[ClientConnection] = []
+    failed: list[Exception] = []
 
     async def receive(ws: ClientConnection, index: int | None) -> None:
         try:
@@ -448,6 +489,10 @@ def _websockets_client(
                 if len(opened) == sessions:
                     all_open.set()
                 await receive(ws, index)
+        except Exception as exc:
+            if not released:  # end the run now, not at the open timeout
+                failed.append(exc)
+                all_open.set()
         finally:
             if not released:
                 gate.release()
@@ -456,14 +501,15 @@ def _websockets_client(
         loop = asyncio.get_running_loop()
         async with connect(url, proxy=None) as warm:
             tasks = {asyncio.create_task(receive(warm, None))}
-            gc.collect()
-            rss_before = rss_bytes()
+            control.baseline()
             gate = asyncio.Semaphore(concurrency)
             all_open = asyncio.Event()
             started = time.perf_counter()
             tasks.update(asyncio.create_task(one(i, gate, all_open)) for i in range(sessions))
             await asyncio.wait_for(all_open.wait(), open_timeout)
-            control.opened(time.perf_counter() - started, rss_before)
+            if failed:
+                raise failed[0]
+            control.opened(time.perf_counter() - started)
 
             def extra() -> dict[str, Any]:
                 return {
@@ -605,20 +651,34 @@ def report(results: dict[str, list[dict[str, Any]]], args: argparse.Namespace, m
         f"Cells: median over runs (ratio to {PEER}'s median; below 1 is less time,"
         " memory or CPU than it).",
         "",
-        "| client | run | open s | KiB/session idle | after | CPU µs/msg | client CPU %"
-        " | server CPU % (push) | server send loop s | received | short sessions"
-        " | ended | reconnected | extension agreed |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| client | run | open s | open CPU s | KiB/session idle | after | objects/session"
+        " | CPU µs/msg | client CPU % | GC % of CPU (open, push) | collections (gen 0/1/2)"
+        " | server CPU % (push) | received | short sessions | ended | reconnected"
+        " | compression seen |",
+        "|---|" + "---:|" * 14 + "---|",
     ]
     for kind, runs in results.items():
         for index, run in enumerate(runs, 1):
-            lines.append(
-                f"| {kind} | {index} | {run['open_s']:.1f} | {run['kib_per_session']:.1f}"
-                f" | {run['kib_per_session_after']:.1f} | {run['cpu_us_per_message']:.1f}"
-                f" | {run['client_cpu_share'] * 100:.0f} | {run['server_push_cpu_share'] * 100:.0f}"
-                f" | {run['server_send_s']:.2f} | {run['received']:,} | {run['short_sessions']}"
-                f" | {run['ended']} | {run['reconnected']} | `{run['extension']}` |"
-            )
+            cells = [
+                kind,
+                str(index),
+                f"{run['open_s']:.1f}",
+                f"{run['open_cpu_s']:.1f}",
+                f"{run['kib_per_session']:.1f}",
+                f"{run['kib_per_session_after']:.1f}",
+                f"{run['objects_per_session']:.0f}",
+                f"{run['cpu_us_per_message']:.1f}",
+                f"{run['client_cpu_share'] * 100:.0f}",
+                f"{run['open_gc_share'] * 100:.0f}, {run['push_gc_share'] * 100:.0f}",
+                "/".join(str(n) for n in run["push_gc_runs"]),
+                f"{run['server_push_cpu_share'] * 100:.0f}",
+                f"{run['received']:,}",
+                str(run["short_sessions"]),
+                str(run["ended"]),
+                str(run["reconnected"]),
+                f"`{run['extension']}`",
+            ]
+            lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
