@@ -251,7 +251,9 @@ class Counts:
         }
 
 
-def client(kind: str, url: str, sessions: int, concurrency: int, open_timeout: float) -> None:
+def client(
+    kind: str, url: str, sessions: int, concurrency: int, open_timeout: float, freeze: bool
+) -> None:
     """The client role: open the sessions, then answer commands on stdin.
 
     Writes ``{"type": "event", "name": "opened", ...}`` once all are open (or an error
@@ -260,7 +262,7 @@ def client(kind: str, url: str, sessions: int, concurrency: int, open_timeout: f
     """
     soft, hard = raise_file_limit(sessions)
     counts = Counts(sessions)
-    probe: dict[str, Any] = {"nofile_soft": soft, "nofile_hard": hard}
+    probe: dict[str, Any] = {"nofile_soft": soft, "nofile_hard": hard, "gc_freeze": freeze}
     try:
         if kind == "tether":
             _tether_client(url, sessions, concurrency, open_timeout, counts, probe)
@@ -305,6 +307,7 @@ class Control:
     def __init__(self, counts: Counts, probe: dict[str, Any]) -> None:
         self.counts = counts
         self.probe = probe
+        self.freeze = bool(probe["gc_freeze"])
         self.gc_clock = GcClock()
         self.expected_each = 0
 
@@ -332,6 +335,8 @@ class Control:
             kib_per_session=(rss_after - self.rss_before) / sessions / KIB,
             **self.probe,
         )
+        if self.freeze:  # what an application can do: the sessions out of full collections
+            gc.freeze()
 
     def handle(self, line: str, extra: Callable[[], dict[str, Any]]) -> None:
         """Answer one command; ``stop`` (or end of stdin) ends the process."""
@@ -566,6 +571,7 @@ def run_once(kind: str, args: argparse.Namespace) -> dict[str, Any]:
             str(args.concurrency),
             "--open-timeout",
             str(args.open_timeout),
+            *(["--gc-freeze"] if args.gc_freeze else []),
         )
         try:
             opened = child.next_record(timeout=args.open_timeout + 60.0)
@@ -692,6 +698,7 @@ def harness(args: argparse.Namespace, argv: Sequence[str]) -> int:
     kinds = [kind for kind in CLIENTS if args.only is None or kind in args.only.split(",")]
     results: dict[str, list[dict[str, Any]]] = {kind: [] for kind in kinds}
     failures: list[str] = []
+    loads: list[str] = []
     started = dt.datetime.now(dt.timezone.utc)
     load_before = os.getloadavg()
     wall0 = time.monotonic()
@@ -705,6 +712,7 @@ def harness(args: argparse.Namespace, argv: Sequence[str]) -> int:
                 _progress(f"[run {run + 1}/{args.runs}] {kind}: {failures[-1]}")
                 continue
             results[kind].append(figures)
+            loads.append(f"{os.getloadavg()[0]:.2f}")
             _progress(
                 f"[run {run + 1}/{args.runs}] {kind}: open {figures['open_s']:.1f} s,"
                 f" {figures['kib_per_session']:.1f} KiB/session idle,"
@@ -717,7 +725,20 @@ def harness(args: argparse.Namespace, argv: Sequence[str]) -> int:
     load_after = os.getloadavg()
     command = shlex.join(["python", "benchmarks/scale.py", *argv])
     first = next((runs[0] for runs in results.values() if runs), None)
-    agreed = "none" if first is None else first["connected"]
+    agreed = (
+        ""
+        if first is None
+        else f" (agreed on {first['connected']['deflate']:,} of"
+        f" {first['connected']['connections']:,} connections)"
+    )
+    answer = (
+        f"`permessage-deflate; server_max_window_bits={SERVER_WINDOW_BITS};"
+        f" client_max_window_bits={SERVER_WINDOW_BITS}`, context takeover both ways"
+        if args.compression == "deflate"
+        else "none"
+    )
+    pushes = [run["server_push_cpu_share"] * 100 for runs in results.values() for run in runs]
+    server_cpu = f"{min(pushes):.0f}-{max(pushes):.0f} %" if pushes else "n/a"
     size = (
         ""
         if first is None
@@ -734,13 +755,19 @@ def harness(args: argparse.Namespace, argv: Sequence[str]) -> int:
             f" {platform.python_version()}; load average (1, 5 min)"
             f" {load_before[0]:.2f}, {load_before[1]:.2f} before and"
             f" {load_after[0]:.2f}, {load_after[1]:.2f} after",
+            f"* 1-min load average after each client run: {', '.join(loads) or 'n/a'}"
+            " (the client and server add about 1 while they run; more means something else"
+            " competed for the cores)",
             f"* packages: {_versions()}; tether at git {_git_revision()}",
             f"* {args.sessions:,} sessions opened {args.concurrency} at a time; then"
-            f" {args.seconds} ticks, one a second to every session{size}; compression"
-            f" `{args.compression}` (server count after the open: {agreed})",
+            f" {args.seconds} ticks, one a second to every session{size}",
+            f"* server: picows on 127.0.0.1, its own process, a fresh one per client run;"
+            f" CPU {server_cpu} of one core while it pushes; extension answered:"
+            f" {answer}{agreed}",
             "* clients: tether `connect(url, proxy=None)`, websockets asyncio"
             " `connect(url, proxy=None)`: defaults otherwise (pings every 20 s,"
-            " permessage-deflate offered); every session has its own receiving task",
+            " permessage-deflate offered); every session has its own receiving task"
+            + ("; `gc.freeze()` once all are open" if args.gc_freeze else ""),
         ]
     )
     text = report(results, args, meta)
@@ -765,6 +792,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--compression", choices=["deflate", "off"], default="deflate")
     parser.add_argument("--open-timeout", type=float, default=180.0)
     parser.add_argument(
+        "--gc-freeze",
+        action="store_true",
+        help="gc.freeze() in the client once all sessions are open (an application's knob)",
+    )
+    parser.add_argument(
         "--drain", type=float, default=10.0, help="seconds to wait for the last tick"
     )
     parser.add_argument("--no-save", action="store_true")
@@ -775,7 +807,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.role == "server":
         serve(args.compression == "deflate", args.sessions)
     elif args.role == "client":
-        client(args.client, args.url, args.sessions, args.concurrency, args.open_timeout)
+        client(
+            args.client,
+            args.url,
+            args.sessions,
+            args.concurrency,
+            args.open_timeout,
+            args.gc_freeze,
+        )
     return harness(args, argv)
 
 
