@@ -1,18 +1,21 @@
 """10,000 concurrent sessions in one process against one local server (issue 14, item 4).
 
-One picows server (``--role server``, its own process, 127.0.0.1) accepts every
-connection and, when told, pushes one ticker message (about 110 bytes of JSON) per
-second to every connection. One client process per run (``--role client``) raises its
-own ``RLIMIT_NOFILE``, opens ``--sessions`` connections, at most ``--concurrency`` at a
-time, and then counts what arrives. Per client it reports:
+One picows server (``--role server``, its own process, 127.0.0.1, a fresh one per client
+run) accepts every connection and, when told, pushes one ticker message (about 115 bytes
+of JSON) per second to every connection, all in one burst per tick. One client process
+per run (``--role client``) raises its own ``RLIMIT_NOFILE``, opens ``--sessions``
+sessions, at most ``--concurrency`` opening at a time, each with its own task receiving,
+and then counts what arrives. Per client it reports:
 
-* the time to open them all (from the first open to the last, in one process);
+* the time to open them all (from the first open to the last) and the CPU it took;
 * RSS per session: VmRSS growth (``/proc/self/statm``, after ``gc.collect()``) over a
   baseline taken with one session already open, divided by the sessions; once when all
   are open and idle, once after the push;
-* client CPU per message over the push (``time.process_time``, pings included) and the
-  messages delivered out of those sent (sessions x ticks).
+* client CPU per message over the push (``time.process_time``, pings included), the
+  share of it spent in the cyclic garbage collector (``gc.callbacks``), GC-tracked
+  objects per session, and the messages delivered out of those sent (sessions x ticks).
 
+Runs alternate between the clients (the order rotated per run); cells are medians.
 Clients run with their defaults, no proxy lookup: tether ``connect(url, proxy=None)``
 (``Config()``: pings every 20 s, permessage-deflate offered), ``websockets`` asyncio
 ``connect(url, proxy=None)`` (pings every 20 s, permessage-deflate offered). Both offer
@@ -24,9 +27,9 @@ messages from the first one on, so the server compresses each tick once, with on
 compressor, and sends the same bytes to all (a connection that joined later gets
 uncompressed messages, which RFC 7692 allows). ``--compression off`` negotiates none.
 
-    python benchmarks/scale.py                      # 10,000 sessions, 1 run per client
+    python benchmarks/scale.py                      # 10,000 sessions, 3 runs per client
     python benchmarks/scale.py --sessions 200 --seconds 5 --no-save   # smoke
-    python benchmarks/scale.py --runs 3 --only tether
+    python benchmarks/scale.py --runs 1 --only tether --gc-freeze
 
 Needs picows and websockets (the bench environment: ``.nox/bench/bin/python``). Writes
 ``benchmarks/results/scale.md``; progress goes to stderr.
@@ -349,7 +352,7 @@ class Control:
             rss = rss_bytes()
             sessions = len(self.counts.per_session)
             # Counted after the RSS reading: the list of every object is large.
-            objects = len(gc.get_objects())
+            objects = len(gc.get_objects()) + gc.get_freeze_count()
             emit(
                 "result",
                 client_cpu_s=cpu,
@@ -786,7 +789,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--sessions", type=int, default=10_000)
     parser.add_argument("--seconds", type=int, default=20, help="ticks pushed (one a second)")
-    parser.add_argument("--runs", type=int, default=1, help="runs per client (median)")
+    parser.add_argument("--runs", type=int, default=3, help="runs per client (median)")
     parser.add_argument("--concurrency", type=int, default=100, help="opens at a time")
     parser.add_argument("--only", help="clients, comma-separated: " + ", ".join(CLIENTS))
     parser.add_argument("--compression", choices=["deflate", "off"], default="deflate")
