@@ -32,7 +32,8 @@ uncompressed messages, which RFC 7692 allows). ``--compression off`` negotiates 
     python benchmarks/scale.py --runs 1 --only tether --gc-freeze
 
 Needs picows and websockets (the bench environment: ``.nox/bench/bin/python``). Writes
-``benchmarks/results/scale.md``; progress goes to stderr.
+``benchmarks/results/scale.md`` (``scale-compression-off.md`` with ``--compression off``);
+progress goes to stderr.
 """
 
 from __future__ import annotations
@@ -150,7 +151,11 @@ def serve(compression: bool, sessions: int) -> None:
         ws_create_server,
     )
 
-    raise_file_limit(sessions + 1)  # and the warm-up session
+    try:
+        raise_file_limit(sessions + 1)  # and the warm-up session
+    except OSError as exc:
+        emit("error", error=describe(exc))
+        os._exit(1)
     connections: dict[WSTransport, bool] = {}  # transport -> receives the deflate stream
     compressor = zlib.compressobj(6, zlib.DEFLATED, -SERVER_WINDOW_BITS, 5)
     state = {"compressed": 0}
@@ -555,8 +560,8 @@ def run_once(kind: str, args: argparse.Namespace) -> dict[str, Any]:
     )
     try:
         ready = server.next_record(timeout=30.0)
-        if ready is None:
-            raise RuntimeError(f"server did not start: {server.stderr_tail(5)}")
+        if ready is None or ready.get("type") != "ready":
+            raise RuntimeError(f"server did not start: {ready or server.stderr_tail(5)}")
         server_pid = ready["pid"]
         url = f"ws://127.0.0.1:{ready['port']}/"
         server_cpu0 = proc_cpu_seconds(server_pid)
@@ -699,6 +704,15 @@ def harness(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from bench import _cpu_model, _git_revision, _versions
 
     kinds = [kind for kind in CLIENTS if args.only is None or kind in args.only.split(",")]
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    needed = args.sessions + 1 + FD_MARGIN
+    if hard != resource.RLIM_INFINITY and hard < needed:
+        print(
+            f"scale: {args.sessions:,} sessions need RLIMIT_NOFILE {needed:,}; the hard"
+            f" limit is {hard:,} (`ulimit -Hn`; raising it needs privileges)",
+            file=sys.stderr,
+        )
+        return 2
     results: dict[str, list[dict[str, Any]]] = {kind: [] for kind in kinds}
     failures: list[str] = []
     loads: list[str] = []
@@ -780,7 +794,8 @@ def harness(args: argparse.Namespace, argv: Sequence[str]) -> int:
     if not args.no_save:
         from _procs import BENCH_DIR
 
-        (BENCH_DIR / "results" / "scale.md").write_text(text, encoding="utf-8")
+        name = "scale.md" if args.compression == "deflate" else "scale-compression-off.md"
+        (BENCH_DIR / "results" / name).write_text(text, encoding="utf-8")
     return 1 if failures else 0
 
 
