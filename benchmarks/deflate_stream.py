@@ -10,6 +10,13 @@ messages/s (N / wall time), bytes on the wire per message (both ways, handshake
 included, as the server's socket counted them, divided by N), and client CPU
 microseconds per message (``time.process_time``).
 
+Memory with compression negotiated (issue 12): each client, with its own default
+configuration (tether's: pings on, ``Compression()``), opens ``--connections`` (1,000)
+connections to the same server in one process: RSS growth per connection once they are
+open and idle (``idle``), then again once each has sent and received one message
+(``active``: with context takeover, each keeps its zlib streams). RSS from /proc after
+``gc.collect()``, one connection opened first so lazy imports are in the baseline.
+
     python benchmarks/deflate_stream.py [--messages N] [--runs R]
 
 Needs node and ``npm install --prefix tests/interop/node``; writes
@@ -19,7 +26,10 @@ benchmarks/results/deflate_stream.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import gc
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -133,15 +143,169 @@ def run_client(kind: str, url: str, count: int) -> dict[str, float]:
     }
 
 
+def rss_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def run_memory(kind: str, url: str, count: int) -> dict[str, float]:
+    """RSS growth per connection, KiB: ``idle`` once ``count`` connections are open,
+    ``active`` once each has exchanged one compressed message. Raises if compression
+    was not negotiated."""
+    message = messages(1)[0]
+    figures: dict[str, float] = {}
+
+    def measure(name: str, before: int) -> None:
+        gc.collect()
+        figures[name] = (rss_bytes() - before) / count / 1024
+
+    if kind == "tether":
+        import trio
+
+        import tether
+
+        async def main() -> None:
+            async with contextlib.AsyncExitStack() as stack:
+                links = []
+                for index in range(count + 1):
+                    session = await stack.enter_async_context(tether.connect(url, proxy=None))
+                    links.append(session)
+                    if index == 0:
+                        await session.send(message)
+                        await session.receive()
+                        gc.collect()
+                        before = rss_bytes()
+                measure("idle", before)
+                for session in links[1:]:
+                    await session.send(message)
+                    await session.receive()
+                measure("active", before)
+                stats = links[-1].statistics()
+                if stats.bytes_sent >= stats.bytes_sent_uncompressed:
+                    raise RuntimeError("tether: compression was not negotiated")
+                os._exit(_report(figures))  # skip closing 1,000 sessions
+
+        trio.run(main)
+    elif kind == "websockets.trio":
+        import trio
+        from websockets.trio.client import connect
+
+        async def main_trio() -> None:
+            async with contextlib.AsyncExitStack() as stack:
+                links = []
+                for index in range(count + 1):
+                    ws = await stack.enter_async_context(connect(url))
+                    links.append(ws)
+                    if index == 0:
+                        await ws.send(message)
+                        await ws.recv()
+                        gc.collect()
+                        before = rss_bytes()
+                measure("idle", before)
+                for ws in links[1:]:
+                    await ws.send(message)
+                    await ws.recv()
+                measure("active", before)
+                if not links[-1].protocol.extensions:
+                    raise RuntimeError("websockets.trio: compression was not negotiated")
+                os._exit(_report(figures))
+
+        trio.run(main_trio)
+    else:
+        import asyncio
+
+        from websockets.asyncio.client import connect as aconnect
+
+        async def main_asyncio() -> None:
+            links = []
+            for index in range(count + 1):
+                ws = await aconnect(url)
+                links.append(ws)
+                if index == 0:
+                    await ws.send(message)
+                    await ws.recv()
+                    gc.collect()
+                    before = rss_bytes()
+            measure("idle", before)
+            for ws in links[1:]:
+                await ws.send(message)
+                await ws.recv()
+            measure("active", before)
+            if not links[-1].protocol.extensions:
+                raise RuntimeError("websockets asyncio: compression was not negotiated")
+            os._exit(_report(figures))
+
+        asyncio.run(main_asyncio())
+    return figures
+
+
+def _report(figures: dict[str, float]) -> int:
+    sys.stdout.write(json.dumps(figures) + "\n")
+    sys.stdout.flush()
+    return 0
+
+
+def memory_rows(node: str, connections: int, runs: int) -> list[str]:
+    """The memory table (median of ``runs``), against a server of its own."""
+    server = subprocess.Popen(
+        [node, str(NODE_SERVER), "--compression", "on"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        url = f"ws://127.0.0.1:{int(server.stdout.readline())}/"
+        results: dict[str, list[dict[str, float]]] = {kind: [] for kind in CLIENTS}
+        for _ in range(runs):
+            for kind in CLIENTS:
+                out = subprocess.run(
+                    [
+                        sys.executable,
+                        __file__,
+                        "--memory-client",
+                        kind,
+                        "--url",
+                        url,
+                        "--connections",
+                        str(connections),
+                    ],
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                    timeout=600,
+                )
+                results[kind].append(json.loads(out.stdout))
+    finally:
+        server.kill()
+        server.wait()
+    lines = [
+        f"## Memory with compression negotiated, {connections:,} connections, median of {runs}",
+        "",
+        "| client (its defaults) | idle KiB/conn | active KiB/conn (one message each way) |",
+        "|---|---:|---:|",
+    ]
+    for kind in CLIENTS:
+        idle = statistics.median(r["idle"] for r in results[kind])
+        active = statistics.median(r["active"] for r in results[kind])
+        lines.append(f"| {kind} | {idle:,.1f} | {active:,.1f} |")
+    return lines
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=1_000)
     parser.add_argument("--client", help=argparse.SUPPRESS)
+    parser.add_argument("--memory-client", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.client:
         print(json.dumps(run_client(args.client, args.url, args.messages)))
+        return 0
+    if args.memory_client:
+        run_memory(args.memory_client, args.url, args.connections)
         return 0
     node = shutil.which("node")
     if node is None or not (NODE_SERVER.parent / "node_modules" / "ws").is_dir():
@@ -197,7 +361,8 @@ def main() -> int:
         cpu = statistics.median(r["cpu_us"] for r in results[kind])
         lines.append(f"| {kind} | {rate:,.0f} | {rate / peer:.2f} | {wire:,.0f} | {cpu:,.1f} |")
     raw = len(messages(1)[0])
-    lines += ["", f"Uncompressed message: {raw} bytes of JSON."]
+    lines += ["", f"Uncompressed message: {raw} bytes of JSON.", ""]
+    lines += memory_rows(node, args.connections, args.runs)
     text = "\n".join(lines) + "\n"
     print(text)
     (HERE / "results" / "deflate_stream.md").write_text(text)

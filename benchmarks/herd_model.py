@@ -51,9 +51,9 @@ def simulate(schedule: Schedule, sessions: int, downtime: float, seed: int) -> t
 
 
 VARIANTS: dict[str, Schedule] = {
-    "full jitter (default)": policy(tether.Backoff()),
+    "bounded jitter (default)": policy(tether.Backoff()),
     "no jitter": policy(tether.Backoff(jitter=False)),
-    "bounded jitter": policy(tether.Backoff(bounded_jitter=True)),
+    "full jitter": policy(tether.Backoff(bounded_jitter=False)),
 }
 
 

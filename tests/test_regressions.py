@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import random
+from collections.abc import Sequence
 
 import pytest
 import trio
@@ -479,10 +480,31 @@ async def test_half_open_link_detected_within_ping_interval_plus_timeout(
 # ---------------------------------------------------------------------------- F13
 
 
-async def test_f13_first_retry_immediate_then_full_jitter_backoff(
-    autojump_clock: trio.abc.Clock,
+def bounded_jitter_delays(
+    draws: random.Random, caps: Sequence[float], initial: float, start: float
+) -> list[float]:
+    """The default schedule (the Backoff docstring): attempt n >= 2 of an outage that
+    began at ``start`` waits ``random.uniform(cap / 2, cap)``, cap = min(step n-1,
+    max(initial, outage so far)), the outage measured on the clock as the session does."""
+    delays: list[float] = []
+    now = start
+    for step in caps:
+        cap = min(step, max(initial, now - start))
+        delays.append(cap / 2 + (cap - cap / 2) * draws.random())
+        now += delays[-1]
+    return delays
+
+
+@pytest.mark.parametrize("bounded", [True, False], ids=["bounded jitter (default)", "full jitter"])
+async def test_f13_first_retry_immediate_then_jittered_backoff(
+    autojump_clock: trio.abc.Clock, bounded: bool
 ) -> None:
-    config = Config(ping_interval=None, backoff=Backoff(initial=1, maximum=20))
+    backoff = (
+        Backoff(initial=1, maximum=20)
+        if bounded
+        else Backoff(initial=1, maximum=20, bounded_jitter=False)
+    )
+    config = Config(ping_interval=None, backoff=backoff)
     log = EventLog()
     async with (
         memory_server() as server,
@@ -496,10 +518,14 @@ async def test_f13_first_retry_immediate_then_full_jitter_backoff(
         await log.wait_count(events.BackingOff, 6)
         server.come_back()
         await session.wait_connected()
-    # Full jitter (the Backoff docstring): attempt n >= 2 of an outage waits a uniform
-    # draw from [0, min(20, 1 * 2 ** (n - 2))] seconds, taken from the session's rng.
+    # Steps of min(20, 1 * 2 ** (n - 2)) seconds, drawn from the session's rng: full
+    # jitter from [0, step]; bounded jitter (the default) as bounded_jitter_delays.
+    caps = (1, 2, 4, 8, 16, 20)
     draws = random.Random(7)
-    expected = [cap * draws.random() for cap in (1, 2, 4, 8, 16, 20)]
+    if bounded:
+        expected = bounded_jitter_delays(draws, caps, initial=1, start=down_at)
+    else:
+        expected = [cap * draws.random() for cap in caps]
     backing_off = log.of(events.BackingOff)
     assert [e.delay for e in backing_off[:6]] == expected
     attempts = [e for e in log.of(events.Connecting) if e.generation == 2]

@@ -97,12 +97,19 @@ def _callable_or_none(instance: Any, attribute: attrs.Attribute[Any], value: Any
 class Backoff:
     """Delay schedule between connect attempts of one outage.
 
-    Attempt ``n`` (1-based) of an outage waits ``min(maximum, initial * multiplier**(n-2))``
-    seconds before it starts, for ``n >= 2``; with ``jitter`` that cap is the upper bound of
-    a uniform draw ("full jitter", Marc Brooker, AWS Architecture Blog, *Exponential Backoff
-    And Jitter*, 2015), which spreads a herd of clients reconnecting after a server
-    restart. The first attempt of an outage starts at once when ``first_immediate`` (a
-    dropped connection is usually back on the first try); otherwise it waits one step.
+    Attempt ``n`` (1-based) of an outage waits up to ``min(maximum, initial *
+    multiplier**(n-2))`` seconds (its step) before it starts, for ``n >= 2``. With
+    ``jitter`` and ``bounded_jitter`` (the defaults) the window is first cut to the outage
+    so far, ``cap = min(step, max(initial, outage seconds so far))``, and the delay is a
+    uniform draw from ``[cap / 2, cap]`` ("equal jitter", Marc Brooker, AWS Architecture
+    Blog, *Exponential Backoff And Jitter*, 2015): it spreads a herd of clients
+    reconnecting after a server restart (a peak of attempts 6x below no jitter) while no
+    session waits longer than the outage has lasted, so after a 10 s restart 10,000 or
+    100,000 sessions are all back within 10 s (benchmarks/results/herd_model.md).
+    ``bounded_jitter=False`` is "full jitter" (same article): a draw from ``[0, step]``,
+    the same peak but the last sessions back only after about 30 s. The first attempt of
+    an outage starts at once when ``first_immediate`` (a dropped connection is usually
+    back on the first try); otherwise it waits one step.
 
     An outage ends only when a connection stays open for ``stable_after`` seconds: the
     loss of a shorter-lived connection continues the current outage (its attempts keep
@@ -117,13 +124,7 @@ class Backoff:
 
     Defaults: ``initial=0.5`` s, ``maximum=30`` s, ``multiplier=2``, ``jitter=True``,
     ``first_immediate=True``, ``stable_after=5`` s, ``retry_after_max=300`` s (a server
-    restart or a rate-limit window is minutes, not hours), ``bounded_jitter=False``.
-
-    ``bounded_jitter=True`` (with ``jitter``) cuts each draw's window to the outage so far
-    and draws from its upper half ("equal jitter", same article): ``uniform(cap / 2,
-    cap)`` with ``cap = min(step, max(initial, outage seconds so far))``. After a 10 s
-    server restart it brings 10,000 or 100,000 sessions back within 10 s instead of 29.5 s
-    with a peak 6x below no jitter (benchmarks/results/herd_model.md).
+    restart or a rate-limit window is minutes, not hours), ``bounded_jitter=True``.
     """
 
     initial: float = attrs.field(default=0.5, validator=_positive(allow_none=False))
@@ -131,7 +132,7 @@ class Backoff:
     multiplier: float = attrs.field(default=2.0, validator=_positive(allow_none=False))
     jitter: bool = attrs.field(default=True, validator=_instance_of(bool, "a bool"))
     first_immediate: bool = attrs.field(default=True, validator=_instance_of(bool, "a bool"))
-    bounded_jitter: bool = attrs.field(default=False, validator=_instance_of(bool, "a bool"))
+    bounded_jitter: bool = attrs.field(default=True, validator=_instance_of(bool, "a bool"))
     stable_after: float = attrs.field(
         default=5.0, validator=_positive(allow_none=False, allow_zero=True)
     )

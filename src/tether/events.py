@@ -32,6 +32,8 @@ __all__ = [
     "GaveUp",
     "LostReason",
     "MessagesDropped",
+    "SequenceGap",
+    "UnacknowledgedDropped",
 ]
 
 
@@ -203,3 +205,35 @@ class MessagesDropped(Event):
 
     def __str__(self) -> str:
         return f"{self.count} buffered message(s) dropped unsent"
+
+
+@attrs.frozen(kw_only=True)
+class SequenceGap(Event):
+    """The server's sequence numbers skipped: the message numbered ``received`` came when
+    ``expected`` was next, so ``missing`` (``received - expected``) messages never
+    arrived (``tether.delivery``; the message itself is delivered). The dialect's
+    ``resume`` names the last number seen, so a server that keeps its messages fills
+    such gaps itself; one that does not (or lost them) shows here."""
+
+    expected: int
+    received: int
+    missing: int
+
+    def __str__(self) -> str:
+        return (
+            f"sequence gap (generation {self.generation}): expected {self.expected}, "
+            f"got {self.received} ({self.missing} missing)"
+        )
+
+
+@attrs.frozen(kw_only=True)
+class UnacknowledgedDropped(Event):
+    """``count`` messages that were written but not yet acknowledged were evicted from
+    the delivery ledger under ``Overflow.DROP_OLDEST`` (``tether.delivery``): they will
+    not be sent again, and whoever waited for their acknowledgement got
+    :class:`tether.MessageDropped`."""
+
+    count: int
+
+    def __str__(self) -> str:
+        return f"{self.count} unacknowledged message(s) dropped: no longer resent"

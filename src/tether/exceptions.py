@@ -20,6 +20,8 @@
     │   └── ProxyAuthenticationError   407, or the SOCKS proxy refused the credentials;
     │                      not retried
     ├── DecodeError            the codec could not decode an inbound message; ``raw`` keeps it
+    ├── RequestTimeout         (also TimeoutError) no reply to a tether.delivery request()
+    │                          within its timeout; ``request_id``, ``timeout``
     └── SessionClosed          the session has ended; no more sends or receives
         └── ReconnectFailed    the retry policy gave up; ``__cause__`` is the last error
             └── HandshakeRejected   the server answered the upgrade with an HTTP status
@@ -55,6 +57,7 @@ __all__ = [
     "ProxyError",
     "ReconnectFailed",
     "RedirectError",
+    "RequestTimeout",
     "SendBufferFull",
     "SessionClosed",
     "TetherError",
@@ -106,6 +109,19 @@ class DecodeError(TetherError):
     def __init__(self, message: str, raw: str | bytes) -> None:
         super().__init__(message)
         self.raw = raw
+
+
+class RequestTimeout(TetherError, TimeoutError):
+    """No reply to a request came within its timeout (``tether.delivery``'s
+    ``Delivery.request(message, timeout=...)``). ``request_id`` is the request's id (as
+    the dialect found it), ``timeout`` the seconds it waited. The request is no longer
+    resent; a reply that comes later goes to ``receive()``. It is also a
+    ``TimeoutError``."""
+
+    def __init__(self, request_id: object, timeout: float) -> None:
+        super().__init__(f"no reply to request {request_id!r} within {timeout:g} s")
+        self.request_id = request_id
+        self.timeout = timeout
 
 
 class SessionClosed(TetherError):

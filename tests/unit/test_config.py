@@ -62,7 +62,7 @@ def test_defaults_match_the_design() -> None:
         multiplier=2,
         jitter=True,
         first_immediate=True,
-        bounded_jitter=False,
+        bounded_jitter=True,
     )
     assert (config.max_attempts, config.give_up_after) == (None, None)
     assert (config.send_buffer, config.receive_buffer) == (1024, 1024)

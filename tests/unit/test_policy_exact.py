@@ -234,7 +234,7 @@ def test_backoff_steps_are_exact_below_and_at_the_cap(backoff: Backoff, steps: l
 
 
 def test_full_jitter_is_a_uniform_draw_from_zero_to_the_step() -> None:
-    backoff = Backoff(initial=1, maximum=8)
+    backoff = Backoff(initial=1, maximum=8, bounded_jitter=False)
     draws = random.Random(3)
     expected = [0.0] + [cap * draws.random() for cap in (1, 2, 4, 8, 8)]
     rng = random.Random(3)
@@ -406,10 +406,10 @@ def test_bounded_jitter_draws_the_upper_half_of_a_window_cut_to_the_outage() -> 
     )
 
 
-def test_bounded_jitter_is_off_by_default_and_needs_jitter() -> None:
-    assert Backoff().bounded_jitter is False
-    no_jitter = Backoff(initial=1, maximum=8, jitter=False, bounded_jitter=True)
+def test_bounded_jitter_is_the_default_and_needs_jitter() -> None:
+    assert Backoff().bounded_jitter is True
+    no_jitter = Backoff(initial=1, maximum=8, jitter=False)
     assert backoff_delay(no_jitter, 5, random.Random(0), elapsed=2.0) == 8.0
-    full = Backoff(initial=1, maximum=8)
+    full = Backoff(initial=1, maximum=8, bounded_jitter=False)
     draws = random.Random(9)
     assert backoff_delay(full, 5, random.Random(9), elapsed=2.0) == 8 * draws.random()

@@ -30,23 +30,38 @@ Run one tether session against an embedded echo server behind a ChaosProxy, on
 Retry-After, and an outage with refused connects. On a terminal, a live view shows the
 session's state, generation, last ping round trip, the message counters, a timeline of
 generations and the last events; otherwise (or with --plain) it prints one line per
-session event and per fault. Then a summary. Exit status 0, or 1 if a message was lost
+session event and per fault. Then a summary, and a legend of every field of the lines
+and the summary (also below). Exit status 0, or 1 if a message was lost
 or the session failed, 130 on Ctrl-C.
 """
 
-_DEMO_EPILOG = """\
+_DEMO_EXAMPLE = """\
 example:
   tether demo --duration 10 --seed 7
 
-  [  1.561] FAULT   drop: reset 1 proxied TCP connection(s) (RST both ways)
-  [  1.562] gen 1   ConnectionLost  reason=transport_error code=1006 detail=...
-  [  1.562] gen 2   Connecting      attempt=1 url=ws://127.0.0.1:40123/
-  [  1.565] gen 2   Connected       attempt=1 url=ws://127.0.0.1:40123/
+  schedule: outage@1.38s, drop@5.68s, restart-503@8.48s, going-away@13.28s, stall@16.08s
+  (each fires within 0.2 s; the faults' worst-case recoveries stretch the run to 20.9 s
+  at most)
+  ...
+  [  3.235] gen 2   Connected       attempt=5 url=ws://127.0.0.1:42263/
+  [  5.683] FAULT   drop: reset 1 proxied TCP connection(s) (RST both ways)
+  [  5.684] gen 2   ConnectionLost  reason=transport_error code=1006 detail=...
+  [  5.685] gen 2   BackingOff      for gen 3 attempt=1 delay=0.731s error=...
+  [  6.417] gen 3   Connecting      attempt=1 url=ws://127.0.0.1:42263/
+  [  6.420] gen 3   Connected       attempt=1 url=ws://127.0.0.1:42263/
   ...
   summary
     reconnects:     5 (peer_closed: 2, ping_timeout: 1, transport_error: 2)
     lost:           0
+    ...
 """
+
+
+def _demo_epilog() -> str:
+    """The example, then the legend the demo prints after its summary."""
+    from .demo.report import legend_lines
+
+    return _DEMO_EXAMPLE + "\n" + "\n".join(legend_lines()) + "\n"
 
 
 def _version() -> str:
@@ -114,7 +129,7 @@ def _add_demo(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         "demo",
         help="watch a session survive a scripted storm of network faults",
         description=_DEMO_DESCRIPTION,
-        epilog=_DEMO_EPILOG,
+        epilog=_demo_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     demo.add_argument(
@@ -122,7 +137,8 @@ def _add_demo(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         type=_seconds,
         default=20.0,
         metavar="SECONDS",
-        help="spread the fault schedule over this many seconds (default: 20)",
+        help="spread the fault schedule over this many seconds (default: 20); the run "
+        "is longer when the faults' worst-case recoveries do not fit",
     )
     demo.add_argument(
         "--seed",

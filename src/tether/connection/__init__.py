@@ -8,7 +8,7 @@ handshake, then the connection), ``_client`` (:class:`ClientConnection`),
 raises, and the mapping of protocol and transport errors to tether's at its edge).
 """
 
-from ._client import ClientConnection
+from ._client import ClientConnection, PingWaiter
 from ._errors import ConnectionClosed, lost_error, map_error, rejection_error
 from ._open import open_client
 from ._traffic import Traffic
@@ -18,6 +18,7 @@ __all__ = [
     "ClientConnection",
     "ConnectionClosed",
     "Opener",
+    "PingWaiter",
     "TcpOpener",
     "Traffic",
     "UnixOpener",

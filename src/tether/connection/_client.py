@@ -48,10 +48,10 @@ from ..protocol import (
 )
 from ._errors import ConnectionClosed, lost_error
 from ._protocol_log import ProtocolLog
-from ._socket_read import read_socket
+from ._socket_read import read_socket, write_socket
 from ._traffic import Traffic
 
-__all__ = ["PRE_SERVE_BYTES", "RECEIVE_BUFFER_SIZE", "ClientConnection", "Sink"]
+__all__ = ["PRE_SERVE_BYTES", "RECEIVE_BUFFER_SIZE", "ClientConnection", "PingWaiter", "Sink"]
 
 #: Bytes asked of the stream per read while no large frame is arriving (trio-websocket's
 #: default of 4 KiB gave 114 MiB/s for 1 MiB messages; 64 KiB gave 207 MiB/s).
@@ -82,6 +82,29 @@ VIOLATION_GRACE: Final = 1.0
 Sink = Callable[[str | bytes], Awaitable[None]]
 
 
+class PingWaiter:
+    """One Ping of ours waiting for its Pong: ``payload`` (4 bytes), ``answered_at``
+    (``trio.current_time()`` of the Pong, ``None`` until then), ``event`` (set once
+    answered or once the reader has left), ``previous`` (the ping that was waiting when
+    this one was sent: the same Pong answers it, RFC 6455 section 5.5.3)."""
+
+    __slots__ = ("answered_at", "event", "payload", "previous")
+
+    def __init__(self, payload: bytes, previous: PingWaiter | None) -> None:
+        self.payload = payload
+        self.previous = previous
+        self.event = trio.Event()
+        self.answered_at: float | None = None
+
+    def answer(self, at: float) -> None:
+        """The Pong came at ``at``: this ping and those it superseded are answered."""
+        waiter: PingWaiter | None = self
+        while waiter is not None:
+            waiter.answered_at = at
+            waiter.event.set()
+            waiter = waiter.previous
+
+
 class ClientConnection:
     """One open client connection (after the handshake). See the module docstring.
 
@@ -97,6 +120,8 @@ class ClientConnection:
             messages that came before the bad frame and writes its replies first.
         on_closed: called (synchronously) once, when the connection ends while serving
             (not when the reader is cancelled: then the session is the one ending it).
+        on_pong: called (synchronously) by the reader when a Pong answers a ping
+            (:meth:`send_ping`), after the waiter is answered.
     """
 
     __slots__ = (
@@ -121,6 +146,7 @@ class ClientConnection:
         "ended",
         "frame_cut",
         "on_closed",
+        "on_pong",
         "on_violation",
         "violation",
     )
@@ -153,8 +179,9 @@ class ClientConnection:
         self._waiting_bytes = 0
         self._waiting_limit = max_waiting_bytes
         self._sink: Sink | None = None
-        self._pong_waiter: tuple[bytes, trio.Event] | None = None
+        self._pong_waiter: PingWaiter | None = None
         self.on_closed: Callable[[], None] | None = None
+        self.on_pong: Callable[[], object] | None = None
         self.on_violation: Callable[[], Awaitable[None]] | None = None
         #: A Close of ours was asked for / has taken its write turn (with this code).
         self._close_started = False
@@ -275,9 +302,11 @@ class ClientConnection:
 
     def _take_pong(self, pong: Pong) -> None:
         waiter = self._pong_waiter
-        if waiter is not None and waiter[0] == pong.payload:
-            self._pong_waiter = None  # answered: ping() returns normally
-            waiter[1].set()
+        if waiter is not None and waiter.payload == pong.payload:
+            self._pong_waiter = None
+            waiter.answer(trio.current_time())
+            if self.on_pong is not None:
+                self.on_pong()
         # Otherwise unsolicited (section 5.5.3 allows it): ignored.
 
     async def _peer_closed(self, close: Close) -> None:
@@ -303,8 +332,9 @@ class ClientConnection:
         self.ended = connection_ended
         self._wake()
         waiter = self._pong_waiter
-        if waiter is not None:
-            waiter[1].set()  # left in place: ping() sees it was not answered
+        while waiter is not None:  # left in place, unanswered: ping() sees it
+            waiter.event.set()
+            waiter = waiter.previous
         if connection_ended and self.on_closed is not None:
             self.on_closed()
 
@@ -408,8 +438,12 @@ class ClientConnection:
             writing = True
             if self._log is not None:
                 self._log.sent(b"".join(parts))
-            for part in parts:
-                await self._stream.send_all(part)
+            stream = self._stream
+            if type(stream) is trio.SocketStream:
+                await write_socket(stream, parts)
+            else:
+                for part in parts:
+                    await stream.send_all(part)
         except (trio.BrokenResourceError, trio.ClosedResourceError) as error:
             if self.broken is None and not self.ended:
                 self.broken = f"write failed: {error!r}"
@@ -445,28 +479,44 @@ class ClientConnection:
             return encode_frame_split(message, deflater)
         return (b"".join([encode_frame(message, deflater) for message in messages]),)
 
+    async def send_ping(self) -> PingWaiter:
+        """Send a Ping with a fresh 4-byte payload; returns its waiter, answered (its
+        ``answered_at`` set, its ``event`` set) when the Pong comes. Raises
+        :class:`ConnectionClosed` if it cannot be sent. Cancelled before the frame went
+        out, nothing was sent; cancelled mid-write, the stream holds a partial frame
+        (:attr:`frame_cut`). A waiter no longer waited for goes back with
+        :meth:`forget_ping`."""
+        if self._close_sent is not None or self.ended:
+            raise ConnectionClosed
+        # A Pong answers the latest Ping (RFC 6455 section 5.5.3): a ping already waiting
+        # (the keepalive's, when the application pings too) is answered with ours.
+        waiter = PingWaiter(os.urandom(4), self._pong_waiter)
+        self._pong_waiter = waiter
+        try:
+            await self._write(encode_control(OPCODE_PING, waiter.payload), data=True)
+        except BaseException:
+            self.forget_ping(waiter)
+            raise
+        return waiter
+
+    def forget_ping(self, waiter: PingWaiter) -> None:
+        """Stop waiting for ``waiter``'s Pong: a late one is then unsolicited."""
+        if self._pong_waiter is waiter:
+            self._pong_waiter = waiter.previous
+
     async def ping(self) -> None:
         """Send a Ping with a fresh 4-byte payload and wait for its Pong. Raises
         :class:`ConnectionClosed` if it cannot be sent or the connection ends before the
         Pong: only an answer counts as a round trip. If the reader is cancelled instead
         (the generation is being torn down), waits for the caller's own cancellation;
-        the caller bounds the wait anyway (``ping_timeout``)."""
-        if self._close_sent is not None or self.ended:
-            raise ConnectionClosed
-        waiter = (os.urandom(4), trio.Event())
-        # A Pong answers the latest Ping (RFC 6455 section 5.5.3): a ping already waiting
-        # (the keepalive's, when the application pings too) is answered by ours.
-        previous, self._pong_waiter = self._pong_waiter, waiter
+        the caller bounds the wait anyway."""
+        waiter = await self.send_ping()
         try:
-            await self._write(encode_control(OPCODE_PING, waiter[0]))
-            await waiter[1].wait()
+            await waiter.event.wait()
         except BaseException:
-            if self._pong_waiter is waiter:
-                self._pong_waiter = previous
+            self.forget_ping(waiter)
             raise
-        if previous is not None:
-            previous[1].set()
-        if self._pong_waiter is waiter:  # woken by the reader leaving, not by a Pong
+        if waiter.answered_at is None:  # woken by the reader leaving, not by a Pong
             if self.ended:
                 raise ConnectionClosed
             await trio.sleep_forever()

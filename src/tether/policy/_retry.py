@@ -233,11 +233,12 @@ def backoff_delay(
 
     Attempt 1 starts at once when ``backoff.first_immediate``; otherwise it waits step 1.
     Later attempts wait step ``attempt - 1`` (or ``attempt`` without ``first_immediate``).
-    With ``jitter`` the delay is drawn uniformly from ``[0, step]`` ("full jitter", AWS
-    Architecture Blog, *Exponential Backoff And Jitter*, 2015) using ``rng``; pass a
-    seeded ``random.Random`` for a repeatable schedule.
+    With ``jitter`` and not ``backoff.bounded_jitter`` the delay is drawn uniformly from
+    ``[0, step]`` ("full jitter", AWS Architecture Blog, *Exponential Backoff And
+    Jitter*, 2015) using ``rng``; pass a seeded ``random.Random`` for a repeatable
+    schedule.
 
-    With ``backoff.bounded_jitter`` the window is first cut to the outage so far,
+    With ``backoff.bounded_jitter`` (the default) the window is first cut to the outage so far,
     ``cap = min(step, max(initial, elapsed))``, and the draw is "equal jitter" (the
     same article): uniform from ``[cap / 2, cap]``. No session then waits longer than
     the outage has lasted, so a fleet is back within about twice the server's downtime,

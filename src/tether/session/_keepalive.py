@@ -10,50 +10,107 @@ from __future__ import annotations
 
 import trio
 
-from ..connection import ClientConnection, ConnectionClosed, lost_error
+from ..connection import ClientConnection, ConnectionClosed, PingWaiter, lost_error
 from ..events import LostReason
 from ..exceptions import ConnectionLostError
 from ._buffers import ReceiveBuffer
 from ._counters import Counters
 from ._generation import Generation
 
-__all__ = ["keep_pinging", "watch_idle"]
+__all__ = ["Pinger", "watch_idle"]
 
 
-async def keep_pinging(
-    generation: Generation,
-    ws: ClientConnection,
-    interval: float,
-    pong_within: float,
-    receive_buffer: ReceiveBuffer,
-    counters: Counters,
-) -> None:
-    """Ping every ``interval`` seconds; end the generation with ``PING_TIMEOUT`` when
-    no pong comes within ``pong_within`` seconds and no data arrived meanwhile. A
-    half-open link is thus lost within ``interval + pong_within`` seconds. Records the
-    round trip of each answered ping in ``counters.last_rtt``."""
-    while True:
-        await trio.sleep(interval)
-        sent_at = trio.current_time()
-        with trio.move_on_after(pong_within) as pong_wait:
+class Pinger:
+    """The pinger of one open generation, as a state the generation's own task drives
+    between its waits (no task of its own: an idle session holds one task fewer).
+
+    Pings every ``interval`` seconds after the last pong (or the open); ends the
+    generation with ``PING_TIMEOUT`` when no pong comes within ``pong_within`` seconds
+    of a ping and no data arrived meanwhile. A half-open link is thus lost within
+    ``interval + pong_within`` seconds. Records the round trip of each answered ping in
+    ``counters.last_rtt``. The driver waits until :attr:`wake_at` (or until woken by a
+    pong, ``ClientConnection.on_pong``), then calls :meth:`tick`.
+    """
+
+    __slots__ = (
+        "_counters",
+        "_generation",
+        "_interval",
+        "_pong_within",
+        "_receive_buffer",
+        "_sent_at",
+        "_waiter",
+        "_ws",
+        "wake_at",
+    )
+
+    def __init__(
+        self,
+        generation: Generation,
+        ws: ClientConnection,
+        interval: float,
+        pong_within: float,
+        receive_buffer: ReceiveBuffer,
+        counters: Counters,
+    ) -> None:
+        self._generation = generation
+        self._ws = ws
+        self._interval = interval
+        self._pong_within = pong_within
+        self._receive_buffer = receive_buffer
+        self._counters = counters
+        self._waiter: PingWaiter | None = None
+        self._sent_at = 0.0
+        #: When :meth:`tick` has something to do (``trio.current_time()`` seconds).
+        self.wake_at = trio.current_time() + interval
+
+    async def tick(self) -> None:
+        """Do what is due now: take a pong, send the next ping, or judge a missing
+        pong. Sending waits for the write turn, at most until the pong deadline."""
+        now = trio.current_time()
+        waiter = self._waiter
+        if waiter is not None and waiter.answered_at is not None:
+            self._waiter = None
+            self._counters.last_rtt = waiter.answered_at - self._sent_at
+            self.wake_at = waiter.answered_at + self._interval
+        elif now < self.wake_at:
+            return  # woken early (a close request, a state change): nothing due
+        elif waiter is None:
+            await self._ping(now)
+        else:
+            self._no_pong_in_time(waiter, now)
+
+    async def _ping(self, now: float) -> None:
+        self._sent_at = now
+        self.wake_at = deadline = now + self._pong_within
+        ws = self._ws
+        with trio.move_on_at(deadline):
             try:
-                await ws.ping()
+                self._waiter = await ws.send_ping()
             except ConnectionClosed:
-                generation.end(lost_error(ws))
+                self._generation.end(lost_error(ws))
+            return
+        # Still waiting for the write turn at the deadline: no pong in time either.
+        self._no_pong_in_time(None, deadline)
+
+    def _no_pong_in_time(self, waiter: PingWaiter | None, now: float) -> None:
+        ws = self._ws
+        if waiter is not None:
+            ws.forget_ping(waiter)  # a late pong is now unsolicited
+            self._waiter = None
+            if ws.ended:  # the reader left with the connection: that is the loss
+                self._generation.end(lost_error(ws))
                 return
-        if not pong_wait.cancelled_caught:
-            counters.last_rtt = trio.current_time() - sent_at
-            continue
-        # No pong in time. Data that arrived meanwhile, or a reader waiting on the
-        # application, proves the peer alive: the pong is queued behind that data.
-        if receive_buffer.blocked or generation.last_data_at > sent_at:
-            continue
-        generation.end(
+        # Data that arrived meanwhile, or a reader waiting on the application, proves
+        # the peer alive: the pong is queued behind that data.
+        if self._receive_buffer.blocked or self._generation.last_data_at > self._sent_at:
+            self.wake_at = now + self._interval
+            return
+        self._generation.end(
             ConnectionLostError(
-                LostReason.PING_TIMEOUT, None, f"no pong within {pong_within} s of a ping"
+                LostReason.PING_TIMEOUT, None, f"no pong within {self._pong_within} s of a ping"
             )
         )
-        return
 
 
 async def watch_idle(

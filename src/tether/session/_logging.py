@@ -3,7 +3,8 @@ its kind calls for, with the generation in ``record.generation``.
 
 Levels: DEBUG ``Connecting``; INFO ``Connected``, ``ConnectionLost``, ``BackingOff``,
 ``GaveUp`` after the policy ran out, ``Closed``; WARNING a loss by ping or idle timeout,
-a fatal error (``GaveUp`` not ``exhausted``), messages dropped unsent. The message is
+a fatal error (``GaveUp`` not ``exhausted``), messages dropped unsent, and from
+``tether.delivery`` a sequence gap or unacknowledged messages dropped. The message is
 ``str(event)``: URLs redacted, errors on one line. A logger that is off costs one
 ``isEnabledFor`` per event (events are per connection, never per message).
 """
@@ -14,7 +15,16 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from ..events import Connecting, ConnectionLost, Event, GaveUp, LostReason, MessagesDropped
+from ..events import (
+    Connecting,
+    ConnectionLost,
+    Event,
+    GaveUp,
+    LostReason,
+    MessagesDropped,
+    SequenceGap,
+    UnacknowledgedDropped,
+)
 
 __all__ = ["SESSION_LOGGER", "event_level"]
 
@@ -22,6 +32,7 @@ __all__ = ["SESSION_LOGGER", "event_level"]
 SESSION_LOGGER = logging.getLogger("tether")
 
 _TIMEOUTS = frozenset({LostReason.PING_TIMEOUT, LostReason.IDLE_TIMEOUT})
+_WARNINGS = frozenset({MessagesDropped, SequenceGap, UnacknowledgedDropped})
 
 
 def event_level(kind: type[Event], fields: Mapping[str, Any]) -> int:
@@ -32,6 +43,6 @@ def event_level(kind: type[Event], fields: Mapping[str, Any]) -> int:
         return logging.WARNING if fields["reason"] in _TIMEOUTS else logging.INFO
     if kind is GaveUp:
         return logging.INFO if fields.get("exhausted") else logging.WARNING
-    if kind is MessagesDropped:
+    if kind in _WARNINGS:
         return logging.WARNING
     return logging.INFO

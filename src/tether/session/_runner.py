@@ -10,8 +10,9 @@ Shape of a generation::
     └── generation scope   cancelled to supersede it (reconnect(), loss, close)
         ├── open           stream + handshake + on_connect, under connect_timeout
         ├── senders        writer (only while messages are queued; coalesces),
-        │                  pinger (ping_interval / ping_timeout), idle watchdog
-        └── (this task)    waits for aclose(): flush, Close frame, peer's Close
+        │                  idle watchdog
+        └── (this task)    drives the pinger (ping_interval / ping_timeout) while it
+                           waits for aclose(); then flush, Close frame, peer's Close
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from ._encoding import MessageEncoding
 from ._event_hub import EventHub
 from ._generation import Generation, UserClose
 from ._handle import Connection
-from ._keepalive import keep_pinging, watch_idle
+from ._keepalive import Pinger, watch_idle
 from ._lifecycle import Lifecycle
 from ._targets import Targets
 from ._writer import Writer
@@ -264,29 +265,37 @@ class GenerationRunner:
         ws.on_violation = self._settle_before_failing
         if ws.ended:
             self._connection_ended(generation, ws)
-        # The tasks that write: the writer (started only while messages are queued), the
-        # pinger and the idle watchdog. This task waits for a close request meanwhile;
-        # any end of the generation cancels it from outside (generation.scope).
+        # The tasks that write: the writer (started only while messages are queued) and
+        # the idle watchdog. This task waits for a close request meanwhile, and drives
+        # the pinger between its waits; any end of the generation cancels it from
+        # outside (generation.scope).
+        pinger = None
+        if config.ping_interval is not None and config.ping_timeout is not None:
+            pinger = Pinger(
+                generation,
+                ws,
+                config.ping_interval,
+                config.ping_timeout,
+                self._receive_buffer,
+                self._counters,
+            )
+            ws.on_pong = lifecycle.changed.unpark_all
         try:
             async with trio.open_nursery() as senders:
                 generation.senders = senders
-                if config.ping_interval is not None and config.ping_timeout is not None:
-                    senders.start_soon(
-                        keep_pinging,
-                        generation,
-                        ws,
-                        config.ping_interval,
-                        config.ping_timeout,
-                        self._receive_buffer,
-                        self._counters,
-                    )
                 if config.idle_timeout is not None:
                     senders.start_soon(
                         watch_idle, generation, config.idle_timeout, self._receive_buffer
                     )
                 self._writer.ensure_writer()
                 while closer.request is None:
-                    await lifecycle.changed.park()
+                    if pinger is None:
+                        await lifecycle.changed.park()
+                        continue
+                    with trio.move_on_at(pinger.wake_at):
+                        await lifecycle.changed.park()
+                    if closer.request is None:
+                        await pinger.tick()
                 request = closer.request
                 assert request is not None
                 if request.flush and not request.forced:

@@ -13,6 +13,7 @@ from typing import Any
 import trio
 
 from ..config import Config
+from ..events import Event
 from ..exceptions import ConfigError, ReconnectFailed, SessionClosed
 from ..policy import check_close, check_close_code
 from ..state import State
@@ -195,6 +196,16 @@ class Session:
         if max_buffer < 1:
             raise ConfigError(f"max_buffer: must be >= 1, got {max_buffer!r}")
         return self._hub.subscribe(max_buffer, ended=self._lifecycle.finished)
+
+    def emit_event(self, kind: type[Event], /, **fields: Any) -> None:
+        """Emit an event of ``kind`` (a :class:`tether.events.Event` subclass, built with
+        ``fields``, this session's current ``generation`` and ``at=trio.current_time()``)
+        to this session's ``events()`` subscribers, ``on_event`` callback and the
+        ``tether`` logger, like its own events. For layers built on the session
+        (``tether.delivery`` reports its ``SequenceGap`` this way). Never blocks; a full
+        subscriber misses it (``statistics().events_dropped``). Raises ``TypeError`` for
+        fields ``kind`` does not take."""
+        self._hub.emit(kind, self._lifecycle.generation, **fields)
 
     def statistics(self) -> Statistics:
         """A frozen snapshot of the session's counters (:class:`tether.Statistics`)."""

@@ -9,6 +9,8 @@ injection, seeded fault plans, and a loopback chaos proxy.
   ``FaultPlan.random(seed, ...)`` builds a repeatable one; ``server.run_plan(plan)``
   executes it.
 * :class:`ChaosProxy` puts the same faults between real loopback sockets.
+* :class:`JsonDialectServer` is the server side of the generic JSON dialect
+  (:func:`tether.delivery.json_dialect`): acknowledgements, numbered messages, resume.
 """
 
 from ._faults import (
@@ -24,6 +26,7 @@ from ._faults import (
     Stall,
 )
 from ._handlers import Handler, echo
+from ._json_dialect import JsonDialectServer
 from ._memory_server import MemoryServer, memory_server
 from ._proxy import ChaosProxy, ProxyStats
 from ._server_connection import ConnectionRecord, ServerConnection
@@ -36,6 +39,7 @@ __all__ = [
     "Fault",
     "FaultPlan",
     "Handler",
+    "JsonDialectServer",
     "MemoryServer",
     "ProxyStats",
     "Refuse",

@@ -9,9 +9,12 @@ What runs, all in one process on 127.0.0.1:
   stall them (a half-open link), or stop listening (connects refused);
 * a ``tether`` session to the proxy: a sender writes ``msg-<n>`` every 20 ms with
   ``await session.send()``, a receiver reads the echoes with ``await session.receive()``,
-  and every session event is printed as it happens;
+  and every session event is printed as it happens (the ``on_event`` callback,
+  :mod:`.tracker`), labelled with the generation it is about and numbered by attempt
+  within that generation;
 * a fault schedule (:mod:`.scenario`), spread over ``--duration`` seconds, one fault at
-  a time: each waits until the session has reconnected from the previous one.
+  a time, each at least the worst-case recovery of the previous one later, so that the
+  header's ``schedule:`` is when the faults fire (a short ``--duration`` runs longer).
 
 The application replays, in ``on_connect``, every message it sent whose echo it has
 not seen (the echo is its acknowledgement; :mod:`.ledger` keeps the books). A WebSocket
@@ -22,8 +25,9 @@ was in flight. The session guarantees each message is *written*; knowing it was
 shows the loss.
 
 At the end the demo stops sending, waits up to 5 s for the outstanding echoes, closes
-the session and prints a summary. Exit status 0, or 1 if a message was lost or the
-session failed.
+the session and prints a summary and a legend of every field of the lines and the
+summary (:data:`.report.LINE_LEGEND`, :data:`.report.LEGEND`; ``tether demo --help``
+shows it too). Exit status 0, or 1 if a message was lost or the session failed.
 
 All output goes through one :class:`~.report.Reporter`: plain lines (``--plain``, and
 whenever stdout is not a terminal), coloured lines (``--rich``), or, on a terminal, the

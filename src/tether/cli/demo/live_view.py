@@ -29,7 +29,7 @@ from tether.events import Closed, Connected, ConnectionLost, Event
 
 from .._format import EVENT_STYLES
 from .ledger import Ledger
-from .report import Reporter, Summary, format_event
+from .report import Reporter, Summary, event_line, legend_lines
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
@@ -98,11 +98,13 @@ class ViewModel:
     summary: Summary | None = None
     span: float = 0.0
 
-    def add_event(self, at: float, event: Event) -> None:
-        """Log an event and move the timeline (``at``: seconds since the start)."""
-        self.log.append(
-            (f"[{at:7.3f}] gen {event.generation:<3} {format_event(event)}", type(event).__name__)
-        )
+    def add_event(
+        self, at: float, event: Event, *, generation: int | None = None, attempt: int | None = None
+    ) -> None:
+        """Log an event and move the timeline (``at``: seconds since the start;
+        ``generation`` and ``attempt`` as :meth:`.report.Reporter.event` takes them)."""
+        line = event_line(at, event, generation=generation, attempt=attempt)
+        self.log.append((line, type(event).__name__))
         if isinstance(event, Connected):
             self.segments.append(Segment(event.generation, self.down_since, at))
         elif isinstance(event, ConnectionLost):
@@ -267,8 +269,10 @@ class LiveReporter(Reporter):
     def header(self, text: str) -> None:
         self.model.headers.append(text)
 
-    def event(self, at: float, event: Event) -> None:
-        self.model.add_event(at, event)
+    def event(
+        self, at: float, event: Event, *, generation: int | None = None, attempt: int | None = None
+    ) -> None:
+        self.model.add_event(at, event, generation=generation, attempt=attempt)
 
     def fault(self, at: float, text: str) -> None:
         self.model.log.append((f"[{at:7.3f}] FAULT   {text}", "fault"))
@@ -288,11 +292,6 @@ class LiveReporter(Reporter):
             redirect_stderr=False,
         )
         self._live.start()
-        stats = session.statistics()
-        if not self.model.segments and stats.connected_since is not None:
-            # Generation 1 opened before events() subscribed: start the timeline with it.
-            opened = stats.connected_since - origin
-            self.model.segments.append(Segment(stats.generation, opened, opened))
         try:
             while True:
                 self._refresh(session, ledger, origin)
@@ -318,7 +317,8 @@ class LiveReporter(Reporter):
             self._live.update(render(self.model), refresh=True)
 
     def summary(self, summary: Summary) -> None:
-        """Draw the final frame (with the lost count) and print the summary below it."""
+        """Draw the final frame (with the lost count) and print the summary below it,
+        then the legend."""
         self.model.summary = summary
         if self._live is not None:
             self._live.update(render(self.model), refresh=True)
@@ -326,6 +326,10 @@ class LiveReporter(Reporter):
         else:
             self._console.print(render(self.model))
         self._console.print(_summary_table(summary))
+        from rich.text import Text
+
+        for line in legend_lines(max(40, min(self._console.width, 100))):
+            self._console.print(Text(line, style="dim"), soft_wrap=True)
 
     def close(self) -> None:
         """Stop redrawing (the last frame stays); idempotent."""

@@ -1,11 +1,14 @@
 """The words of ``tether demo``: one line per session event (:func:`format_event`), the
-run's outcome (:class:`Summary`), and the :class:`Reporter` everything the demo prints
-goes through (plain lines; :class:`RichReporter` adds colour; the live terminal view is
+run's outcome (:class:`Summary`), the legend that explains both (:data:`LINE_LEGEND`,
+:data:`LEGEND`, :func:`legend_lines`: printed after the summary and in ``tether demo
+--help``), and the :class:`Reporter` everything the demo prints goes through (plain
+lines; :class:`RichReporter` adds colour; the live terminal view is
 :class:`tether.cli.demo.live_view.LiveReporter`).
 """
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -29,23 +32,39 @@ if TYPE_CHECKING:
 
     from .ledger import Ledger
 
-__all__ = ["Reporter", "RichReporter", "Summary", "counts", "format_event"]
+__all__ = [
+    "LEGEND",
+    "LINE_LEGEND",
+    "Reporter",
+    "RichReporter",
+    "Summary",
+    "counts",
+    "event_line",
+    "format_event",
+    "legend_lines",
+]
 
 
-def format_event(event: Event) -> str:
-    """One line for a session event (without its time and generation)."""
+def format_event(event: Event, attempt: int | None = None) -> str:
+    """One line for a session event (without its time and generation).
+
+    ``attempt``: the attempt within the generation being opened, from 1, as the demo
+    counts it (:class:`~.tracker.Tracker`); by default the event's own, the session's
+    count, which runs across an outage. A ``BackingOff`` names the attempt it waits for
+    and that attempt's generation: ``for gen 3 attempt=2``.
+    """
     if isinstance(event, Connecting):
-        return f"Connecting      attempt={event.attempt} url={event.url}"
+        return f"Connecting      attempt={_attempt(event, attempt)} url={event.url}"
     if isinstance(event, Connected):
-        return f"Connected       attempt={event.attempt} url={event.url}"
+        return f"Connected       attempt={_attempt(event, attempt)} url={event.url}"
     if isinstance(event, ConnectionLost):
         return (
             f"ConnectionLost  reason={event.reason.value} code={event.code} detail={event.detail!r}"
         )
     if isinstance(event, BackingOff):
         return (
-            f"BackingOff      attempt={event.attempt} delay={event.delay:.3f}s "
-            f"error={describe_error(event.error)}"
+            f"BackingOff      for gen {event.generation} attempt={_attempt(event, attempt)} "
+            f"delay={event.delay:.3f}s error={describe_error(event.error)}"
         )
     if isinstance(event, GaveUp):
         return f"GaveUp          error={describe_error(event.error)}"
@@ -54,6 +73,19 @@ def format_event(event: Event) -> str:
     if isinstance(event, MessagesDropped):
         return f"MessagesDropped count={event.count}"
     return repr(event)
+
+
+def event_line(
+    at: float, event: Event, *, generation: int | None = None, attempt: int | None = None
+) -> str:
+    """The whole line of a session event ``at`` seconds into the run: time, the
+    generation it is about (default: the event's own) and :func:`format_event`."""
+    label = event.generation if generation is None else generation
+    return f"[{at:7.3f}] gen {label:<3} {format_event(event, attempt)}"
+
+
+def _attempt(event: Connecting | Connected | BackingOff, attempt: int | None) -> int:
+    return event.attempt if attempt is None else attempt
 
 
 def counts(counter: Mapping[str, int]) -> str:
@@ -123,6 +155,114 @@ class Summary:
         ]
 
 
+#: What the parts of the demo's lines and header mean: ``(term, meaning)``, in the
+#: order they appear.
+LINE_LEGEND: Sequence[tuple[str, str]] = (
+    ("[  t.ttt]", "seconds since the demo started; every line is in time order"),
+    (
+        "schedule:",
+        "when each fault fires, in seconds, within the tolerance the header states; "
+        "faults are spread over --duration, but each at least the worst-case recovery "
+        "of the one before it (its detection, backoff delays at Backoff.maximum, "
+        "Retry-After) plus some traffic later, so that it finds the session open: a "
+        "short --duration runs longer. A fault that fires late anyway says so in a "
+        "WARNING note",
+    ),
+    (
+        "gen N",
+        "the connection generation the event is about: Connecting and Connected the "
+        "generation being opened, ConnectionLost the generation lost, BackingOff the "
+        "generation whose loss or failed connect attempt it follows (right after a "
+        "ConnectionLost, the lost generation), Closed the last one",
+    ),
+    (
+        "attempt=K",
+        "the connect attempt within the generation being opened, from 1 (Connected "
+        "attempt=1: it opened at its first try); the session's own count "
+        "(Connecting.attempt) runs across an outage until a connection stays open for "
+        "Backoff.stable_after",
+    ),
+    (
+        "BackingOff",
+        "the session waits delay= before its next attempt, named by 'for gen M "
+        "attempt=K'; error= is what ended the last try or the lost connection",
+    ),
+    ("FAULT", "what the demo did to the proxy or the server, as it did it"),
+    ("note", "anything else: a replay in on_connect, a phase of the run, a warning"),
+)
+
+#: What each field of the summary means, by its label (:meth:`Summary.lines`).
+LEGEND: Sequence[tuple[str, str]] = (
+    ("duration", "seconds from the start to the end of the session (after the drain)"),
+    ("generations", "connections the session opened; each reconnect opens the next"),
+    (
+        "reconnects",
+        "connections lost (ConnectionLost events), by reason: transport_error (reset or "
+        "ended without a Close frame), peer_closed (the server sent a Close frame), "
+        "ping_timeout (no pong in time: a half-open link)",
+    ),
+    ("downtime", "seconds without an open connection, after the first one opened"),
+    (
+        "backoffs",
+        "waits before a connect attempt (BackingOff events), by the error of the try "
+        "before: ConnectionLostError a lost connection, ConnectionRefusedError the proxy "
+        "was down, HandshakeRejected(503) the server refused the upgrade",
+    ),
+    ("faults", "faults injected, in the order they fired"),
+    ("messages sent", "msg-<n> the application handed to session.send(), one every 20 ms"),
+    (
+        "echoed",
+        "distinct messages whose echo came back (the echo is the application's acknowledgement)",
+    ),
+    (
+        "duplicates",
+        "echoes of a message already echoed: a replayed message whose first copy had "
+        "reached the server after all (at-least-once delivery)",
+    ),
+    (
+        "replayed",
+        "messages sent again in on_connect after a reconnect because their echo had not "
+        "come back (0 with --no-replay)",
+    ),
+    (
+        "lost",
+        "messages whose echo never came back, in parentheses those whose send() never "
+        "returned; anything but 0 fails the run",
+    ),
+    ("out of order", "first echoes of a message numbered lower than one echoed before"),
+    (
+        "unexpected",
+        "received messages that are not the echo of a msg-<n> (the echo server sends "
+        "nothing else, so 0)",
+    ),
+    ("session error", "the error the session ended with, or none"),
+    (
+        "result",
+        "OK (exit status 0): nothing lost and no session error; FAILED (exit status 1) otherwise",
+    ),
+)
+
+
+def legend_lines(width: int = 88) -> list[str]:
+    """The legend of the demo's output (:data:`LINE_LEGEND`, then :data:`LEGEND`),
+    wrapped to ``width`` columns."""
+    lines = ["legend"]
+    for title, entries, term_width in (
+        ("lines", LINE_LEGEND, 11),
+        ("summary", LEGEND, 15),
+    ):
+        lines.append(f"  {title}:")
+        for term, meaning in entries:
+            indent = " " * (4 + term_width + 1)
+            lines += textwrap.wrap(
+                meaning,
+                width=width,
+                initial_indent=f"    {term:<{term_width}} ",
+                subsequent_indent=indent,
+            )
+    return lines
+
+
 class Reporter:
     """Everything the demo prints goes through here: plain lines, one per call.
 
@@ -144,10 +284,14 @@ class Reporter:
         """A line of context before the run starts."""
         self._emit(text, "header")
 
-    def event(self, at: float, event: Event) -> None:
-        """A session event, ``at`` seconds into the run."""
+    def event(
+        self, at: float, event: Event, *, generation: int | None = None, attempt: int | None = None
+    ) -> None:
+        """A session event, ``at`` seconds into the run; ``generation`` is the one it is
+        about and ``attempt`` the attempt within the generation being opened, as the
+        :class:`~.tracker.Tracker` counts them (by default the event's own numbers)."""
         kind = type(event).__name__
-        self._emit(f"[{at:7.3f}] gen {event.generation:<3} {format_event(event)}", kind)
+        self._emit(event_line(at, event, generation=generation, attempt=attempt), kind)
 
     def fault(self, at: float, text: str) -> None:
         """A fault the demo injected (or undid)."""
@@ -158,10 +302,12 @@ class Reporter:
         self._emit(f"[{at:7.3f}] note    {text}", "note")
 
     def summary(self, summary: Summary) -> None:
-        """The final summary, one ``label: value`` line per row."""
+        """The final summary, one ``label: value`` line per row, then the legend."""
         self._emit("summary", "header")
         for label, value in summary.lines():
             self._emit(f"  {label + ':':<15} {value}", "summary")
+        for line in legend_lines():
+            self._emit(line, "legend")
 
     async def live(self, session: tether.Session, ledger: Ledger, origin: float) -> None:
         """Hook for a live view, run while the session is open until cancelled
@@ -178,6 +324,7 @@ class RichReporter(Reporter):
         "header": "bold",
         "fault": "bold red",
         "note": "dim",
+        "legend": "dim",
         **EVENT_STYLES,
     }
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import attrs
 import trio
@@ -23,10 +23,19 @@ from .echo_server import EchoServer
 from .ledger import Ledger
 from .live_view import LiveReporter
 from .report import Reporter, RichReporter, Summary
-from .scenario import SCHEDULES, SETTLE_SECONDS, FaultFn, Lab, Step, plan, run_schedule
+from .scenario import (
+    SCHEDULES,
+    SETTLE_SECONDS,
+    Lab,
+    Step,
+    end_of,
+    plan,
+    run_schedule,
+    schedule_text,
+)
 from .tracker import Tracker
 
-__all__ = ["DemoOptions", "demo_config", "make_reporter", "run", "run_demo"]
+__all__ = ["DemoOptions", "demo_config", "demo_plan", "make_reporter", "run", "run_demo"]
 
 #: Seconds between two sends of the sender task.
 SEND_INTERVAL = 0.02
@@ -51,7 +60,8 @@ class DemoOptions:
 
     Attributes:
         duration: seconds over which the fault schedule is spread (default 20); the
-            demo runs longer if the faults take longer to recover from.
+            demo runs longer when the faults' worst-case recoveries do not fit
+            (:func:`.scenario.plan`).
         seed: seeds the schedule's order and timing and the backoff jitter (default 1).
         faults: name of a schedule in :data:`SCHEDULES` (default ``"default"``).
         replay: replay unacknowledged messages in ``on_connect`` (default ``True``).
@@ -136,15 +146,19 @@ class _Traffic:
                 self.error = exc
 
 
+def demo_plan(options: DemoOptions) -> list[Step]:
+    """The fault schedule of a run with ``options`` (:func:`.scenario.plan`)."""
+    return plan(SCHEDULES[options.faults], options.duration, options.seed, config=demo_config())
+
+
 async def run_demo(options: DemoOptions, reporter: Reporter) -> Summary:
     """Run the whole demo (server, proxy, session, faults) and return its summary."""
-    schedule = SCHEDULES[options.faults]
     origin = trio.current_time()
     async with trio.open_nursery() as nursery:
         server = EchoServer()
         await nursery.start(server.serve)
         async with ChaosProxy(upstream=("127.0.0.1", server.port)) as proxy:
-            summary = await _run_session(options, reporter, schedule, server, proxy, origin)
+            summary = await _run_session(options, reporter, server, proxy, origin)
         nursery.cancel_scope.cancel()
     return summary
 
@@ -152,18 +166,20 @@ async def run_demo(options: DemoOptions, reporter: Reporter) -> Summary:
 async def _run_session(
     options: DemoOptions,
     reporter: Reporter,
-    schedule: Mapping[str, FaultFn],
     server: EchoServer,
     proxy: ChaosProxy,
     origin: float,
 ) -> Summary:
     url = f"ws://127.0.0.1:{proxy.port}/"
-    steps = plan(schedule, options.duration, options.seed)
+    steps = demo_plan(options)
     _print_header(options, reporter, server, proxy, steps)
     ledger = Ledger()
     traffic = _Traffic(ledger=ledger, replay=options.replay)
     error: BaseException | None = None
-    tracker: Tracker | None = None
+    # The session's on_event callback: every event, generation 1's too, as it happens
+    # (events() would subscribe only once generation 1 is open, and its lines would be
+    # printed when the tracker's task runs, after faults and notes timed later).
+    tracker = Tracker(reporter, origin)
     stats: tether.Statistics | None = None
     try:
         async with tether.connect(
@@ -171,8 +187,8 @@ async def _run_session(
             config=demo_config(),
             on_connect=traffic.on_connect,
             rng=random.Random(options.seed),
+            on_event=tracker.handle,
         ) as session:
-            tracker = Tracker(reporter, origin, session.generation)
             reporter.note(trio.current_time() - origin, f"session open: generation 1 on {url}")
             lab = Lab(proxy, server, session, tracker, reporter)
             traffic.session, traffic.lab = session, lab
@@ -180,6 +196,8 @@ async def _run_session(
             stats = session.statistics()
     except tether.TetherError as exc:
         error = exc
+    if tracker.error is not None:
+        raise tracker.error  # a bug of the demo's own, which the session only logged
     duration = trio.current_time() - origin
     return _summarize(duration, stats, tracker, ledger, traffic, steps, error)
 
@@ -194,7 +212,6 @@ async def _exercise(
 ) -> None:
     """Traffic and faults, then drain, close, and collect the last events."""
     async with trio.open_nursery() as outer:
-        outer.start_soon(lab.tracker.consume, session.events())
         outer.start_soon(lab.reporter.live, session, traffic.ledger, origin)
         async with trio.open_nursery() as work:
             work.start_soon(traffic.send_loop)
@@ -226,8 +243,7 @@ def _print_header(
         f"127.0.0.1:{proxy.port}; duration {options.duration:g} s, seed {options.seed}, "
         f"faults {options.faults!r}"
     )
-    plan_text = ", ".join(f"{step.name}@{step.at:.1f}s" for step in steps) or "no faults"
-    reporter.header(f"schedule: {plan_text}")
+    reporter.header(schedule_text(steps, options.duration))
     replay = "on (unacknowledged messages are replayed in on_connect)" if options.replay else "off"
     reporter.header(f"replay: {replay}")
 
@@ -235,7 +251,7 @@ def _print_header(
 def _summarize(
     duration: float,
     stats: tether.Statistics | None,
-    tracker: Tracker | None,
+    tracker: Tracker,
     ledger: Ledger,
     traffic: _Traffic,
     steps: Sequence[Step],
@@ -246,9 +262,9 @@ def _summarize(
         duration=duration,
         generations=stats.generation if stats else 0,
         downtime=stats.downtime if stats else 0.0,
-        reconnects=sum(tracker.causes.values()) if tracker else 0,
-        causes=dict(tracker.causes) if tracker else {},
-        backoffs=dict(tracker.backoffs) if tracker else {},
+        reconnects=sum(tracker.causes.values()),
+        causes=dict(tracker.causes),
+        backoffs=dict(tracker.backoffs),
         faults=[step.name for step in steps],
         sent=ledger.submitted,
         echoed=len(ledger.echoed),
@@ -266,7 +282,8 @@ def run(options: DemoOptions) -> int:
     """Run the demo in a fresh Trio run; print events and the summary. Returns the exit
     status: 0, or 1 if a message was lost or the session failed, 130 after Ctrl-C (the
     session is cancelled: it still sends its Close frame)."""
-    reporter = make_reporter(options.view, span=options.duration + 2 * SETTLE_SECONDS)
+    span = end_of(demo_plan(options), options.duration) + SETTLE_SECONDS
+    reporter = make_reporter(options.view, span=span)
     try:
         summary = run_until_interrupted(lambda: run_demo(options, reporter))
         if summary is None:

@@ -1,7 +1,14 @@
 """The fault scenario of ``tether demo``: what each fault does to the proxy or the
-server (``fault_*``, acting on a :class:`Lab`), the named :data:`SCHEDULES`, how a
-schedule is spread over the run (:func:`plan`) and played (:func:`run_schedule`), one
-fault at a time, each after the session recovered from the last.
+server (``fault_*``, acting on a :class:`Lab`) and how long the session may take, at
+worst, to recover from it (:class:`Fault`), the named :data:`SCHEDULES`, how a schedule
+is spread over the run (:func:`plan`) and played (:func:`run_schedule`), one fault at a
+time, each after the session recovered from the last.
+
+The header's ``schedule:`` is the plan, and the faults fire at its times (within
+:data:`FIRE_TOLERANCE`): :func:`plan` leaves after each fault its worst-case recovery
+(:meth:`Fault.recovery`: detection, every backoff delay at ``Backoff.maximum``,
+``Retry-After``; plus :data:`RECOVERY_MARGIN`) and :data:`SETTLE_SECONDS` of traffic,
+so the next fault always finds the session open. A short ``--duration`` is stretched.
 """
 
 from __future__ import annotations
@@ -20,15 +27,20 @@ from .report import Reporter
 from .tracker import Tracker
 
 __all__ = [
+    "FIRE_TOLERANCE",
     "OUTAGE_SECONDS",
+    "RECOVERY_MARGIN",
     "RECOVERY_TIMEOUT",
     "SCHEDULES",
     "SETTLE_SECONDS",
+    "Fault",
     "FaultFn",
     "Lab",
     "Step",
+    "end_of",
     "plan",
     "run_schedule",
+    "schedule_text",
 ]
 
 #: Seconds a fault may take before the session must be open again (else a warning).
@@ -38,6 +50,12 @@ OUTAGE_SECONDS = 1.5
 #: Seconds of traffic, at least, between a reconnect and the next fault, and after the
 #: last fault before the demo stops sending.
 SETTLE_SECONDS = 0.5
+#: Seconds a recovery may take beyond its worst case of timers and delays (loopback
+#: connects and handshakes, the replay in ``on_connect``, a busy machine).
+RECOVERY_MARGIN = 0.3
+#: Seconds after its planned time within which a fault fires (the header says so);
+#: later, a warning note says how late.
+FIRE_TOLERANCE = 0.2
 
 
 @attrs.define
@@ -117,16 +135,61 @@ async def fault_outage(lab: Lab) -> None:
     lab.fault(f"outage: proxy listening again on port {lab.proxy.port}")
 
 
+def _longest_delay(config: tether.Config, retry_after: float | None = None) -> float:
+    """The longest delay before one connect attempt (seconds): the backoff's cap (the
+    upper bound of every jittered draw), or the server's ``Retry-After`` as the session
+    honours it (at most ``Backoff.retry_after_max``) when that is longer."""
+    backoff = config.backoff
+    asked = 0.0 if retry_after is None else min(retry_after, backoff.retry_after_max)
+    return max(backoff.maximum, asked)
+
+
+def _lost_recovery(config: tether.Config) -> float:
+    # The reset or Close is seen at once; one backoff delay, then an attempt connects.
+    return _longest_delay(config)
+
+
+def _stall_recovery(config: tether.Config) -> float:
+    # The next ping within ping_interval, no pong within ping_timeout; then one delay.
+    pings = (config.ping_interval or 0.0) + (config.ping_timeout or 0.0)
+    return pings + _longest_delay(config)
+
+
+def _restart_recovery(config: tether.Config) -> float:
+    # One delay after the 1001, the 503 rejection, one delay of at least Retry-After.
+    return _longest_delay(config) + _longest_delay(config, RETRY_AFTER_SECONDS)
+
+
+def _outage_recovery(config: tether.Config) -> float:
+    # Refused until the proxy is back; then the delay already begun ends, at the latest.
+    return OUTAGE_SECONDS + _longest_delay(config)
+
+
+@attrs.frozen
+class Fault:
+    """A fault of a schedule: ``inject`` does it; ``worst_recovery(config)`` is the
+    longest the session (with ``config``) may take, in timers and backoff delays, from
+    the moment it is injected until a new generation is open."""
+
+    inject: FaultFn
+    worst_recovery: Callable[[tether.Config], float]
+
+    def recovery(self, config: tether.Config) -> float:
+        """Seconds to leave after this fault before the next: its worst-case recovery
+        plus :data:`RECOVERY_MARGIN`."""
+        return self.worst_recovery(config) + RECOVERY_MARGIN
+
+
 #: Named fault schedules (``--faults``): the faults each runs, each once. ``default``
 #: causes five reconnects of three causes (transport error, peer close, ping timeout),
 #: a 503 with ``Retry-After`` and a burst of refused connects.
-SCHEDULES: Mapping[str, Mapping[str, FaultFn]] = {
+SCHEDULES: Mapping[str, Mapping[str, Fault]] = {
     "default": {
-        "drop": fault_drop,
-        "going-away": fault_going_away,
-        "stall": fault_stall,
-        "restart-503": fault_restart_503,
-        "outage": fault_outage,
+        "drop": Fault(fault_drop, _lost_recovery),
+        "going-away": Fault(fault_going_away, _lost_recovery),
+        "stall": Fault(fault_stall, _stall_recovery),
+        "restart-503": Fault(fault_restart_503, _restart_recovery),
+        "outage": Fault(fault_outage, _outage_recovery),
     },
     "none": {},
 }
@@ -134,34 +197,75 @@ SCHEDULES: Mapping[str, Mapping[str, FaultFn]] = {
 
 @attrs.frozen
 class Step:
-    """One fault of a schedule, due ``at`` seconds after the start."""
+    """One fault of a schedule, due ``at`` seconds after the start; ``recovery``: the
+    seconds :func:`plan` left for the session to recover from it (:meth:`Fault.recovery`)."""
 
     at: float
     name: str
     inject: FaultFn
+    recovery: float = 0.0
 
 
-def plan(schedule: Mapping[str, FaultFn], duration: float, seed: int) -> list[Step]:
+def plan(
+    schedule: Mapping[str, Fault], duration: float, seed: int, *, config: tether.Config
+) -> list[Step]:
     """Spread the faults of ``schedule`` over ``duration`` seconds, in a seeded order,
-    evenly spaced with a seeded jitter of up to a fifth of the spacing."""
+    evenly spaced with a seeded jitter of up to a fifth of the spacing, but each at
+    least the recovery of the one before (:meth:`Fault.recovery` with ``config``) plus
+    :data:`SETTLE_SECONDS` after it: the times are when the faults will fire, however
+    short ``duration`` is."""
     rng = random.Random(seed)
     names = list(schedule)
     rng.shuffle(names)
     spacing = duration / (len(names) + 1)
-    steps = []
+    steps: list[Step] = []
     for index, name in enumerate(names, start=1):
         jitter = rng.uniform(-0.2, 0.2) * spacing
-        steps.append(Step(at=index * spacing + jitter, name=name, inject=schedule[name]))
+        at = index * spacing + jitter
+        if steps:
+            at = max(at, steps[-1].at + steps[-1].recovery + SETTLE_SECONDS)
+        fault = schedule[name]
+        steps.append(Step(at=at, name=name, inject=fault.inject, recovery=fault.recovery(config)))
     return steps
+
+
+def end_of(steps: Sequence[Step], duration: float) -> float:
+    """Seconds after the start when the planned run stops sending, at the latest: the
+    end of ``duration``, or the last fault's recovery and :data:`SETTLE_SECONDS`."""
+    if not steps:
+        return duration
+    return max(duration, steps[-1].at + steps[-1].recovery + SETTLE_SECONDS)
+
+
+def schedule_text(steps: Sequence[Step], duration: float) -> str:
+    """The header's ``schedule:`` line: each fault at its time, and how exact that is."""
+    if not steps:
+        return "schedule: no faults"
+    times = ", ".join(f"{step.name}@{step.at:.2f}s" for step in steps)
+    text = f"schedule: {times} (each fires within {FIRE_TOLERANCE:g} s"
+    last = end_of(steps, duration)
+    if last > duration:
+        text += f"; the faults' worst-case recoveries stretch the run to {last:.1f} s at most"
+    return text + ")"
 
 
 async def run_schedule(lab: Lab, steps: Sequence[Step], origin: float) -> None:
     """Inject each fault at its time, then wait until the session has reconnected. A
-    fault due while the last one is still being recovered from waits for the reconnect
-    and ``SETTLE_SECONDS`` of traffic."""
+    fault due while the last one is still being recovered from (its recovery took
+    longer than :func:`plan` allowed) waits for the reconnect and ``SETTLE_SECONDS`` of
+    traffic, and a warning note says it fired late."""
     not_before = origin
+    previous: Step | None = None
     for step in steps:
         await trio.sleep_until(max(origin + step.at, not_before))
+        late = trio.current_time() - (origin + step.at)
+        if late > FIRE_TOLERANCE and previous is not None:
+            lab.note(
+                f"WARNING: {step.name} fires {late:.2f} s late: recovering from "
+                f"{previous.name} took longer than the {previous.recovery:.1f} s planned"
+            )
+        elif late > FIRE_TOLERANCE:
+            lab.note(f"WARNING: {step.name} fires {late:.2f} s late")
         generation = lab.session.generation
         await step.inject(lab)
         with trio.move_on_after(RECOVERY_TIMEOUT) as scope:
@@ -169,3 +273,4 @@ async def run_schedule(lab: Lab, steps: Sequence[Step], origin: float) -> None:
         if scope.cancelled_caught:
             lab.note(f"WARNING: not reconnected {RECOVERY_TIMEOUT} s after {step.name}")
         not_before = trio.current_time() + SETTLE_SECONDS
+        previous = step
