@@ -35,6 +35,7 @@ TEXT = {"", "text"}
 EXAMPLES = "tests/test_docs_examples.py"
 MIGRATING = "tests/test_docs_migrating.py"
 COOKBOOK = "tests/test_docs_cookbook.py"
+DELIVERY = "tests/test_docs_delivery.py"
 README = "tests/test_readme.py"
 
 #: ``(page, key)`` of each block that is run: the tests that run it.
@@ -112,6 +113,12 @@ RUN: dict[tuple[str, str], list[str]] = {
         for library in ("websockets", "trio-websocket", "tether")
     },
     ("docs/migrating.md", "ping: tether"): [f"{MIGRATING}::test_ping_prints_the_round_trip"],
+    ("docs/delivery.md", "Delivery: nothing lost end to end"): [
+        f"{DELIVERY}::test_the_program_sends_requests_and_reads_each_message_once"
+    ],
+    ("docs/delivery.md", "Writing a dialect"): [
+        f"{DELIVERY}::test_the_slack_dialect_acknowledges_each_envelope"
+    ],
     ("docs/cookbook.md", "market_bot.py"): [
         f"{COOKBOOK}::test_the_cookbook_test_suite_passes",
         f"{COOKBOOK}::test_the_cookbook_test_suite_catches_broken_bots",
