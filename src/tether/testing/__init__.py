@@ -9,6 +9,9 @@ injection, seeded fault plans, and a loopback chaos proxy.
   ``FaultPlan.random(seed, ...)`` builds a repeatable one; ``server.run_plan(plan)``
   executes it.
 * :class:`ChaosProxy` puts the same faults between real loopback sockets.
+* :func:`serve_websocket` serves trio-websocket handlers on 127.0.0.1, answering pings
+  only while a connection is open (trio-websocket's own server crashes when a client's
+  Ping crosses its Close frame).
 * :class:`JsonDialectServer` is the server side of the generic JSON dialect
   (:func:`tether.delivery.json_dialect`): acknowledgements, numbered messages, resume.
 """
@@ -30,6 +33,7 @@ from ._json_dialect import JsonDialectServer
 from ._memory_server import MemoryServer, memory_server
 from ._proxy import ChaosProxy, ProxyStats
 from ._server_connection import ConnectionRecord, ServerConnection
+from ._ws_server import serve_websocket
 
 __all__ = [
     "ChaosProxy",
@@ -51,4 +55,5 @@ __all__ = [
     "Stall",
     "echo",
     "memory_server",
+    "serve_websocket",
 ]

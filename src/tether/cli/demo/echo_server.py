@@ -1,4 +1,6 @@
-"""The embedded WebSocket echo server of ``tether demo`` (trio-websocket, 127.0.0.1):
+"""The embedded WebSocket echo server of ``tether demo`` (trio-websocket through
+``tether.testing.serve_websocket``, which answers pings only while a connection is
+open, 127.0.0.1):
 :class:`EchoServer` echoes every message in order and, on command, closes its
 connections with a code or rejects the next handshakes with 503 and ``Retry-After``.
 """
@@ -6,7 +8,9 @@ connections with a code or rejects the next handshakes with 503 and ``Retry-Afte
 from __future__ import annotations
 
 import trio
-from trio_websocket import ConnectionClosed, WebSocketConnection, WebSocketRequest, serve_websocket
+from trio_websocket import ConnectionClosed, WebSocketConnection, WebSocketRequest
+
+from ...testing import serve_websocket
 
 __all__ = ["REJECT_STATUS", "RETRY_AFTER_SECONDS", "EchoServer"]
 
@@ -34,8 +38,7 @@ class EchoServer:
     async def serve(self, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
         """Serve until cancelled; ``nursery.start(server.serve)`` returns the port."""
         async with trio.open_nursery() as nursery:
-            server = await nursery.start(serve_websocket, self._handle, "127.0.0.1", 0, None)
-            self.port = server.port
+            self.port = await nursery.start(serve_websocket, self._handle)
             task_status.started(self.port)
 
     def close_all(self, code: int = 1001, reason: str = "going away") -> int:
