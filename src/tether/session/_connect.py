@@ -312,11 +312,11 @@ async def connect(
                     yield session
                 except BaseException as exc:
                     raised = exc
-                    if isinstance(exc, KeyboardInterrupt):
+                    if _holds(exc, KeyboardInterrupt):
                         # Ctrl-C: the user is leaving, like a cancellation.
                         closer.request_close(GOING_AWAY, "going away", flush=False)
                         closer.force()
-                    elif not isinstance(exc, trio.Cancelled):
+                    elif not _only(exc, trio.Cancelled):
                         # An error in the body: tell the peer, do not flush.
                         closer.request_close(INTERNAL_ERROR, "client error", flush=False)
                         closer.force()
@@ -330,3 +330,19 @@ async def connect(
     if lifecycle.terminal is not None and not lifecycle.terminal_seen:
         lifecycle.terminal_seen = True
         raise lifecycle.terminal
+
+
+def _holds(error: BaseException, kind: type[BaseException]) -> bool:
+    """``error`` is a ``kind``, or an exception group (from a nursery in the body) with
+    one among its leaves."""
+    if isinstance(error, BaseExceptionGroup):
+        return error.subgroup(kind) is not None
+    return isinstance(error, kind)
+
+
+def _only(error: BaseException, kind: type[BaseException]) -> bool:
+    """``error`` is a ``kind``, or an exception group whose leaves all are: a nursery in
+    the body cancelled from outside raises its children's ``Cancelled`` as a group."""
+    if isinstance(error, BaseExceptionGroup):
+        return error.split(kind)[1] is None
+    return isinstance(error, kind)
