@@ -195,4 +195,4 @@ async def test_ping_prints_the_round_trip() -> None:
         made = await snippet("ping: tether", url=url, print=printed)()
     (line,) = printed
     assert re.fullmatch(r"round trip \d+\.\d ms on generation 1", line), line
-    assert 0 < made["rtt"] < 5 and len(made["connections"]) == 1
+    assert 0 < made["rtt"] < 5

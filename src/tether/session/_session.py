@@ -13,6 +13,7 @@ from typing import Any
 import trio
 
 from ..config import Config
+from ..connection import ConnectionClosed, lost_error
 from ..events import Event
 from ..exceptions import ConfigError, ReconnectFailed, SessionClosed
 from ..policy import check_close, check_close_code
@@ -161,6 +162,30 @@ class Session:
         if self._closer.request is not None or self._lifecycle.finished:
             raise SessionClosed("the session is closed")
         self._supervisor.supersede(reason or "reconnect() called", code)
+
+    async def ping(self) -> float:
+        """Send a Ping (RFC 6455 section 5.5.2) on the open connection and wait for its
+        Pong; returns the round trip in seconds on Trio's clock (also recorded as
+        ``statistics().last_rtt``). While no connection is open it first waits for one,
+        like :meth:`wait_connected`. Not bounded by itself: wrap it in
+        ``trio.move_on_after``.
+
+        Raises :class:`tether.ConnectionLostError` if that connection ends before the
+        Pong (the session reconnects as usual; ping again), :class:`tether.SessionClosed`
+        (or ``ReconnectFailed``) if the session ends or starts closing first.
+        Cancellation: safe; a Pong that comes later is taken by the reader as usual."""
+        await self.wait_connected()
+        generation = self._machinery.slot.active
+        assert generation is not None and generation.ws is not None  # OPEN: it is open
+        ws = generation.ws
+        start = trio.current_time()
+        try:
+            await ws.ping()
+        except ConnectionClosed:
+            raise lost_error(ws) from None
+        round_trip = trio.current_time() - start
+        self._machinery.counters.last_rtt = round_trip
+        return round_trip
 
     async def wait_connected(self) -> None:
         """Wait until a generation is open (returns at once if one is), with no timeout
