@@ -176,7 +176,8 @@ class Session:
         Cancellation: safe; a Pong that comes later is taken by the reader as usual."""
         await self.wait_connected()
         generation = self._machinery.slot.active
-        assert generation is not None and generation.ws is not None  # OPEN: it is open
+        assert generation is not None  # OPEN: a generation is open
+        assert generation.ws is not None
         ws = generation.ws
         start = trio.current_time()
         try:
