@@ -146,6 +146,24 @@ async def test_bad_arguments_exit_2(args: list[str], message: str) -> None:
     assert message in result.stderr.decode()
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--wait", "soon"], "argument --wait: not a number of seconds: 'soon'"),
+        (["--wait", "-1"], "argument --wait: must be >= 0 seconds: '-1'"),
+        (["--wait", "inf"], "argument --wait: must be >= 0 seconds: 'inf'"),
+        (["--max-attempts", "many"], "argument --max-attempts: not an integer: 'many'"),
+    ],
+)
+def test_bad_numbers_exit_2_in_process(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["connect", "ws://127.0.0.1:1/", *args])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
 async def test_a_bad_config_file_exits_2_naming_the_key(tmp_path: Path) -> None:
     path = tmp_path / "bot.toml"
     path.write_text('ping_interval = 5\n[backoff]\ninitial = "fast"\n')
