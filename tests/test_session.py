@@ -79,6 +79,35 @@ async def test_overflow_drop_oldest_reports_every_eviction(
         assert received(server) == ["m3", "m4", "m5"]
 
 
+async def test_overflow_drop_oldest_by_an_awaited_send_reports_it_too(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    config = attrs.evolve(QUIET, send_buffer=2, overflow=Overflow.DROP_OLDEST)
+    log = EventLog()
+    async with memory_server(silent) as server:
+        async with tether.connect(
+            URL, config=config, opener=server.opener, on_event=log
+        ) as session:
+            server.go_down()
+            await trio.sleep(0.5)
+            session.send_nowait("m1")
+            session.send_nowait("m2")
+            assert log.of(events.MessagesDropped) == []
+
+            async def restore() -> None:
+                await trio.sleep(10)
+                server.come_back()
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(restore)
+                await session.send("m3")  # evicts m1, then waits for its own write
+                assert trio.current_time() >= 10.5
+            [dropped] = log.of(events.MessagesDropped)
+            assert (dropped.count, dropped.generation, dropped.at) == (1, 1, 0.5)
+            assert session.statistics().messages_dropped == 1
+        assert received(server) == ["m2", "m3"]
+
+
 async def test_overflow_block_waits_for_room(autojump_clock: trio.abc.Clock) -> None:
     config = attrs.evolve(QUIET, send_buffer=1)
     async with (

@@ -100,3 +100,64 @@ async def test_a_send_whose_direct_write_failed_goes_back_ahead_of_later_sends(
     assert sorted(returned) == [(1, "first"), (1, "second")]
     lost = log.of(events.ConnectionLost)
     assert [(e.generation, e.reason) for e in lost] == [(1, LostReason.TRANSPORT_ERROR)]
+
+
+async def test_a_batch_whose_write_failed_is_written_again_next_generation(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    streams: list[ScriptedStream] = []
+    log = EventLog()
+    async with (
+        memory_server(silent) as server,
+        tether.connect(
+            URL, config=CONFIG, opener=scripted_opener(server, streams), on_event=log
+        ) as session,
+    ):
+        streams[0].break_writes()
+        for message in ("m1", "m2", "m3"):
+            session.send_nowait(message)  # one batch for the writer task
+        await trio.testing.wait_all_tasks_blocked()
+        assert streams[0].held == 1
+        streams[0].release()  # the batch's write fails: nothing of it went out
+        await server.wait_connections(2)
+        await trio.testing.wait_all_tasks_blocked()
+        assert session.statistics().messages_sent == 3
+        first, second = server.connections
+        assert first.messages == []
+        assert second.messages == ["m1", "m2", "m3"]
+    [lost] = log.of(events.ConnectionLost)
+    assert (lost.generation, lost.reason) == (1, LostReason.TRANSPORT_ERROR)
+    assert "reset by the test" in lost.detail
+
+
+async def test_a_direct_send_cancelled_mid_write_ends_the_connection(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    """A partial frame cannot be taken back: the generation ends (its stream aborted,
+    no Close frame after the garbage), the session reconnects, and the cancelled
+    message is not written again (the Trio meaning of a cancelled send, for the part
+    that can still be kept)."""
+    streams: list[ScriptedStream] = []
+    log = EventLog()
+    async with (
+        memory_server(silent) as server,
+        tether.connect(
+            URL, config=CONFIG, opener=scripted_opener(server, streams), on_event=log
+        ) as session,
+    ):
+        streams[0].cut_writes()
+        with trio.move_on_after(2) as scope:
+            await session.send("cut off")  # the direct path: nothing queued
+        assert scope.cancelled_caught and streams[0].held == 1
+        await server.wait_connections(2)
+        await session.send("after")
+        await trio.testing.wait_all_tasks_blocked()
+        first, second = server.connections
+        assert first.close_code == 1006 and first.messages == []
+        assert second.messages == ["after"]
+    [lost] = log.of(events.ConnectionLost)
+    assert (lost.generation, lost.reason) == (1, LostReason.TRANSPORT_ERROR)
+    assert lost.detail == "a send() was cancelled mid-write"
+    # Lost at 2 s, open for less than stable_after (5 s): the outage goes on, attempt 2
+    # waits 1 s.
+    assert trio.current_time() == 3
