@@ -161,3 +161,36 @@ async def test_a_direct_send_cancelled_mid_write_ends_the_connection(
     # Lost at 2 s, open for less than stable_after (5 s): the outage goes on, attempt 2
     # waits 1 s.
     assert trio.current_time() == 3
+
+
+async def test_a_direct_write_that_fails_after_the_session_closed_raises_session_closed(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    """The write was under way when ``aclose()`` gave up waiting for it (the Close frame
+    waits for its turn behind it, ``close_timeout``); when it fails, there is no next
+    generation to put the message back for: ``send()`` raises ``SessionClosed``."""
+    streams: list[ScriptedStream] = []
+    outcome: list[BaseException] = []
+
+    async def send(session: tether.Session) -> None:
+        try:
+            await session.send("stuck")
+        except tether.SessionClosed as error:
+            outcome.append(error)
+
+    async with (
+        memory_server(silent) as server,
+        tether.connect(URL, config=CONFIG, opener=scripted_opener(server, streams)) as session,
+    ):
+        streams[0].break_writes()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(send, session)  # the direct path
+            await trio.testing.wait_all_tasks_blocked()
+            await session.aclose()
+            # close_timeout (5 s) for the handshake, then 1 s for the Close frame alone.
+            assert trio.current_time() == 6
+            assert outcome == []
+            streams[0].release()
+    [error] = outcome
+    assert type(error) is tether.SessionClosed
+    assert server.connections[0].messages == []
