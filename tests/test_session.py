@@ -626,3 +626,21 @@ async def test_a_handle_ping_waiting_when_the_link_drops_raises(
         [error] = outcome
         assert isinstance(error, tether.ConnectionLostError)
         assert (error.reason, error.code) == (LostReason.TRANSPORT_ERROR, 1006)
+
+
+async def test_the_handle_receives_only_during_on_connect(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    handles: list[tether.Connection] = []
+
+    async def on_connect(connection: tether.Connection) -> None:
+        handles.append(connection)
+
+    async with (
+        memory_server() as server,
+        tether.connect(URL, config=QUIET, opener=server.opener, on_connect=on_connect) as session,
+    ):
+        await session.send("to the session")
+        with pytest.raises(RuntimeError, match=r"^Connection\.receive\(\) is for on_connect only"):
+            await handles[0].receive()
+        assert await session.receive() == "to the session"  # not taken by the handle
