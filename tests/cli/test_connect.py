@@ -15,6 +15,7 @@ import pytest
 import trio
 
 from tether import cli
+from tether.cli.connect import runner as connect_runner
 
 from .support import TETHER, TIMEOUT, Cli, WsServer, run_tether, tether_env
 
@@ -355,6 +356,20 @@ def test_every_subcommand_has_help_with_an_example(
     out = capsys.readouterr().out
     assert "example" in out
     assert f"tether {command} " in out
+
+
+def test_ctrl_c_outside_the_trio_run_exits_130(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before the run has its Ctrl-C handler (imports, reading --config) or after it:
+    130, the same status, and no traceback."""
+
+    def interrupted(args: object) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(connect_runner, "run_from_args", interrupted)
+    assert cli.main(["connect", "ws://127.0.0.1:1/"]) == 130
+    assert capsys.readouterr() == ("", "")
 
 
 def test_top_level_help_documents_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:

@@ -552,3 +552,19 @@ async def test_run_plan_returns_at_plan_end_and_undoes_on_cancel(autojump_clock:
         assert await conn.get_message() == "x"
         assert trio.current_time() == 7
         await conn.aclose()
+
+
+async def test_the_handler_sees_the_handshake_headers(autojump_clock: MockClock) -> None:
+    seen: list[dict[str, str]] = []
+
+    async def handler(conn: ServerConnection) -> None:
+        seen.append(conn.headers)
+        await conn.send_message("seen")
+
+    async with trio.open_nursery() as nursery, memory_server(handler) as server:
+        conn = await connect(nursery, server, headers=[(b"X-App", b"probe/1")])
+        assert await conn.get_message() == "seen"
+        await conn.aclose()
+    [headers] = seen
+    assert headers["x-app"] == "probe/1"
+    assert headers is server.connections[0].headers  # the record's own
