@@ -194,3 +194,33 @@ async def test_a_direct_write_that_fails_after_the_session_closed_raises_session
     [error] = outcome
     assert type(error) is tether.SessionClosed
     assert server.connections[0].messages == []
+
+
+async def test_a_direct_send_cancelled_before_its_turn_writes_nothing_and_keeps_the_link(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    """A keepalive ping's write holds the connection's write turn; a send() waiting for
+    the turn is cancelled: nothing of it was written, so the connection goes on."""
+    streams: list[ScriptedStream] = []
+    log = EventLog()
+    config = Config(ping_interval=1, ping_timeout=10, backoff=Backoff(initial=1, jitter=False))
+    async with (
+        memory_server(silent) as server,
+        tether.connect(
+            URL, config=config, opener=scripted_opener(server, streams), on_event=log
+        ) as session,
+    ):
+        streams[0].hold_writes()
+        await trio.sleep(1.5)
+        assert streams[0].held == 1  # the ping at 1 s
+        with trio.move_on_after(1) as scope:
+            await session.send("never")  # the direct path: nothing queued
+        assert scope.cancelled_caught
+        streams[0].release()
+        await session.send("after")
+        await trio.testing.wait_all_tasks_blocked()
+        assert session.generation == 1
+        # The held ping, from 1 s to its write at 2.5 s and the pong right after.
+        assert session.statistics().last_rtt == 1.5
+    assert server.connections[0].messages == ["after"]
+    assert log.of(events.ConnectionLost) == []
