@@ -18,10 +18,17 @@ def _install_group(session: nox.Session, group: str) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Unit, regression (F1-F14) and loopback tests. Extra args go to pytest."""
+    """Unit, regression (F1-F14) and loopback tests under branch coverage, the Python
+    subprocesses they start (the CLI) included ([tool.coverage] in pyproject.toml); the
+    report fails below its fail_under. Extra args go to pytest, and a run of a part of
+    the suite (any args) reports its coverage without that floor."""
     session.install("-e", ".[cli]")
     _install_group(session, "test")
-    session.run("pytest", *session.posargs)
+    session.run("coverage", "erase")
+    session.run("coverage", "run", "-m", "pytest", *session.posargs)
+    session.run("coverage", "combine", "--quiet")
+    floor = ["--fail-under=0"] if session.posargs else []
+    session.run("coverage", "report", *floor)
 
 
 @nox.session

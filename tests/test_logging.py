@@ -101,6 +101,12 @@ def test_the_library_prints_nothing_unless_the_application_configures_logging() 
             "connection lost (generation 4): peer_closed, code 1001: going away",
         ),
         (
+            events.ConnectionLost(
+                generation=1, at=0, reason=LostReason.TRANSPORT_ERROR, code=None, detail=""
+            ),
+            "connection lost (generation 1): transport_error",
+        ),
+        (
             events.BackingOff(
                 generation=1,
                 at=0,

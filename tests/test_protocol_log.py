@@ -122,3 +122,39 @@ def test_the_scanner_finds_frames_split_across_pieces() -> None:
         (9, True, 0, 2, b"hi"),
         (1, False, 0, 3, b"abc"),
     ]
+
+
+def test_the_scanner_reads_64_bit_lengths_and_masks_cut_anywhere() -> None:
+    # A masked 70000-byte binary frame: 64-bit length (RFC 6455 section 5.2), its
+    # 14-byte header fed one byte at a time, then the rest at once.
+    mask = b"\x0f\x0f\x0f\x0f"
+    frame = bytes([0x82, 0x80 | 127]) + (70_000).to_bytes(8, "big") + mask
+    frame += bytes(b ^ 0x0F for b in b"abc" * 23_333 + b"a")
+    scanner = FrameScanner(keep=3)
+    for at in range(13):
+        assert scanner.feed(frame[at : at + 1]) == [], at  # no header before its end
+    # The header's last byte and two of the payload: what is there of it is kept.
+    assert scanner.feed(frame[13:16]) == [(2, True, 0, 70_000, b"ab")]
+    # The rest of the payload is skipped, then an empty Pong.
+    assert scanner.feed(frame[16:] + bytes([0x8A, 0])) == [(10, True, 0, 0, b"")]
+
+
+async def test_a_refused_handshake_logs_its_status_and_header_names(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def refuse(request: WebSocketRequest) -> None:
+        await request.reject(403, extra_headers=[(b"X-Why", b"s3cr3t-reason")], body=b"no")
+
+    caplog.set_level(logging.DEBUG, logger="tether.protocol")
+    config = Config(ping_interval=None, connect_timeout=5, max_attempts=1)
+    async with trio.open_nursery() as nursery:
+        listener = await nursery.start(serve_websocket, refuse, "127.0.0.1", 0, None)
+        with pytest.raises(tether.HandshakeRejected):
+            async with tether.connect(f"ws://127.0.0.1:{listener.port}/", config=config):
+                pass
+        nursery.cancel_scope.cancel()
+    [request, response] = _records(caplog, "tether.protocol")
+    assert request[2].startswith("> GET / HTTP/1.1; headers: Host,")
+    assert response[:2] == ("DEBUG", 1)
+    assert response[2].startswith("< HTTP/1.1 403; headers: ")
+    assert "x-why" in response[2].lower() and "s3cr3t" not in caplog.text

@@ -184,3 +184,18 @@ async def test_exit_closes_open_connections_and_body_errors_stay_unwrapped(
 def test_only_loopback_addresses(upstream: tuple[str, int], listen: tuple[str, int]) -> None:
     with pytest.raises(ValueError, match="loopback"):
         ChaosProxy(upstream=upstream, listen=listen)
+
+
+def test_ports_out_of_range_are_refused() -> None:
+    with pytest.raises(ValueError, match=r"^upstream: port 70000 is out of range 0-65535$"):
+        ChaosProxy(upstream=("127.0.0.1", 70000))
+    with pytest.raises(ValueError, match=r"^listen: port -1 is out of range 0-65535$"):
+        ChaosProxy(upstream=("127.0.0.1", 80), listen=("127.0.0.1", -1))
+
+
+async def test_a_proxy_is_entered_once(server_port: int) -> None:
+    proxy = ChaosProxy(upstream=("127.0.0.1", server_port))
+    async with proxy:
+        with pytest.raises(RuntimeError, match=r"^a ChaosProxy can be entered only once$"):
+            async with proxy:
+                pass

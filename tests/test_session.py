@@ -79,6 +79,35 @@ async def test_overflow_drop_oldest_reports_every_eviction(
         assert received(server) == ["m3", "m4", "m5"]
 
 
+async def test_overflow_drop_oldest_by_an_awaited_send_reports_it_too(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    config = attrs.evolve(QUIET, send_buffer=2, overflow=Overflow.DROP_OLDEST)
+    log = EventLog()
+    async with memory_server(silent) as server:
+        async with tether.connect(
+            URL, config=config, opener=server.opener, on_event=log
+        ) as session:
+            server.go_down()
+            await trio.sleep(0.5)
+            session.send_nowait("m1")
+            session.send_nowait("m2")
+            assert log.of(events.MessagesDropped) == []
+
+            async def restore() -> None:
+                await trio.sleep(10)
+                server.come_back()
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(restore)
+                await session.send("m3")  # evicts m1, then waits for its own write
+                assert trio.current_time() >= 10.5
+            [dropped] = log.of(events.MessagesDropped)
+            assert (dropped.count, dropped.generation, dropped.at) == (1, 1, 0.5)
+            assert session.statistics().messages_dropped == 1
+        assert received(server) == ["m2", "m3"]
+
+
 async def test_overflow_block_waits_for_room(autojump_clock: trio.abc.Clock) -> None:
     config = attrs.evolve(QUIET, send_buffer=1)
     async with (
@@ -531,3 +560,87 @@ async def test_a_ping_unanswered_when_the_link_drops_is_not_a_round_trip(
         lost = await log.wait_count(events.ConnectionLost, 1)
         assert lost.reason is LostReason.TRANSPORT_ERROR
         assert session.statistics().last_rtt == 0.0  # not 3.5
+
+
+# ---------------------------------------------------------------------------- the handle
+
+
+async def test_a_kept_handle_raises_connection_lost_once_its_connection_ended(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    """The ``on_connect`` handle, kept to ping from elsewhere (as ``tether connect``'s
+    ``/ping`` does): it pings while its connection is open, and ``ping()`` and
+    ``send()`` raise ``ConnectionLostError``, saying how it ended, once it has ended,
+    even with the session connected again."""
+    handles: list[tether.Connection] = []
+
+    async def on_connect(connection: tether.Connection) -> None:
+        handles.append(connection)
+
+    async with (
+        memory_server() as server,
+        tether.connect(URL, config=QUIET, opener=server.opener, on_connect=on_connect) as session,
+    ):
+        first = handles[0]
+        server.slow(0.5)
+        assert await first.ping() == 1.0  # 0.5 s each way, on the virtual clock
+        server.slow(None)
+        await server.close(4000, "moving")
+        await server.wait_connections(2)
+        await trio.sleep(0.1)
+        assert session.generation == 2 and len(handles) == 2
+        for action in (first.ping, lambda: first.send("late")):
+            with pytest.raises(tether.ConnectionLostError) as lost:
+                await action()
+            assert (lost.value.reason, lost.value.code) == (LostReason.PEER_CLOSED, 4000)
+        assert await handles[1].ping() == 0.0
+        assert received(server) == []  # "late" went nowhere
+
+
+async def test_a_handle_ping_waiting_when_the_link_drops_raises(
+    autojump_clock: trio.abc.Clock, nursery: trio.Nursery
+) -> None:
+    handles: list[tether.Connection] = []
+
+    async def on_connect(connection: tether.Connection) -> None:
+        handles.append(connection)
+
+    outcome: list[BaseException] = []
+
+    async def ping() -> None:
+        try:
+            await handles[0].ping()
+        except tether.ConnectionLostError as error:
+            outcome.append(error)
+
+    async with (
+        memory_server() as server,
+        tether.connect(URL, config=QUIET, opener=server.opener, on_connect=on_connect),
+    ):
+        server.stall()
+        nursery.start_soon(ping)
+        await trio.sleep(3)
+        assert outcome == []  # no pong, no answer: still waiting
+        server.drop()
+        await trio.testing.wait_all_tasks_blocked()
+        [error] = outcome
+        assert isinstance(error, tether.ConnectionLostError)
+        assert (error.reason, error.code) == (LostReason.TRANSPORT_ERROR, 1006)
+
+
+async def test_the_handle_receives_only_during_on_connect(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    handles: list[tether.Connection] = []
+
+    async def on_connect(connection: tether.Connection) -> None:
+        handles.append(connection)
+
+    async with (
+        memory_server() as server,
+        tether.connect(URL, config=QUIET, opener=server.opener, on_connect=on_connect) as session,
+    ):
+        await session.send("to the session")
+        with pytest.raises(RuntimeError, match=r"^Connection\.receive\(\) is for on_connect only"):
+            await handles[0].receive()
+        assert await session.receive() == "to the session"  # not taken by the handle

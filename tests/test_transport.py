@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import socket
 import ssl
+import struct
 
+import attrs
 import pytest
 import trio
 import trustme
@@ -81,6 +83,66 @@ async def test_untrusted_certificate_fails_at_once(nursery: trio.Nursery, ca: tr
             pytest.fail("must not enter")
     assert isinstance(raised.value.__cause__, ssl.SSLCertVerificationError)
     assert attempts == 1
+
+
+async def test_a_tls_version_mismatch_is_a_retried_connection_error(
+    nursery: trio.Nursery, ca: trustme.CA
+) -> None:
+    """The server speaks TLS, only not a version we allow: not "a plain server" (that
+    is IncompatibleServer) but a TLS handshake that failed, retried like any connection
+    error, its message naming the SSL error."""
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_context.minimum_version = ssl.TLSVersion.TLSv1_3
+    ca.issue_cert("127.0.0.1").configure_cert(server_context)
+
+    async def tls_handshake_only(stream: trio.SocketStream) -> None:
+        tls = trio.SSLStream(stream, server_context, server_side=True)
+        with contextlib.suppress(trio.BrokenResourceError):
+            await tls.do_handshake()  # fails: it sends the alert, then we close
+        await trio.aclose_forcefully(stream)
+
+    listeners = await nursery.start(trio.serve_tcp, tls_handshake_only, 0)
+    port = listeners[0].socket.getsockname()[1]
+    client_context = ssl.create_default_context()
+    client_context.maximum_version = ssl.TLSVersion.TLSv1_2
+    ca.configure_trust(client_context)
+    config = attrs.evolve(CONFIG, max_attempts=2)
+    backing_off: list[tether.events.BackingOff] = []
+
+    def record(event: tether.events.Event) -> None:
+        if isinstance(event, tether.events.BackingOff):
+            backing_off.append(event)
+
+    with trio.fail_after(10), pytest.raises(tether.ReconnectFailed) as raised:
+        async with tether.connect(
+            f"wss://127.0.0.1:{port}/",
+            config=config,
+            ssl_context=client_context,
+            on_event=record,
+        ):
+            pytest.fail("must not enter")
+    error = raised.value.__cause__
+    assert type(error) is ConnectionError
+    assert str(error).startswith("TLS handshake failed: [SSL: ")
+    assert isinstance(error.__cause__, ssl.SSLError)
+    assert len(backing_off) == 1  # retried (then the attempts ran out)
+
+
+async def test_a_reset_during_the_tls_handshake_is_retried(nursery: trio.Nursery) -> None:
+    async def reset_after_the_client_hello(stream: trio.SocketStream) -> None:
+        await stream.receive_some()
+        stream.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        await stream.aclose()  # SO_LINGER 0: a TCP RST
+
+    listeners = await nursery.start(trio.serve_tcp, reset_after_the_client_hello, 0)
+    port = listeners[0].socket.getsockname()[1]
+    config = attrs.evolve(CONFIG, max_attempts=2)
+    with trio.fail_after(10), pytest.raises(tether.ReconnectFailed) as raised:
+        async with tether.connect(f"wss://127.0.0.1:{port}/", config=config):
+            pytest.fail("must not enter")
+    assert "gave up reconnecting after 2 attempts" in str(raised.value)
+    error = raised.value.__cause__
+    assert isinstance(error, ConnectionResetError)
 
 
 # ------------------------------------------ issue 11 item 3: server_hostname= (SNI, cert)

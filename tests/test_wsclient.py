@@ -279,3 +279,26 @@ async def test_a_cancelled_ping_gives_the_waiting_one_back(nursery: trio.Nursery
     await server_end.send_all(bytes([0x8A, 4]) + first)  # the first is waiting again
     await trio.testing.wait_all_tasks_blocked()
     assert answered == ["first"]
+
+
+async def test_a_server_ping_is_answered_with_its_payload_until_our_close(
+    autojump_clock: trio.abc.Clock, nursery: trio.Nursery
+) -> None:
+    """RFC 6455 section 5.5.2: a Pong with the Ping's payload; section 5.5.1: nothing
+    after our Close frame, a Pong neither."""
+    client_end, server_end = trio.testing.memory_stream_pair()
+    connection = ClientConnection(client_end, max_message_size=1 << 20)
+    nursery.start_soon(connection.read)
+    server = wsproto_server()
+    await server_end.send_all(server.send(wsproto.events.Ping(payload=b"are you there")))
+    server.receive_data(await server_end.receive_some())
+    [pong] = server.events()
+    assert isinstance(pong, wsproto.events.Pong) and pong.payload == b"are you there"
+    await connection.start_close(1000, "")
+    server.receive_data(await server_end.receive_some())
+    assert [type(e) for e in server.events()] == [wsproto.events.CloseConnection]
+    await server_end.send_all(bytes([0x89, 2]) + b"hi")  # a Ping after our Close
+    with trio.move_on_after(10) as waited:
+        await server_end.receive_some()
+    assert waited.cancelled_caught  # no Pong came
+    assert connection.broken is None and connection.violation is None

@@ -217,12 +217,11 @@ def _join(path: str, key: str) -> str:
     return f"{path}.{key}"
 
 
-def _note_key(note: object) -> str:
+def _note_key(note: AttributeValidationNote | IterableValidationNote) -> str:
+    """The key an error note is about: a field's name, or a list index as ``[2]``."""
     if isinstance(note, AttributeValidationNote):
         return note.name
-    if isinstance(note, IterableValidationNote):
-        return f"[{note.index}]"
-    return ""
+    return f"[{note.index}]"
 
 
 class Structurer:

@@ -68,9 +68,6 @@ class Event:
     generation: int
     at: float
 
-    def __str__(self) -> str:
-        return repr(self)  # every concrete event says more
-
 
 @attrs.frozen(kw_only=True)
 class Connecting(Event):

@@ -2,8 +2,9 @@
 127.0.0.1 that records what it sees and can be restarted on the same port, and a
 ``python -m tether`` subprocess driven through pipes.
 
-Every wait is bounded (``trio.fail_after``); every subprocess is killed when the test's
-``nursery`` fixture is cancelled at the end of the test, pass or fail.
+Every wait is bounded (``trio.fail_after``); every subprocess is stopped (SIGTERM, then
+SIGKILL) when the test's ``nursery`` fixture is cancelled at the end of the test, pass or
+fail.
 """
 
 from __future__ import annotations
@@ -224,9 +225,16 @@ class Cli:
             await self.process.wait()
         finally:
             if self.process.returncode is None:
-                self.process.kill()
-                with trio.CancelScope(shield=True), trio.move_on_after(5):
-                    await self.process.wait()
+                # SIGTERM first: under coverage (pyproject.toml, sigterm = true) the
+                # process writes its data before it dies.
+                self.process.terminate()
+                with trio.CancelScope(shield=True):
+                    with trio.move_on_after(5):
+                        await self.process.wait()
+                    if self.process.returncode is None:
+                        self.process.kill()
+                        with trio.move_on_after(5):
+                            await self.process.wait()
 
 
 async def run_tether(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:

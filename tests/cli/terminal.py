@@ -112,9 +112,14 @@ class Terminal:
 
     def close(self) -> None:
         if self.process is not None and self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+            # SIGTERM first: under coverage (pyproject.toml, sigterm = true) the process
+            # writes its data before it dies.
+            for stop in (signal.SIGTERM, signal.SIGKILL):
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.process.pid, stop)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self.process.wait(timeout=5)
+                    break
         if self._master >= 0:
             os.close(self._master)
             self._master = -1

@@ -3,6 +3,7 @@ name the key path, and the ``[connect]`` table of ``tether connect --config``.""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -288,3 +289,45 @@ def test_connect_headers_errors_name_the_header_never_its_value(
     assert SECRET not in repr(info.value)
     for chained in (info.value.__cause__, info.value.__context__):
         assert SECRET not in str(chained) and SECRET not in repr(chained)
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (b"[connect]\nurl = \n", r"invalid TOML: .*\(at line 2, column 7\)"),
+        (b'[connect]\nurl = "ws://\xff/"\n', "cannot read: 'utf-8' codec can't decode byte 0xff"),
+        (b"connect = 3\n", "connect: expected a table, got 3"),
+        (b"[connect]\nurl = 3\n", "connect.url: expected a string or a list of strings, got 3"),
+        (
+            b"[connect]\nsubprotocols = { v1 = true }\n",
+            r"connect\.subprotocols: expected a string or a list of strings, got \{'v1': True\}",
+        ),
+        (b'[connect]\nheaders = "A: 1"\n', "connect.headers: expected a table of strings, got str"),
+    ],
+)
+def test_connect_file_errors(tmp_path: Path, content: bytes, problem: str) -> None:
+    path = tmp_path / "bot.toml"
+    path.write_bytes(content)
+    with pytest.raises(ConfigError) as info:
+        read_connect_file(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: ")
+    assert re.search(problem, message), message
+    assert "\n" not in message
+
+
+def test_connect_file_that_cannot_be_read(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r": cannot read: No such file or directory$"):
+        read_connect_file(tmp_path / "missing.toml")
+    with pytest.raises(ConfigError, match=r": cannot read: Is a directory$"):
+        read_connect_file(tmp_path)
+
+
+def test_connect_file_long_values_are_shortened(tmp_path: Path) -> None:
+    path = tmp_path / "bot.toml"
+    path.write_text(f"[connect]\nurl = {{ a = '{'x' * 200}' }}\n")
+    with pytest.raises(ConfigError) as info:
+        read_connect_file(path)
+    shown = str(info.value).split("got ", 1)[1]
+    assert shown.startswith("{'a': 'xxx") and shown.endswith("...")
+    assert len(shown) == 40  # _MAX_VALUE_REPR

@@ -4,17 +4,20 @@ real time at most (interpreter start, plus ``--wait 0.5`` where echoes are await
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import signal
+import subprocess
 from pathlib import Path
 
 import pytest
 import trio
 
 from tether import cli
+from tether.cli.connect import runner as connect_runner
 
-from .support import Cli, WsServer, run_tether
+from .support import TETHER, TIMEOUT, Cli, WsServer, run_tether, tether_env
 
 pytestmark = pytest.mark.loopback
 
@@ -104,6 +107,71 @@ async def test_binary_base64_lines(server: WsServer) -> None:
     assert result.stdout.decode().splitlines() == ["aGVsbG8="]
 
 
+async def test_commands_over_a_pipe_with_commands_and_sent_as_is_without(
+    nursery: trio.Nursery, server: WsServer
+) -> None:
+    tether = await Cli.start(nursery, "connect", server.url, "--commands")
+    await tether.send_line("/stats")
+    # No terminal: the results are status lines on stderr; stdout has the echo alone.
+    await tether.wait_stderr(r"tether: generation: 1\n")
+    await tether.send_line("//escaped")
+    await tether.wait_stdout_lines(1)
+    await tether.send_line("/close 4000 piped")
+    assert await tether.wait() == 0
+    assert tether.stdout == "/escaped\n"
+    await server.wait_for(lambda s: bool(s.close_codes))
+    assert (server.received, server.close_codes) == (["/escaped"], [4000])
+
+    result = await run_tether("connect", server.url, "--no-commands", "-q", stdin=b"/stats\n")
+    assert result.returncode == 0, result.stderr.decode()
+    assert result.stderr == b""
+    await server.wait_for(lambda s: len(s.close_codes) == 2)
+    assert server.received == ["/escaped", "/stats"]  # the default on a pipe too
+
+
+async def test_a_reader_of_stdout_that_goes_away_ends_the_run_quietly(
+    nursery: trio.Nursery, server: WsServer
+) -> None:
+    """``tether connect URL | head -1``: once stdout's reader has gone, the next write
+    fails (EPIPE); the run stops reading, closes the session and exits 0, with no
+    traceback from the failed write or the interpreter's last flush."""
+    process = await trio.lowlevel.open_process(
+        [*TETHER, "connect", server.url, "-q"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=tether_env(),
+    )
+    assert process.stdin is not None and process.stdout is not None
+    assert process.stderr is not None
+    try:
+        with trio.fail_after(TIMEOUT):
+            await process.stdin.send_all(b"first\n")
+            assert await process.stdout.receive_some() == b"first\n"
+            await process.stdout.aclose()  # as head -1 does once it has its line
+            await process.stdin.send_all(b"second\n")
+            await server.wait_for(lambda s: bool(s.close_codes))
+            stderr = b""
+            while chunk := await process.stderr.receive_some():
+                stderr += chunk
+            assert await process.wait() == 0
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+    assert stderr == b""
+    assert server.received == ["first", "second"]
+    assert server.close_codes == [1000]
+
+
+async def test_eof_timeout_off_leaves_the_end_to_the_retry_policy() -> None:
+    url = f"ws://127.0.0.1:{closed_port()}/"
+    result = await run_tether("connect", url, "--eof-timeout", "off", "--max-attempts", "2")
+    assert result.returncode == 1
+    status = result.stderr.decode()
+    assert "attempt 2" in status and "gave up: ConnectionRefusedError" in status
+    assert "--eof-timeout" not in status
+
+
 async def test_rejected_handshake_exits_3(server: WsServer) -> None:
     result = await run_tether("connect", server.url + "reject", stdin=b"never sent\n")
     assert result.returncode == 3
@@ -144,6 +212,24 @@ async def test_bad_arguments_exit_2(args: list[str], message: str) -> None:
     result = await run_tether("connect", *args)
     assert result.returncode == 2
     assert message in result.stderr.decode()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--wait", "soon"], "argument --wait: not a number of seconds: 'soon'"),
+        (["--wait", "-1"], "argument --wait: must be >= 0 seconds: '-1'"),
+        (["--wait", "inf"], "argument --wait: must be >= 0 seconds: 'inf'"),
+        (["--max-attempts", "many"], "argument --max-attempts: not an integer: 'many'"),
+    ],
+)
+def test_bad_numbers_exit_2_in_process(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["connect", "ws://127.0.0.1:1/", *args])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
 
 
 async def test_a_bad_config_file_exits_2_naming_the_key(tmp_path: Path) -> None:
@@ -270,6 +356,20 @@ def test_every_subcommand_has_help_with_an_example(
     out = capsys.readouterr().out
     assert "example" in out
     assert f"tether {command} " in out
+
+
+def test_ctrl_c_outside_the_trio_run_exits_130(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before the run has its Ctrl-C handler (imports, reading --config) or after it:
+    130, the same status, and no traceback."""
+
+    def interrupted(args: object) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(connect_runner, "run_from_args", interrupted)
+    assert cli.main(["connect", "ws://127.0.0.1:1/"]) == 130
+    assert capsys.readouterr() == ("", "")
 
 
 def test_top_level_help_documents_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:

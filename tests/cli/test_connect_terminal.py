@@ -104,6 +104,21 @@ async def test_help_and_a_double_slash_sends_a_literal_slash(
     assert server.close_codes == [1000]
 
 
+async def test_json_on_a_terminal_is_indented_under_its_marker(
+    server: WsServer, terminals: list[Terminal]
+) -> None:
+    term = _open(terminals, server.url, "--json", "--timestamps")
+    await term.expect(r"connected to")
+    term.type('{"op":"sub","topics":["a","b"]}')
+    await term.expect(rf"^{STAMP} <$")
+    await term.expect(r'^\{\n  "op": "sub",\n  "topics": \[\n    "a",\n    "b"\n  \]\n\}$')
+    term.type("plain words")
+    await term.expect(r'^"plain words"$')  # not JSON: shown as a JSON string
+    term.type("/close")
+    assert await term.wait() == 0
+    assert server.received == ['{"op":"sub","topics":["a","b"]}', "plain words"]
+
+
 async def test_show_ping_prints_pings_and_pongs_with_the_round_trip(
     server: WsServer, terminals: list[Terminal]
 ) -> None:

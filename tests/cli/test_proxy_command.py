@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import argparse
 import re
+import socket
 
 import pytest
 import trio
 
 import tether
-from tether import LostReason, events
+from tether import LostReason, cli, events
 from tether.cli._proxy import parse_address, parse_upstream
 
 from ..helpers import EventLog
@@ -98,3 +99,56 @@ def test_address_parsing() -> None:
     for bad in ["127.0.0.1", "127.0.0.1:99999", "http://127.0.0.1:1", ":80"]:
         with pytest.raises(argparse.ArgumentTypeError):
             parse_upstream(bad)
+    with pytest.raises(argparse.ArgumentTypeError, match=r"^bad port in '127\.0\.0\.1:http'$"):
+        parse_address("127.0.0.1:http")
+    with pytest.raises(argparse.ArgumentTypeError, match=r"^bad port in 'ws://127\.0\.0\.1:x/'$"):
+        parse_upstream("ws://127.0.0.1:x/")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--drop-every", "soon"], "argument --drop-every: not a number of seconds: 'soon'"),
+        (["--down-for", "1"], "--down-for needs --down-every"),
+        (["--listen", "127.0.0.1:http"], "argument --listen: bad port in '127.0.0.1:http'"),
+    ],
+)
+def test_bad_arguments_in_process_exit_2(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["proxy", "--upstream", "ws://127.0.0.1:1", *args])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+async def test_a_stall_without_stall_for_lasts_until_the_proxy_stops(
+    nursery: trio.Nursery,
+) -> None:
+    server = WsServer()
+    await server.start(nursery)
+    upstream = f"127.0.0.1:{server.port}"
+    args = ("--upstream", upstream, "--stall-after", "0.2", "--duration", "1")
+    result = await run_tether("proxy", *args)
+    assert result.returncode == 0, result.stderr.decode()
+    out = result.stdout.decode()
+    assert "faults: stall after 0.2 s\n" in out
+    # One stall, never resumed: not one every 0.2 s.
+    assert re.findall(r"FAULT stall: .*", out) == [
+        "FAULT stall: forwarding stopped until the proxy stops; TCP connections stay up"
+    ]
+
+
+async def test_a_port_in_use_exits_1_saying_so() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = await run_tether(
+            "proxy", "--listen", f"127.0.0.1:{port}", "--upstream", "127.0.0.1:1"
+        )
+    assert result.returncode == 1
+    assert result.stderr.decode() == (
+        f"tether proxy: cannot listen on 127.0.0.1:{port}: Address already in use\n"
+    )
+    assert result.stdout == b""

@@ -12,6 +12,8 @@ class ScriptedStream(trio.abc.Stream):
       then waits until cancelled (a write cut off mid-frame).
     * :meth:`break_writes`: each later ``send_all`` writes nothing and waits for
       :meth:`release`, then raises ``trio.BrokenResourceError`` (a reset link).
+    * :meth:`hold_writes`: each later ``send_all`` waits for :meth:`release`, then
+      writes (a slow link that recovers).
     """
 
     def __init__(self, inner: trio.abc.Stream) -> None:
@@ -27,6 +29,9 @@ class ScriptedStream(trio.abc.Stream):
     def break_writes(self) -> None:
         self._mode = "break"
 
+    def hold_writes(self) -> None:
+        self._mode = "hold"
+
     def release(self) -> None:
         self._released.set()
 
@@ -39,6 +44,9 @@ class ScriptedStream(trio.abc.Stream):
             self.held += 1
             await self._released.wait()
             raise trio.BrokenResourceError("reset by the test")
+        if self._mode == "hold" and not self._released.is_set():
+            self.held += 1
+            await self._released.wait()
         await self.inner.send_all(data)
 
     async def wait_send_all_might_not_block(self) -> None:

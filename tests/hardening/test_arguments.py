@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import ssl
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -445,3 +446,34 @@ async def test_unusable_userinfo_fails_before_io(
 ) -> None:
     error = await refused_before_io(url=url)
     assert str(error).startswith(prefix)
+
+
+# ------------------------------------------------------------ proxy and subprotocols
+
+
+@pytest.mark.parametrize("proxy", [5, b"http://proxy:3128", True])
+async def test_a_proxy_that_is_not_a_string_fails_before_io(
+    autojump_clock: trio.abc.Clock, proxy: object
+) -> None:
+    error = await refused_before_io(proxy=proxy)
+    assert str(error) == (f"proxy: must be a proxy URL str or None, got {type(proxy).__name__}")
+
+
+async def test_a_unix_socket_takes_no_proxy(autojump_clock: trio.abc.Clock, tmp_path: Path) -> None:
+    socket_path = tmp_path / "never-opened.sock"
+    with pytest.raises(
+        tether.ConfigError, match=r"^proxy: a Unix domain socket \(unix_socket=\) takes no proxy$"
+    ):
+        async with tether.connect(URL, unix_socket=str(socket_path), proxy="http://proxy:3128"):
+            pytest.fail("must not enter")  # pragma: no cover
+    assert not socket_path.exists()
+
+
+async def test_one_subprotocol_may_be_given_as_a_string(autojump_clock: trio.abc.Clock) -> None:
+    async with (
+        memory_server() as server,
+        tether.connect(URL, config=QUIET, opener=server.opener, subprotocols="chat.v2"),
+    ):
+        pass
+    [record] = server.connections
+    assert record.headers["sec-websocket-protocol"] == "chat.v2"  # not "c, h, a, ..."

@@ -151,3 +151,31 @@ async def test_the_tutorial_watch_what_happens_example_ends(
         f"connected to {url} (generation 2)",
         "closed (code 1000)",
     ]
+
+
+async def test_a_stream_needs_room_for_one_event(autojump_clock: trio.abc.Clock) -> None:
+    async with (
+        memory_server() as server,
+        tether.connect(URL, config=CONFIG, opener=server.opener) as session,
+    ):
+        for bad in (0, -1):
+            with pytest.raises(tether.ConfigError, match=rf"^max_buffer: must be >= 1, got {bad}$"):
+                session.events(max_buffer=bad)
+        assert session.statistics().event_subscribers == 0
+
+
+async def test_closing_a_stream_twice_is_harmless(autojump_clock: trio.abc.Clock) -> None:
+    async with (
+        memory_server() as server,
+        tether.connect(URL, config=CONFIG, opener=server.opener) as session,
+    ):
+        first, second = session.events(), session.events()
+        assert session.statistics().event_subscribers == 2
+        first.close()
+        first.close()  # idempotent: the other subscription stays
+        assert session.statistics().event_subscribers == 1
+        session.reconnect()
+        await session.wait_connected()
+        assert isinstance(second.receive_nowait(), events.ConnectionLost)
+        with pytest.raises(trio.ClosedResourceError):
+            first.receive_nowait()

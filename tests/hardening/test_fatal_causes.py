@@ -310,3 +310,59 @@ async def test_message_over_max_message_size_ends_the_session_naming_the_setting
     assert cause.detail in str(raised.value)
     record = server.connections[0]
     assert (record.close_code, record.closed_by) == (1009, "client")
+
+
+# ------------------------------------ a crash inside an open generation (a bug)
+
+
+class _FailingReads(trio.abc.Stream):
+    """A stream that raises ``ValueError`` on reading the bytes ``crash`` (a bug below
+    tether, say in a custom opener's stream): not a transport error tether knows."""
+
+    def __init__(self, inner: trio.abc.Stream) -> None:
+        self.inner = inner
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        await self.inner.send_all(data)
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await self.inner.wait_send_all_might_not_block()
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
+        data = await self.inner.receive_some(max_bytes)
+        if b"crash" in data:
+            raise ValueError("bug")
+        return data
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def test_an_open_generation_that_crashes_reports_its_loss_then_fails(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    """An unexpected exception out of an open generation's tasks is not swallowed: the
+    generation still gets its ``ConnectionLost`` (naming the crash), then the default
+    table, which retries only what it knows, ends the session with the error itself."""
+    opened = 0
+
+    async def opener(host: str, port: int, tls: bool) -> trio.abc.Stream:
+        nonlocal opened
+        opened += 1
+        return _FailingReads(await server.opener(host, port, tls))
+
+    log = EventLog()
+    async with memory_server() as server:
+        with pytest.raises(tether.ReconnectFailed) as raised:
+            async with tether.connect(URL, config=THREE, opener=opener, on_event=log) as s:
+                await s.send("before")
+                assert await s.receive() == "before"
+                await trio.sleep(1)
+                await s.send("crash")  # its echo breaks the stream's read
+                await s.receive()
+    error = fatal(raised)
+    assert isinstance(error, ValueError) and str(error) == "bug"
+    [lost] = log.of(events.ConnectionLost)
+    assert (lost.generation, lost.reason) == (1, LostReason.TRANSPORT_ERROR)
+    assert lost.detail == "generation crashed: ValueError('bug')"
+    assert opened == 1 and trio.current_time() == 1

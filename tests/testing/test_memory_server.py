@@ -10,6 +10,7 @@ import ast
 import errno
 import inspect
 import typing
+from collections.abc import Callable
 from typing import Any, cast
 
 import pytest
@@ -430,6 +431,38 @@ def test_fault_plan_sorts_and_validates() -> None:
         ScheduledFault(float("nan"), Drop())
 
 
+@pytest.mark.parametrize(
+    ("make", "error", "message"),
+    [
+        (lambda: Stall("1"), TypeError, "duration: must be a number of seconds, got '1'"),
+        (lambda: Stall(True), TypeError, "duration: must be a number of seconds, got True"),
+        (lambda: Refuse(1.5), TypeError, "count: must be an integer, got 1.5"),
+        (lambda: Close("1000"), TypeError, "code: must be an integer, got '1000'"),
+        (
+            lambda: FaultPlan.random(seed=1, duration=-1, mean_interval=1),
+            ValueError,
+            "duration: must be >= 0, got -1",
+        ),
+    ],
+)
+def test_faults_refuse_the_wrong_types(
+    make: Callable[[], object], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error) as raised:
+        make()
+    assert str(raised.value) == message
+
+
+async def test_server_fault_arguments_are_checked(autojump_clock: MockClock) -> None:
+    async with memory_server() as server:
+        with pytest.raises(ValueError, match=r"^n: must be an integer >= 1, got 0$"):
+            server.reject(0)
+        with pytest.raises(ValueError, match=r"^n: must be an integer >= 1, got True$"):
+            server.refuse(True)
+        with pytest.raises(ValueError, match=r"^status: must be within 300-599, got 200$"):
+            server.reject(1, 200)
+
+
 def test_fault_module_does_not_import_trio() -> None:
     tree = ast.parse(inspect.getsource(_faults))
     imported = {
@@ -519,3 +552,19 @@ async def test_run_plan_returns_at_plan_end_and_undoes_on_cancel(autojump_clock:
         assert await conn.get_message() == "x"
         assert trio.current_time() == 7
         await conn.aclose()
+
+
+async def test_the_handler_sees_the_handshake_headers(autojump_clock: MockClock) -> None:
+    seen: list[dict[str, str]] = []
+
+    async def handler(conn: ServerConnection) -> None:
+        seen.append(conn.headers)
+        await conn.send_message("seen")
+
+    async with trio.open_nursery() as nursery, memory_server(handler) as server:
+        conn = await connect(nursery, server, headers=[(b"X-App", b"probe/1")])
+        assert await conn.get_message() == "seen"
+        await conn.aclose()
+    [headers] = seen
+    assert headers["x-app"] == "probe/1"
+    assert headers is server.connections[0].headers  # the record's own

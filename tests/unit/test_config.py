@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 import pytest
 
-from tether import Backoff, Config, ConfigError, Overflow
+from tether import Backoff, Compression, Config, ConfigError, Overflow
 
 
 @pytest.mark.parametrize(
@@ -78,3 +80,23 @@ def test_config_is_frozen_and_evolvable() -> None:
     assert attrs.evolve(config, ping_interval=None).ping_interval is None
     with pytest.raises(ConfigError, match=r"^ping_interval: "):
         attrs.evolve(config, ping_interval=-2)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: Backoff(initial=None), "initial: must be a number, got None"),
+        (
+            lambda: Compression(client_max_window_bits=12.0),
+            "client_max_window_bits: must be an integer, got 12.0",
+        ),
+        (
+            lambda: Compression(compression_level=True),
+            "compression_level: must be an integer, got True",
+        ),
+    ],
+)
+def test_a_value_of_the_wrong_type_says_what_was_expected(make: Any, message: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        make()
+    assert str(raised.value) == message

@@ -5,14 +5,20 @@ in the opener's ``repr``."""
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 import trio
 import trio.testing
 
 from tether import TcpOpener
+from tether.connection._transport import _single_cause
 from tether.policy import parse_url
 from tether.session import _connect
 from tether.session._targets import Targets
+
+if sys.version_info < (3, 11):
+    from exceptiongroup import ExceptionGroup
 
 ENV = {
     "http_proxy": "http://bob:hunter2@proxy.corp:3128",
@@ -74,3 +80,22 @@ def test_a_cgi_scripts_http_proxy_is_not_used() -> None:
     # stdlib ignores it when REQUEST_METHOD is set, and so does the default opener.
     environ = {"HTTP_PROXY": "http://evil.example:8080", "REQUEST_METHOD": "GET"}
     assert build(["ws://a/"], "environment", environ) == TcpOpener()
+
+
+def _all_failed(*causes: Exception) -> OSError:
+    """``trio.open_tcp_stream``'s error: one per address tried, in a group as cause."""
+    error = OSError("all attempts to connect to localhost:1 failed")
+    error.__cause__ = ExceptionGroup("attempts", list(causes)) if causes else None
+    return error
+
+
+def test_one_errno_for_every_address_is_reported_as_that_error() -> None:
+    refused = ConnectionRefusedError(111, "refused (::1)")
+    error = _all_failed(refused, ConnectionRefusedError(111, "refused (127.0.0.1)"))
+    assert _single_cause(error) is refused
+    for kept in (
+        _all_failed(),  # no group behind it
+        _all_failed(refused, OSError(101, "network is unreachable")),  # two errnos
+        _all_failed(refused, ValueError("not an OSError")),
+    ):
+        assert _single_cause(kept) is kept

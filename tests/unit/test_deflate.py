@@ -110,6 +110,12 @@ def test_valid_answers(answer: str, expected: tuple[bool, bool, int, int]) -> No
         ({"server_no_context_takeover": True}, "permessage-deflate", "omits the server_no"),
         ({}, "", "empty"),
         ({}, "permessage-deflate; a b", "malformed parameter"),
+        ({}, "permessage deflate", "malformed extension 'permessage deflate'"),
+        (
+            {},
+            'permessage-deflate; server_max_window_bits="1 0"',
+            "malformed parameter 'server_max_window_bits=\"1 0\"' in 'permessage-deflate'",
+        ),
     ],
 )
 def test_invalid_answers(offer: dict[str, object], answer: str, message: str) -> None:

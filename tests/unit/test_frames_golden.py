@@ -5,6 +5,7 @@ from the RFC, not computed by tether."""
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
 
@@ -137,6 +138,13 @@ def test_speedups_are_websockets_c_function(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("tether_no_speedups", "1")
     assert _c_apply_mask() is websockets_apply_mask
     monkeypatch.setenv("TETHER_NO_SPEEDUPS", "1")
+    assert _c_apply_mask() is None
+
+
+def test_without_websockets_the_masking_is_pure_python(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TETHER_NO_SPEEDUPS", raising=False)
+    monkeypatch.setitem(sys.modules, "websockets.speedups", None)  # its import fails
+    monkeypatch.setitem(sys.modules, "websockets", None)
     assert _c_apply_mask() is None
 
 

@@ -274,6 +274,20 @@ def test_retry_after_strips_only_spaces_and_tabs(value: str, expected: float | N
     assert retry_after(_busy(value), now_wall=0) == expected
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Sat, 31 Feb 2026 10:00:00 GMT",
+        "Sun, 01 Mar 2026 25:00:00 GMT",
+        "Sun, 01 Mar 2026 10:61:00 GMT",
+    ],
+)
+def test_an_impossible_date_is_no_retry_after(value: str) -> None:
+    """The IMF-fixdate shape with a date or time that does not exist: ignored (the
+    default backoff applies), not an error."""
+    assert retry_after(_busy(value), now_wall=0) is None
+
+
 @pytest.fixture
 def far_from_utc() -> Iterator[None]:
     """The local time zone is UTC-5: an HTTP-date read as local time would be 5 h off."""

@@ -41,6 +41,10 @@ class _ProxyClosed(Exception):
     """The proxy closed the connection in the middle of the exchange."""
 
 
+class _AnswerTooLong(Exception):
+    """An HTTP proxy's answer to CONNECT went past :data:`_MAX_ANSWER` without its end."""
+
+
 class _Record:
     """What the proxy sent during the exchange, and what came past an HTTP answer."""
 
@@ -76,7 +80,8 @@ class _WatchedStream:
         answer = bytearray()
         while b"\r\n\r\n" not in answer:
             if len(answer) > _MAX_ANSWER:
-                break
+                # Not a tunnel: what follows is the rest of the answer, not the target.
+                raise _AnswerTooLong
             answer += await self._receive(_MAX_ANSWER)
         head, blank, rest = bytes(answer).partition(b"\r\n\r\n")
         self._record.leftover = rest
@@ -157,6 +162,11 @@ async def open_tunnel(
     except _ProxyClosed:
         await trio.aclose_forcefully(to_proxy)
         raise fail("closed the connection during the proxy handshake") from None
+    except _AnswerTooLong:
+        await trio.aclose_forcefully(to_proxy)
+        raise fail(
+            f"sent an answer to CONNECT of over {_MAX_ANSWER} bytes without its end"
+        ) from None
     except trio.BrokenResourceError as exc:
         await trio.aclose_forcefully(to_proxy)
         cause = exc.__cause__

@@ -186,12 +186,8 @@ class ClientHandshake:
                     ) from None
                 raise HandshakeFailed(f"malformed HTTP response to the upgrade: {error}") from None
             if event is h11.NEED_DATA:
-                if not data:
-                    if self._rejection is not None:
-                        raise self._rejected()
-                    raise ConnectionResetError(
-                        "the server closed the connection during the handshake"
-                    )
+                # Never after b"": at the end of the stream h11 raises (handled above)
+                # or ends the message (a body delimited by the close).
                 return None
             if isinstance(event, h11.InformationalResponse):
                 if event.status_code == 101:

@@ -135,10 +135,8 @@ class SendBuffer:
         Returns True if it was withdrawn (so nothing happened, the Trio convention)."""
         if entry.in_flight or entry.done is None or entry.done.is_set():
             return False
-        try:
-            self._writable().remove(entry)
-        except ValueError:
-            return False
+        # Still queued: every way out of the queue (written, evicted, abandoned) sets done.
+        self._writable().remove(entry)
         self.bytes -= len(entry.message)
         self._changed.unpark_all()
         return True
@@ -247,10 +245,8 @@ class ReceiveBuffer:
         return not queue or (len(queue) < self._capacity and self.bytes + size <= self._max_bytes)
 
     async def wait_for_room(self, size: int) -> None:
-        """Wait until a message of ``size`` bytes fits (the reader). Sets ``blocked``
-        while waiting."""
-        if self.fits(size):
-            return
+        """Wait until a message of ``size`` bytes fits (the reader, once :meth:`fits`
+        said no). Sets ``blocked`` while waiting."""
         self.blocked = True
         try:
             while not self.fits(size):
@@ -293,7 +289,7 @@ class ReceiveBuffer:
             await self._changed.park()
 
     def close(self, error: BaseException) -> None:
-        """After the buffered messages, ``get()`` raises ``error``."""
-        if self._closed is None:
-            self._closed = error
+        """After the buffered messages, ``get()`` raises ``error`` (once, at the
+        session's end)."""
+        self._closed = error
         self._changed.unpark_all()

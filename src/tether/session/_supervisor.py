@@ -171,8 +171,8 @@ class Supervisor:
         return self._retry_if(error)
 
     def _should_stop(self, retry_state: tenacity.RetryCallState) -> bool:
-        if self._skip_next_delay:
-            return False
+        # After supersede() the outage starts afresh (no attempts, no time yet): this
+        # cannot give up then, whether or not _next_delay (run first) cleared the skip.
         config = self._config
         if config.max_attempts is not None and self._outage_attempts >= config.max_attempts:
             self._gave_up = True

@@ -89,8 +89,6 @@ def _read_toml(name: str) -> dict[str, Any]:
 def connect_settings(table: object, path: str = "connect") -> ConnectSettings:
     """:class:`ConnectSettings` from the ``[connect]`` table (``path``: its key path in
     messages). Raises :class:`tether.ConfigError` naming every bad key on one line."""
-    if isinstance(table, ConnectSettings):
-        return table
     if not isinstance(table, Mapping):
         raise tether.ConfigError(f"{path}: expected a table, got {_describe(table)}")
     problems: list[str] = []

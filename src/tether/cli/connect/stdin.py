@@ -126,19 +126,24 @@ class StdinLines:
         return self.ended.is_set() and self.receive_channel.statistics().current_buffer_used == 0
 
 
-async def _send(session: tether.Session, message: str | bytes, more: bool, status: Status) -> None:
+async def _send(session: tether.Session, message: str | bytes, more: bool, status: Status) -> bool:
+    """Hand ``message`` to the session; ``False`` if the full buffer refused it.
+
+    Under ``drop_oldest`` a line is never refused (older ones are evicted, with a
+    ``MessagesDropped`` event), and the one awaited here cannot be evicted: lines are
+    handed over one at a time, and the next only after this ``send()`` returned."""
     if more:
         try:
             session.send_nowait(message)
-            return
+            return True
         except trio.WouldBlock:
             pass  # the buffer is full: wait for room below
     try:
         await session.send(message)
     except tether.SendBufferFull:
         status.warn("send buffer full (overflow = raise): a line was not sent")
-    except tether.MessageDropped:
-        status.warn("a line was evicted from the full send buffer (overflow = drop_oldest)")
+        return False
+    return True
 
 
 async def send_lines(
@@ -152,7 +157,7 @@ async def send_lines(
     """Send every line from ``lines``, in order, until the channel ends. Returns once the
     last one was written. Raises :class:`tether.SessionClosed` if the session ends.
     ``commands``: run text lines starting with ``/`` as commands; ``on_sent(message)``
-    after each line sent."""
+    after each line sent (not for one the full buffer refused)."""
     async with lines:
         number = 0
         async for raw in lines:
@@ -170,8 +175,7 @@ async def send_lines(
                 message = literal
             if message is not None:
                 more = lines.statistics().current_buffer_used > 0
-                await _send(session, message, more, status)
-                if on_sent is not None:
+                if await _send(session, message, more, status) and on_sent is not None:
                     on_sent(message)
 
 
