@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import trio
+
+from tether.testing import MemoryServer
 
 
 class ScriptedStream(trio.abc.Stream):
@@ -57,3 +61,17 @@ class ScriptedStream(trio.abc.Stream):
 
     async def aclose(self) -> None:
         await self.inner.aclose()
+
+
+def scripted_opener(
+    server: MemoryServer, streams: list[ScriptedStream]
+) -> Callable[[str, int, bool], Awaitable[trio.abc.Stream]]:
+    """An opener for ``server`` whose streams are :class:`ScriptedStream`, appended to
+    ``streams`` as they are made."""
+
+    async def opener(host: str, port: int, tls: bool) -> trio.abc.Stream:
+        stream = ScriptedStream(await server.opener(host, port, tls))
+        streams.append(stream)
+        return stream
+
+    return opener

@@ -4,6 +4,8 @@ arrives while a pong is late is a sign of life (the pong is queued behind it).""
 
 from __future__ import annotations
 
+import contextlib
+
 import trio
 
 import tether
@@ -11,6 +13,7 @@ from tether import Config, LostReason, events
 from tether.testing import ServerConnection, memory_server
 
 from ..helpers import EventLog, silent
+from .streams import ScriptedStream, scripted_opener
 
 URL = "ws://tether.test/"
 # Pings every 5 s, answered within 1 s; the link takes 0.6 s each way, so every pong
@@ -51,3 +54,32 @@ async def test_a_late_pong_and_no_data_is_a_ping_timeout(autojump_clock: trio.ab
             await log.wait_count(events.ConnectionLost, 1)
     (lost,) = log.of(events.ConnectionLost)
     assert (lost.at, lost.reason) == (5 + 1, LostReason.PING_TIMEOUT)
+
+
+async def test_a_ping_still_waiting_for_the_write_turn_at_its_deadline_is_unanswered(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    """A data write holds the write turn (the link takes nothing); the ping due at 5 s
+    waits for the turn, and at 5 + ping_timeout it counts as a ping without a pong."""
+    streams: list[ScriptedStream] = []
+    log = EventLog()
+
+    async def send_quietly(session: tether.Session) -> None:
+        with contextlib.suppress(tether.TetherError):
+            await session.send("held")
+
+    async with (
+        memory_server(silent) as server,
+        tether.connect(
+            URL, config=CONFIG, opener=scripted_opener(server, streams), on_event=log
+        ) as session,
+        trio.open_nursery() as nursery,
+    ):
+        await trio.sleep(4)
+        streams[0].hold_writes()
+        nursery.start_soon(send_quietly, session)
+        await log.wait_count(events.ConnectionLost, 1)
+        nursery.cancel_scope.cancel()
+    (lost,) = log.of(events.ConnectionLost)
+    assert (lost.at, lost.reason) == (5 + 1, LostReason.PING_TIMEOUT)
+    assert streams[0].held == 1  # the data write only: the ping never took its turn

@@ -5,31 +5,18 @@ direct write that found its connection dead goes back ahead of everything queued
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import trio
 import trio.testing
 
 import tether
 from tether import Backoff, Config, LostReason, events
-from tether.testing import MemoryServer, memory_server
+from tether.testing import memory_server
 
 from ..helpers import EventLog, silent
-from .streams import ScriptedStream
+from .streams import ScriptedStream, scripted_opener
 
 URL = "ws://tether.test/"
 CONFIG = Config(ping_interval=None, backoff=Backoff(initial=1, maximum=8, jitter=False))
-
-
-def scripted_opener(
-    server: MemoryServer, streams: list[ScriptedStream]
-) -> Callable[[str, int, bool], object]:
-    async def opener(host: str, port: int, tls: bool) -> trio.abc.Stream:
-        stream = ScriptedStream(await server.opener(host, port, tls))
-        streams.append(stream)
-        return stream
-
-    return opener
 
 
 async def test_a_batch_cut_off_mid_write_is_written_again_next_generation(

@@ -94,13 +94,11 @@ class Pinger:
         self._no_pong_in_time(None, deadline)
 
     def _no_pong_in_time(self, waiter: PingWaiter | None, now: float) -> None:
-        ws = self._ws
         if waiter is not None:
-            ws.forget_ping(waiter)  # a late pong is now unsolicited
+            self._ws.forget_ping(waiter)  # a late pong is now unsolicited
             self._waiter = None
-            if ws.ended:  # the reader left with the connection: that is the loss
-                self._generation.end(lost_error(ws))
-                return
+        # (Had the reader left with the connection, its on_closed would have ended the
+        # generation first: the first outcome decided wins.)
         # Data that arrived meanwhile, or a reader waiting on the application, proves
         # the peer alive: the pong is queued behind that data.
         if self._receive_buffer.blocked or self._generation.last_data_at > self._sent_at:
