@@ -5,8 +5,11 @@ application:
 * the **hand-on** task gives the ledger's QUEUED messages to ``Session.send()`` one at
   a time, in order, and marks each written when that returns;
 * the **take-in** task reads ``Session.receive()``: it drops duplicates, reports gaps,
-  applies acknowledgements, hands replies to their ``request()`` and everything else
-  to ``Delivery.receive()``, and sends the client acknowledgements the dialect asks for.
+  applies acknowledgements, hands replies to their ``request()`` and heartbeat replies
+  to the heartbeat, everything else to ``Delivery.receive()``, and sends the client
+  acknowledgements the dialect asks for;
+* the **heartbeat** task (only for a dialect with a heartbeat, ``_heartbeat.py``)
+  sends the dialect's heartbeat on the open connection every interval.
 
 At the start of every generation, inside the session's ``on_connect``, the
 :meth:`Delivery._on_connect` hook sends the dialect's resume message, runs the
@@ -41,6 +44,7 @@ from ..exceptions import (
 )
 from ..session import Connection, Session
 from ._dialect import Dialect
+from ._heartbeat import Heartbeat, check_seconds
 from ._ledger import Entry, EntryState, OutboundLedger
 from ._requests import RequestTable
 from ._sequence import InboundSequence, Verdict
@@ -131,6 +135,11 @@ class DeliveryStatistics:
         gaps: ``SequenceGap`` events; ``missing``: sequence numbers they skipped.
         last_sequence: the last inbound sequence number seen (what ``resume`` gets).
         requests_waiting: ``request()`` calls waiting for their reply.
+        heartbeats_sent: heartbeats written (``Dialect.heartbeat``).
+        heartbeat_replies: heartbeat replies received (late ones included).
+        last_heartbeat_rtt: seconds from the latest answered heartbeat to its reply
+            (``None`` before any): the application's round trip, server processing
+            included. ``Session.statistics().last_rtt`` stays the WebSocket Ping's.
     """
 
     queued: int
@@ -143,6 +152,9 @@ class DeliveryStatistics:
     missing: int
     last_sequence: int | None
     requests_waiting: int
+    heartbeats_sent: int
+    heartbeat_replies: int
+    last_heartbeat_rtt: float | None
 
 
 def _check_timeout(timeout: float | None) -> float:
@@ -185,6 +197,8 @@ class Delivery:
         overflow: Overflow,
         last_sequence: int | None,
         on_connect: OnConnect | None,
+        heartbeat_interval: float | None = None,
+        heartbeat_timeout: float | None = None,
     ) -> None:
         self._dialect = dialect
         self._codec = codec
@@ -201,6 +215,15 @@ class Delivery:
         self._ended: BaseException | None = None
         self._acknowledged = 0
         self._resent = 0
+        self._heartbeat: Heartbeat | None = None
+        if dialect.has_heartbeat:
+            self._heartbeat = Heartbeat(
+                dialect,
+                interval=heartbeat_interval,
+                timeout=heartbeat_timeout,
+                encode=lambda message: Encoded(self._encode(message)),
+                last_sequence=lambda: self._sequence.last,
+            )
 
     # -- the public face ----------------------------------------------------------
 
@@ -357,6 +380,7 @@ class Delivery:
         """A snapshot of the counters (:class:`DeliveryStatistics`)."""
         ledger = self._ledger
         sequence = self._sequence
+        heartbeat = self._heartbeat
         unacknowledged = ledger.unacknowledged
         return DeliveryStatistics(
             queued=sum(e.state is EntryState.QUEUED for e in ledger),
@@ -369,7 +393,50 @@ class Delivery:
             missing=sequence.missing,
             last_sequence=sequence.last,
             requests_waiting=len(self._requests),
+            heartbeats_sent=0 if heartbeat is None else heartbeat.sent,
+            heartbeat_replies=0 if heartbeat is None else heartbeat.replies,
+            last_heartbeat_rtt=None if heartbeat is None else heartbeat.last_rtt,
         )
+
+    @property
+    def heartbeat_interval(self) -> float | None:
+        """Seconds between heartbeats (``None``: none are sent); see
+        :meth:`set_heartbeat`."""
+        return None if self._heartbeat is None else self._heartbeat.interval
+
+    @property
+    def heartbeat_timeout(self) -> float | None:
+        """Seconds a heartbeat's reply may take (``None``: no limit)."""
+        return None if self._heartbeat is None else self._heartbeat.timeout
+
+    def set_heartbeat(self, interval: float | None, timeout: float | None) -> None:
+        """Send the dialect's heartbeat every ``interval`` seconds and expect its reply
+        within ``timeout`` seconds, from now on: for a server that names its interval
+        at run time (Discord's HELLO). The heartbeat due is rescheduled to ``interval``
+        after the last reply (or after the connection opened, if none came yet), at
+        once if that has passed. ``interval=None`` stops heartbeats; ``timeout=None``
+        sends them without holding a missing reply against the server.
+
+        A heartbeat goes out on the open connection only (never buffered for a later
+        one); the first on each connection ``interval`` after it opened, each next one
+        ``interval`` after the reply. A reply that does not come within ``timeout`` of
+        its heartbeat ends that connection with ``LostReason.PING_TIMEOUT``, unless a
+        message arrived since or the session's reader waits for the application (a slow
+        reader is not a dead server): as a missing WebSocket pong, see
+        ``Session.heartbeat_missed``. Replies never reach :meth:`receive`.
+
+        Raises :class:`tether.ConfigError` for a value that is not ``None`` or seconds
+        > 0, or for a dialect without a heartbeat (``Dialect.heartbeat``)."""
+        interval = check_seconds("interval", interval)
+        timeout = check_seconds("timeout", timeout)
+        if self._heartbeat is None:
+            raise ConfigError("set_heartbeat: the dialect has no heartbeat (Dialect.heartbeat)")
+        self._heartbeat.set(interval, timeout)
+
+    async def _beat(self) -> None:
+        """The heartbeat task (started by ``connect()`` for a dialect with one)."""
+        assert self._heartbeat is not None
+        await self._heartbeat.run(self.session)
 
     # -- outbound -----------------------------------------------------------------
 
@@ -487,6 +554,8 @@ class Delivery:
             await conn.send(Encoded(entry.message))
             self._ledger.written(entry)
             self._resent += 1
+        if self._heartbeat is not None:
+            self._heartbeat.connected(conn)
 
     def _acknowledge(self, ids: Iterable[Hashable]) -> None:
         done = self._ledger.acknowledge(ids)
@@ -542,6 +611,10 @@ class Delivery:
                     missing=observation.missing,
                 )
         self._acknowledge(dialect.acknowledged(message))
+        if self._heartbeat is not None and dialect.heartbeat_reply(message):
+            self._heartbeat.replied()
+            await self._send_client_ack(client_ack)
+            return
         if dialect.control(message):
             await self._send_client_ack(client_ack)
             return
@@ -577,6 +650,8 @@ class Delivery:
         if self._ended is not None:
             return
         self._ended = error
+        if self._heartbeat is not None:
+            self._heartbeat.end()
         for entry in self._ledger.close():
             pending = entry.waiter
             assert isinstance(pending, _Pending)

@@ -13,7 +13,7 @@ import attrs
 
 from ..exceptions import ConfigError
 
-__all__ = ["Dialect", "MessageId"]
+__all__ = ["Dialect", "MessageId", "no_heartbeat"]
 
 #: A message's id: anything hashable the dialect finds in it (an ``int``, a ``str``).
 MessageId = Hashable
@@ -32,6 +32,11 @@ def _never(message: Any) -> bool:
 
 
 def _fresh(last_sequence: int | None) -> None:
+    return None
+
+
+def no_heartbeat(number: int, last_sequence: int | None) -> None:
+    """The default ``Dialect.heartbeat``: the protocol has none."""
     return None
 
 
@@ -59,6 +64,8 @@ class Dialect:
             sequence=lambda m: m.get("seq"),              # inbound: its sequence number
             resume=lambda last: {"resume": last},         # sent first on every connect
             reply_to=lambda m: m.get("reply_to"),         # inbound: the request it answers
+            heartbeat=lambda n, last: {"ping": n},        # outbound: the n-th heartbeat
+            heartbeat_reply=lambda m: "pong" in m,        # inbound: its reply
         )
 
     Attributes:
@@ -92,6 +99,19 @@ class Dialect:
             ``{"envelope_id": ...}``), sent once the application has taken the message
             from ``receive()`` (or at once, for a duplicate or a control message or a
             reply), or ``None``. Default: none.
+        heartbeat: ``heartbeat(number, last_sequence) -> message | None``: the
+            application-level ping the server wants (Kraken's ``{"method": "ping"}``,
+            Discord's ``{"op": 1, "d": last_sequence}``), given its number on this
+            connection (1, 2, ...) and the last inbound sequence number seen (``None``
+            before any); ``None`` skips this beat. Sent every ``heartbeat_interval``
+            seconds (an option of :func:`tether.delivery.connect`, off by default) on
+            the open connection only, never buffered for a later one. Default: none
+            (the protocol has no heartbeat; asking for an interval is then a
+            ``ConfigError``).
+        heartbeat_reply: ``heartbeat_reply(inbound) -> bool``: ``True`` for the
+            server's answer to a heartbeat. It answers the heartbeat waiting for one
+            (any reply does: a reply need not carry the heartbeat's number) and never
+            reaches ``receive()``. Default: ``False``.
     """
 
     message_id: Callable[[Any], MessageId | None] = attrs.field(
@@ -105,3 +125,12 @@ class Dialect:
     resume: Callable[[int | None], Any] = attrs.field(default=_fresh, validator=_callable)
     reply_to: Callable[[Any], MessageId | None] = attrs.field(default=_nothing, validator=_callable)
     client_ack: Callable[[Any], Any] = attrs.field(default=_nothing, validator=_callable)
+    heartbeat: Callable[[int, int | None], Any] = attrs.field(
+        default=no_heartbeat, validator=_callable
+    )
+    heartbeat_reply: Callable[[Any], bool] = attrs.field(default=_never, validator=_callable)
+
+    @property
+    def has_heartbeat(self) -> bool:
+        """Whether this dialect names a heartbeat (``heartbeat`` is not the default)."""
+        return self.heartbeat is not no_heartbeat

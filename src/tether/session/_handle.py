@@ -75,7 +75,11 @@ class Connection:
         }
 
     async def send(self, message: Any) -> None:
-        """Write ``message`` (through the session's codec) now."""
+        """Write ``message`` (through the session's codec) now, on this connection only
+        (never buffered for a later one). Usable after ``on_connect`` has returned, for
+        as long as this connection is open (``tether.delivery`` sends its heartbeats
+        this way); its writes then take turns with the session's, message by message.
+        Raises :class:`tether.ConnectionLostError` once this connection has ended."""
         try:
             await self._ws.send((self._encode(message),))
         except ConnectionClosed:
