@@ -112,6 +112,10 @@ class Dialect:
             server's answer to a heartbeat. It answers the heartbeat waiting for one
             (any reply does: a reply need not carry the heartbeat's number) and never
             reaches ``receive()``. Default: ``False``.
+        unsubscribe: ``unsubscribe(subscription) -> message | None``: the message that
+            cancels a subscription (``Delivery.subscribe``) on the server (Binance's
+            ``{"method": "UNSUBSCRIBE", ...}``), sent by ``Delivery.unsubscribe``, or
+            ``None`` for none. Default: none (unsubscribing only stops the re-sends).
     """
 
     message_id: Callable[[Any], MessageId | None] = attrs.field(
@@ -129,6 +133,7 @@ class Dialect:
         default=no_heartbeat, validator=_callable
     )
     heartbeat_reply: Callable[[Any], bool] = attrs.field(default=_never, validator=_callable)
+    unsubscribe: Callable[[Any], Any] = attrs.field(default=_nothing, validator=_callable)
 
     @property
     def has_heartbeat(self) -> bool:
