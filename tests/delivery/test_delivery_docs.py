@@ -90,6 +90,7 @@ def test_every_block_of_the_page_is_run() -> None:
     assert {heading: len(code) for heading, code in blocks().items()} == {
         INTRO: 1,
         "Writing a dialect": 1,
+        "Subscriptions": 1,
         "Heartbeats": 1,
     }
 
@@ -156,3 +157,32 @@ async def test_the_kraken_style_heartbeat_pings_every_15_s_and_takes_the_pongs(
     assert made["kraken"].has_heartbeat
     assert pings == [(1, 15), (2, 30)]
     assert (stats.heartbeats_sent, stats.heartbeat_replies, stats.last_heartbeat_rtt) == (2, 2, 0)
+
+
+async def test_the_binance_style_subscription_is_answered_and_cancelled(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    async def binance(conn: ServerConnection) -> None:
+        while True:
+            message = json.loads(await conn.get_message())
+            await conn.send_message(json.dumps({"result": None, "id": message["id"]}))
+
+    printed: list[Any] = []
+    async with memory_server(binance) as server:
+        routed = Routed(server)
+        made = await block(
+            "Subscriptions",
+            Dialect=Dialect,
+            connect=routed.connect,
+            tether=tether,
+            url=URL,
+            print=printed.append,
+        )()
+        (delivery,) = routed.made
+        stats = delivery.statistics()
+    assert printed == [{"result": None, "id": 1}, {"result": None, "id": 1001}]
+    assert [json.loads(m) for m in server.connections[0].messages] == [
+        made["trades"],
+        {"method": "UNSUBSCRIBE", "params": ["btcusdt@trade"], "id": 1001},
+    ]
+    assert (stats.subscriptions, stats.requests_waiting) == (0, 0)

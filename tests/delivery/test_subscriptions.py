@@ -97,7 +97,7 @@ async def test_subscriptions_are_resent_first_in_order_on_every_generation(
         a = {"id": "s-a", "op": "subscribe", "channel": "a"}
         assert await delivery.subscribe(a) == {"reply_to": "s-a", "ok": "a"}
         await delivery.subscribe({"op": "subscribe", "channel": "b"})  # no id: no reply
-        await delivery.send({"id": 1})
+        await delivery.send({"id": 1}, wait_ack=True)
         app.hold = True  # 2 and 3 are written and never acknowledged
         await delivery.send({"id": 2})
         await delivery.send({"id": 3})
