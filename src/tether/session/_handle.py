@@ -8,6 +8,7 @@ from typing import Any
 import trio
 
 from ..connection import ClientConnection, ConnectionClosed, lost_error
+from ..policy import TokenBucket
 from ..protocol import Accepted
 from ._counters import Counters
 
@@ -58,8 +59,10 @@ class Connection:
         encode: Callable[[Any], str | bytes],
         decode: Callable[[str | bytes], Any],
         counters: Counters,
+        pacer: TokenBucket | None = None,
     ) -> None:
         self._ws = ws
+        self._pacer = pacer
         self._counters = counters
         self._encode = encode
         self._decode = decode
@@ -79,7 +82,15 @@ class Connection:
         (never buffered for a later one). Usable after ``on_connect`` has returned, for
         as long as this connection is open (``tether.delivery`` sends its heartbeats
         this way); its writes then take turns with the session's, message by message.
+        Under ``Config.send_rate`` it first waits for its turn in the session's bucket
+        (a cancelled wait leaves that turn unused).
         Raises :class:`tether.ConnectionLostError` once this connection has ended."""
+        pacer = self._pacer
+        if pacer is not None:
+            now = trio.current_time()
+            at = pacer.reserve(now)
+            if at > now:
+                await trio.sleep_until(at)
         try:
             await self._ws.send((self._encode(message),))
         except ConnectionClosed:

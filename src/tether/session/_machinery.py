@@ -22,6 +22,7 @@ from ..codec import Codec
 from ..config import Config
 from ..connection import Opener
 from ..events import Event
+from ..policy import TokenBucket
 from ._buffers import ReceiveBuffer, SendBuffer
 from ._closing import Closer
 from ._counters import Counters
@@ -78,7 +79,8 @@ def build_machinery(
     send_buffer = SendBuffer(config.send_buffer, config.send_buffer_bytes, config.overflow)
     receive_buffer = ReceiveBuffer(config.receive_buffer, config.receive_buffer_bytes)
     closer = Closer(config, lifecycle, send_buffer, slot)
-    writer = Writer(send_buffer, slot, closer, lifecycle, counters, hub)
+    pacer = None if config.send_rate is None else TokenBucket(config.send_rate)
+    writer = Writer(send_buffer, slot, closer, lifecycle, counters, hub, pacer)
     runner = GenerationRunner(
         config,
         targets=targets,
@@ -97,6 +99,7 @@ def build_machinery(
         receive_buffer=receive_buffer,
         closer=closer,
         writer=writer,
+        pacer=pacer,
     )
     supervisor = Supervisor(
         targets,
