@@ -92,6 +92,7 @@ def test_every_block_of_the_page_is_run() -> None:
         "Writing a dialect": 1,
         "Subscriptions": 1,
         "Heartbeats": 1,
+        "Paced sends": 1,
     }
 
 
@@ -186,3 +187,21 @@ async def test_the_binance_style_subscription_is_answered_and_cancelled(
         {"method": "UNSUBSCRIBE", "params": ["btcusdt@trade"], "id": 1001},
     ]
     assert (stats.subscriptions, stats.requests_waiting) == (0, 0)
+
+
+async def test_paced_sends_take_turns_with_the_resume_message(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    app = JsonDialectServer()
+    async with memory_server(app.handler) as server:
+        routed = Routed(server)
+        await block(
+            "Paced sends",
+            connect=routed.connect,
+            json_dialect=json_dialect,
+            tether=tether,
+            url=URL,
+        )()
+        assert trio.current_time() == 4.0  # "the twentieth message goes at 4.0 s"
+    assert [m["id"] for m in app.received] == list(range(20))
+    assert app.resumes == [None]

@@ -33,7 +33,7 @@ from ._lifecycle import Lifecycle
 from ._runner import GenerationRunner, HeadersArg, OnConnect
 from ._supervisor import Supervisor
 from ._targets import Targets
-from ._writer import Writer
+from ._writer import PacedWriter, Writer
 
 __all__ = ["Machinery", "build_machinery"]
 
@@ -80,7 +80,11 @@ def build_machinery(
     receive_buffer = ReceiveBuffer(config.receive_buffer, config.receive_buffer_bytes)
     closer = Closer(config, lifecycle, send_buffer, slot)
     pacer = None if config.send_rate is None else TokenBucket(config.send_rate)
-    writer = Writer(send_buffer, slot, closer, lifecycle, counters, hub, pacer)
+    writer = (
+        Writer(send_buffer, slot, closer, lifecycle, counters, hub)
+        if pacer is None
+        else PacedWriter(send_buffer, slot, closer, lifecycle, counters, hub, pacer)
+    )
     runner = GenerationRunner(
         config,
         targets=targets,

@@ -6,11 +6,12 @@ and no other write is under way, and the connection's write turn is FIFO. A mess
 whose write was cut off by a lost connection goes back to the head of the buffer and is
 written on the next generation (at-least-once for that message).
 
-With ``Config.send_rate`` every message goes through the buffer and the writer task
-(no direct write), which writes no more than the token bucket allows
-(:class:`tether.policy.TokenBucket`) and sleeps until the next token otherwise: one
-place paces, so order and pace hold together. Without it, that is one ``is None``
-test per ``send()``."""
+With ``Config.send_rate`` the session has a :class:`PacedWriter`: every message goes
+through the buffer and the writer task (no direct write), which writes no more than
+the token bucket allows (:class:`tether.policy.TokenBucket`) and sleeps until the
+next token otherwise: one place paces, so order and pace hold together. Without it,
+``Writer.send`` is untouched by pacing (a subclass, not a test per message); the
+writer task tests for a bucket once per batch."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from ._event_hub import EventHub
 from ._generation import Generation, GenerationSlot
 from ._lifecycle import Lifecycle
 
-__all__ = ["WRITE_BATCH_BYTES", "WRITE_BATCH_MESSAGES", "Writer"]
+__all__ = ["WRITE_BATCH_BYTES", "WRITE_BATCH_MESSAGES", "PacedWriter", "Writer"]
 
 #: The writer coalesces queued messages into one ``send_all`` of at most this many
 #: messages and bytes (a single larger message is still written alone).
@@ -48,7 +49,6 @@ class Writer:
         lifecycle: Lifecycle,
         counters: Counters,
         hub: EventHub,
-        pacer: TokenBucket | None = None,
     ) -> None:
         self._buffer = send_buffer
         self._slot = slot
@@ -56,15 +56,14 @@ class Writer:
         self._lifecycle = lifecycle
         self._counters = counters
         self._hub = hub
-        #: ``Config.send_rate``'s bucket, shared with ``Connection.send``; ``None``: no limit.
-        self._pacer = pacer
+        #: ``Config.send_rate``'s bucket (:class:`PacedWriter`); ``None``: no limit.
+        self._pacer: TokenBucket | None = None
 
     async def send(self, raw: Message) -> None:
         """``Session.send()`` for an encoded message (its docstring has the contract)."""
         active = self._slot.active
         if (
             active is not None
-            and self._pacer is None
             and active.opened
             and not active.writing
             and not self._buffer
@@ -186,3 +185,44 @@ class Writer:
                             generation.write_interrupted = True
         finally:
             generation.writer_running = False
+
+
+class PacedWriter(Writer):
+    """The writer under ``Config.send_rate``: ``send()`` always queues (the writer
+    task paces; a direct write would jump the queue while it waits for a token)."""
+
+    __slots__ = ()
+
+    def __init__(
+        self,
+        send_buffer: SendBuffer,
+        slot: GenerationSlot,
+        closer: Closer,
+        lifecycle: Lifecycle,
+        counters: Counters,
+        hub: EventHub,
+        pacer: TokenBucket,
+    ) -> None:
+        super().__init__(send_buffer, slot, closer, lifecycle, counters, hub)
+        self._pacer = pacer
+
+    async def send(self, raw: Message) -> None:
+        """``Session.send()`` for an encoded message: ``Writer.send``'s queued path."""
+        try:
+            entry, evicted = await self._buffer.put(raw)
+        except SessionClosed:
+            self._lifecycle.terminal_seen = True
+            raise
+        self.ensure_writer()
+        if evicted:
+            self._hub.emit(MessagesDropped, self._lifecycle.generation, count=evicted)
+        assert entry.done is not None
+        try:
+            await entry.done.wait()
+        except BaseException:
+            self._buffer.withdraw(entry)
+            raise
+        if entry.error is not None:
+            if isinstance(entry.error, SessionClosed):
+                self._lifecycle.terminal_seen = True
+            raise entry.error
