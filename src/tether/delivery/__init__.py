@@ -21,6 +21,7 @@ from ._delivery import DEFAULT_REQUEST_TIMEOUT, Delivery, DeliveryStatistics
 from ._dialect import Dialect, MessageId
 from ._heartbeat import DEFAULT_HEARTBEAT_TIMEOUT
 from ._json import json_dialect
+from ._jsonrpc import jsonrpc_dialect
 
 __all__ = [
     "DEFAULT_HEARTBEAT_TIMEOUT",
@@ -31,4 +32,5 @@ __all__ = [
     "MessageId",
     "connect",
     "json_dialect",
+    "jsonrpc_dialect",
 ]

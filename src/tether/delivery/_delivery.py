@@ -261,6 +261,20 @@ class Delivery:
         later process (``connect(last_sequence=...)``)."""
         return self._sequence.last
 
+    def restart_sequence(self, last_sequence: int | None = None) -> None:
+        """The server has started numbering afresh (a new session: Discord's INVALID
+        SESSION, after which the client identifies again): forget the last sequence
+        number seen and take ``last_sequence`` instead (default ``None``: the next
+        number that comes is new, whatever it is, and the next resume message is
+        given ``None``). Without this, the new session's first numbers would be
+        dropped as duplicates. Raises :class:`tether.ConfigError` for a
+        ``last_sequence`` that is not an ``int`` or ``None``."""
+        if last_sequence is not None and (
+            isinstance(last_sequence, bool) or not isinstance(last_sequence, int)
+        ):
+            raise ConfigError(f"last_sequence: must be an int or None, got {last_sequence!r}")
+        self._sequence.restart(last_sequence)
+
     async def send(self, message: Any, *, wait_ack: bool = False) -> None:
         """Send ``message``; return once it was written to a live connection, or with
         ``wait_ack=True`` once the server acknowledged it.
