@@ -37,9 +37,12 @@ def _request_id(message: Any) -> Hashable | None:
 
 
 def _response_to(message: Any) -> Hashable | None:
-    if isinstance(message, dict) and "method" not in message:
-        if "result" in message or "error" in message:
-            return _id_of(message)
+    if (
+        isinstance(message, dict)
+        and "method" not in message
+        and ("result" in message or "error" in message)
+    ):
+        return _id_of(message)
     return None
 
 
