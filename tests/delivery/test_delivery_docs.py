@@ -93,6 +93,7 @@ def test_every_block_of_the_page_is_run() -> None:
         "Subscriptions": 1,
         "Heartbeats": 1,
         "Paced sends": 1,
+        "Recipe: a Discord-style gateway": 1,  # run by test_discord_recipe.py
     }
 
 
