@@ -247,3 +247,28 @@ async def test_a_dialect_heartbeat_can_carry_the_last_sequence_number(
         await trio.sleep(10.5)
     assert beats == [(1, 2)]
     assert [m for m in server.connections[0].messages if "ping" in m] == ['{"ping":1,"last":2}']
+
+
+async def test_a_heartbeat_function_that_raises_ends_the_block_with_that_error_alone(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    """A bug in the dialect is not swallowed, and no ExceptionGroup escapes."""
+
+    def broken(number: int, last: int | None) -> Any:
+        raise ValueError("no heartbeat today")
+
+    app = JsonDialectServer()
+    with pytest.raises(ValueError, match="no heartbeat today"):
+        async with (
+            memory_server(app.handler) as server,
+            delivery_connect(
+                URL,
+                dialect=attrs.evolve(JSON, heartbeat=broken),
+                codec=JsonCodec(),
+                config=NO_PINGS,
+                opener=server.opener,
+                heartbeat_interval=5,
+            ) as delivery,
+        ):
+            await delivery.receive()
+    assert trio.current_time() == 5

@@ -54,7 +54,8 @@ class Dialect:
     ``dict`` with :class:`tether.JsonCodec`, a ``str`` without a codec), called in the
     delivery layer's tasks; it must not block, and should not raise (an exception it
     raises ends the ``send()``/``request()`` that called it, or, for an inbound message,
-    goes to ``receive()`` in place of that message). Every field has a default that
+    goes to ``receive()`` in place of that message; one from ``heartbeat`` ends the
+    ``tether.delivery.connect()`` block with it). Every field has a default that
     opts out, so a dialect names only what its server does::
 
         Dialect(
