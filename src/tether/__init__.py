@@ -17,7 +17,7 @@ import logging
 from . import events
 from ._version import __version__
 from .codec import Codec, JsonCodec
-from .config import Backoff, Compression, Config, Overflow
+from .config import Backoff, Compression, Config, Overflow, Rate
 from .connection import Opener, TcpOpener, UnixOpener
 from .events import LostReason
 from .exceptions import (
@@ -65,6 +65,7 @@ __all__ = [
     "Overflow",
     "ProxyAuthenticationError",
     "ProxyError",
+    "Rate",
     "ReconnectFailed",
     "RedirectError",
     "RequestTimeout",

@@ -7,9 +7,10 @@ with every problem reported in one :class:`tether.ConfigError` line.
 expected (``1.5`` is not rounded), ``true`` or ``false`` for flags, an enum member by
 its value, a table (mapping) for a nested attrs class. ``X | None`` of a number accepts
 ``None`` or ``false`` (TOML has no null) to disable; ``X | None`` of a nested class
-accepts a table, ``false`` (disabled) or ``true`` (its defaults). A type can be refused outright
-with a reason (a callable cannot come from data). Nothing here knows a particular
-class: :mod:`tether.config` passes its own. This module imports nothing of tether but
+accepts a table, ``false`` (disabled) or ``true`` (its defaults; a class with a
+required field takes only a table or ``false``). A type can be refused outright with a
+reason (a callable cannot come from data). Nothing here knows a particular class:
+:mod:`tether.config` passes its own. This module imports nothing of tether but
 :mod:`tether.exceptions`.
 
 The message is one line, each problem as ``key.path: what is wrong``, separated by
@@ -195,15 +196,21 @@ def _optional_table_hook(
     """``cls | None`` of a table: ``None`` or ``false`` disable, ``true`` is the default
     ``cls()``, a table is read as ``cls``."""
 
+    fields: tuple[attrs.Attribute[Any], ...] = attrs.fields(cls)  # type: ignore[arg-type]
+    defaults = all(field.default is not attrs.NOTHING for field in fields)
+    expected = "a table, true or false" if defaults else "a table, or false to disable"
+
     def hook(value: Any, _: Any) -> T | None:
         if value is None or value is False:
             return None
         if value is True:
+            if not defaults:
+                raise Mismatch(expected, value)
             return cls()
         try:
             return table(value, cls)
         except Mismatch:
-            raise Mismatch("a table, true or false", value) from None
+            raise Mismatch(expected, value) from None
 
     return hook
 
@@ -293,6 +300,8 @@ class Structurer:
             return [f"{path}: {error}"]
         if isinstance(error, ConfigError):
             return [_join(path, str(error)) if path else str(error)]
+        if isinstance(error, KeyError) and path:
+            return [f"{path}: missing (it has no default)"]
         prefix = f"{path}: " if path else ""
         return [f"{prefix}{type(error).__name__}: {error}"]
 

@@ -1,5 +1,5 @@
 """Session configuration: :class:`Config`, :class:`Backoff`, :class:`Compression`,
-:class:`Overflow`.
+:class:`Overflow`, :class:`Rate`.
 
 All durations are seconds (``float``); ``None`` disables the timer. Instances are frozen
 attrs classes; invalid values raise :class:`tether.ConfigError` at construction, naming
@@ -22,7 +22,7 @@ from ._close_codes import SENDABLE_CODES_TEXT, sendable_close_code
 from ._structure import Structurer, read_toml
 from .exceptions import ConfigError
 
-__all__ = ["Backoff", "Compression", "Config", "Overflow"]
+__all__ = ["Backoff", "Compression", "Config", "Overflow", "Rate"]
 
 
 class Overflow(enum.Enum):
@@ -213,6 +213,39 @@ class Compression:
 
 
 @attrs.frozen(kw_only=True)
+class Rate:
+    """An outbound rate limit (``Config.send_rate``): at most ``messages`` messages per
+    ``per`` seconds on average, and at most ``burst`` back to back (a token bucket of
+    ``burst`` tokens refilled at ``messages / per`` tokens a second; each text or binary
+    message takes one, and waits for one when there is none).
+
+    In any window of ``per`` seconds at most ``messages + burst - 1`` messages leave.
+    So ``burst=1`` (the default) keeps a server's own limit exactly, spread evenly:
+    Binance's market streams allow 5 incoming messages a second,
+    ``Rate(messages=5, per=1.0)`` (one every 0.2 s); Discord's gateway allows 120 per
+    60 s, ``Rate(messages=120, per=60)`` (one every 0.5 s). A larger ``burst`` lets a
+    quiet session send that many at once, with headroom left for it:
+    ``Rate(messages=60, per=60, burst=61)`` stays within Discord's 120 per 60 s.
+
+    Attributes:
+        messages: an int >= 1.
+        per: seconds, > 0 and finite (default 1.0).
+        burst: an int >= 1 (default 1).
+
+    Raises ``ConfigError`` for a value out of range.
+    """
+
+    messages: int = attrs.field(validator=_count(allow_none=False))
+    per: float = attrs.field(default=1.0, validator=_positive(allow_none=False))
+    burst: int = attrs.field(default=1, validator=_count(allow_none=False))
+
+    @property
+    def interval(self) -> float:
+        """Seconds between two messages at the steady rate, ``per / messages``."""
+        return self.per / self.messages
+
+
+@attrs.frozen(kw_only=True)
 class Config:
     """Everything that tunes a session. Seconds are floats; ``None`` disables a timer.
 
@@ -276,6 +309,14 @@ class Config:
             message's inflated size, enforced while it inflates.
         retry_if: ``(error) -> bool`` replacing the default retry-or-fail table
             (``tether.policy.default_retry_if``).
+        send_rate: an outbound rate limit (:class:`Rate`) every text and binary message
+            of the session obeys, whichever path writes it: ``send()``, the writer's
+            batches (the flush after an outage included), and what ``on_connect``
+            writes with ``Connection.send`` (so the delivery layer's resume,
+            subscriptions, resent messages and heartbeats too). Messages wait for
+            their turn, in order; one bucket serves the whole session, so a new
+            connection does not start with a fresh burst. Control frames (Ping, Pong,
+            Close) are not paced. Default ``None``: no limit, and no cost.
     """
 
     connect_timeout: float | None = attrs.field(default=10.0, validator=_positive(True))
@@ -302,12 +343,17 @@ class Config:
     retry_if: Callable[[BaseException], bool] | None = attrs.field(
         default=None, validator=_callable_or_none
     )
+    send_rate: Rate | None = attrs.field(
+        default=None,
+        validator=attrs.validators.optional(_instance_of(Rate, "a Rate or None")),
+    )
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any]) -> Config:
         """A ``Config`` from plain data: field names to numbers, booleans and strings,
-        ``backoff`` and ``compression`` as nested mappings (``compression`` also ``True``
-        for the defaults, ``False`` or ``None`` for off), ``overflow`` by value
+        ``backoff``, ``compression`` and ``send_rate`` as nested mappings
+        (``compression`` also ``True`` for the defaults, ``False`` or ``None`` for off;
+        ``send_rate`` ``False`` or ``None`` for no limit), ``overflow`` by value
         (``"block"``, ``"drop_oldest"``, ``"raise"``); ``None`` or ``False`` disables an
         optional timer or limit. Types are checked strictly (``"5"`` is not a number,
         ``1.5`` is not an integer). ``retry_if`` cannot be loaded (it is code).
@@ -322,7 +368,8 @@ class Config:
     def from_toml(cls, path_or_text: str | os.PathLike[str]) -> Config:
         """A ``Config`` from a TOML file (a ``pathlib.Path``, or a ``str`` path) or TOML
         text (a ``str`` containing ``=``, ``[`` or a newline). Top-level keys are
-        ``Config`` fields; a ``[backoff]`` table holds the :class:`Backoff` fields; TOML
+        ``Config`` fields; a ``[backoff]`` table holds the :class:`Backoff` fields, a
+        ``[send_rate]`` table the :class:`Rate` fields; TOML
         has no null, so ``idle_timeout = false`` disables a timer::
 
             ping_interval = 10
@@ -333,6 +380,10 @@ class Config:
             [backoff]
             initial = 1.0
             maximum = 20
+
+            [send_rate]
+            messages = 5
+            per = 1.0
 
         Raises :class:`tether.ConfigError` for a file that cannot be read, invalid TOML
         (with its line and column), or bad keys, as :meth:`from_mapping`.
@@ -357,7 +408,7 @@ def _structurer() -> Structurer:
     """The structurer of :meth:`Config.from_mapping`, built on first use."""
     retry_if_type = attrs.fields(attrs.resolve_types(Config)).retry_if.type
     return Structurer(
-        [Backoff, Compression, Config],
+        [Backoff, Compression, Rate, Config],
         enums=[Overflow],
         refused=[(retry_if_type, _RETRY_IF_REFUSED)],
         unknown_key_hint=_unknown_key_hint,

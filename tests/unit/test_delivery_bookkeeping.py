@@ -15,6 +15,7 @@ from tether.delivery import Dialect
 from tether.delivery._ledger import EntryState, OutboundLedger
 from tether.delivery._requests import RequestTable
 from tether.delivery._sequence import InboundSequence, Verdict
+from tether.delivery._subscriptions import SubscriptionList
 
 # ------------------------------------------------------------------ the ledger
 
@@ -307,6 +308,33 @@ def test_the_default_dialect_opts_out_of_everything() -> None:
     assert dialect.resume(5) is None
     assert dialect.reply_to({}) is None
     assert dialect.client_ack({}) is None
+    assert dialect.heartbeat(1, None) is None and not dialect.has_heartbeat
+    assert dialect.heartbeat_reply({"pong": 1}) is False
+    assert dialect.unsubscribe({"op": "subscribe"}) is None
+
+
+# ------------------------------------------------------------------ subscriptions
+
+
+def test_subscriptions_keep_their_order_and_are_found_by_message_and_id() -> None:
+    subs = SubscriptionList()
+    a = subs.add({"a": 1}, "A", "id-a")
+    b = subs.add({"b": 1}, "B", None)
+    c = subs.add({"c": 1}, "C", "id-c")
+    assert [s.raw for s in subs] == ["A", "B", "C"] and len(subs) == 3
+    assert subs.by_id("id-c") is c and subs.by_id("nope") is None
+    with pytest.raises(ConfigError, match="subscribe: this message is subscribed already"):
+        subs.add({"a": 1}, "A", None)
+    with pytest.raises(ConfigError, match="subscribe: id 'id-a' is subscribed already"):
+        subs.add({"x": 1}, "X", "id-a")
+    assert subs.remove("A") is a and subs.by_id("id-a") is None
+    with pytest.raises(ConfigError, match="unsubscribe: this message is not subscribed"):
+        subs.remove("A")
+    subs.discard(a)  # gone already: nothing happens
+    subs.discard(b)
+    assert [s.raw for s in subs] == ["C"]
+    again = subs.add({"a": 1}, "A", "id-a")  # made again: last in order
+    assert [s.raw for s in subs] == ["C", "A"] and again is not a
 
 
 def test_a_dialect_field_must_be_callable() -> None:

@@ -19,6 +19,7 @@ from ..session import connect as session_connect
 from ..session import single_error
 from ._delivery import Delivery, OnConnect, PassThrough
 from ._dialect import Dialect
+from ._heartbeat import DEFAULT_HEARTBEAT_TIMEOUT, check_seconds
 
 if sys.version_info < (3, 11):  # pragma: no cover
     from exceptiongroup import BaseExceptionGroup  # type: ignore[import-not-found,unused-ignore]
@@ -46,6 +47,8 @@ async def connect(
     max_unacknowledged_bytes: int | None = None,
     overflow: Overflow | None = None,
     last_sequence: int | None = None,
+    heartbeat_interval: float | None = None,
+    heartbeat_timeout: float | None = DEFAULT_HEARTBEAT_TIMEOUT,
     **options: Any,
 ) -> AsyncIterator[Delivery]:
     """Open a session (:func:`tether.connect`) that speaks ``dialect``; enter once
@@ -71,13 +74,25 @@ async def connect(
             default ``config.overflow``).
         last_sequence: the last inbound sequence number a previous process saw
             (``Delivery.last_sequence``), to resume from; default ``None``.
+        heartbeat_interval: seconds between the dialect's heartbeats
+            (``Dialect.heartbeat``) on an open connection: the first one this long
+            after the connection opened, each next one this long after the reply.
+            Default ``None``: no heartbeats (``Delivery.set_heartbeat`` can start them).
+        heartbeat_timeout: seconds a heartbeat's reply may take
+            (default :data:`DEFAULT_HEARTBEAT_TIMEOUT`, 20 s, as ``Config.ping_timeout``);
+            past it, with no message received meanwhile and the application not the
+            slow one, the connection is lost with ``LostReason.PING_TIMEOUT`` and the
+            session reconnects. ``None``: heartbeats are sent, a missing reply is held
+            against no one.
         options: every other keyword argument of :func:`tether.connect` (``headers``,
             ``opener``, ``on_event`` ...), passed on.
 
     Raises (on entry) what :func:`tether.connect` raises, and
     :class:`tether.ConfigError` for a ``dialect`` that is not a ``Dialect``, a
     ``max_unacknowledged``/``max_unacknowledged_bytes`` below 1, an ``overflow`` that is
-    not an ``Overflow``, a ``last_sequence`` that is not an ``int``.
+    not an ``Overflow``, a ``last_sequence`` that is not an ``int``, a
+    ``heartbeat_interval``/``heartbeat_timeout`` that is not ``None`` or seconds > 0, a
+    ``heartbeat_interval`` for a dialect without a heartbeat.
 
     On exit the messages still queued are handed to the session (within
     ``config.close_timeout``), then the session closes as ``tether.connect``'s does.
@@ -103,6 +118,10 @@ async def connect(
         isinstance(last_sequence, bool) or not isinstance(last_sequence, int)
     ):
         raise ConfigError(f"last_sequence: must be an int or None, got {last_sequence!r}")
+    interval = check_seconds("heartbeat_interval", heartbeat_interval)
+    timeout = check_seconds("heartbeat_timeout", heartbeat_timeout)
+    if interval is not None and not dialect.has_heartbeat:
+        raise ConfigError("heartbeat_interval: the dialect has no heartbeat (Dialect.heartbeat)")
     delivery = Delivery(
         dialect,
         codec=codec,
@@ -113,6 +132,8 @@ async def connect(
         overflow=overflow,
         last_sequence=last_sequence,
         on_connect=on_connect,
+        heartbeat_interval=interval,
+        heartbeat_timeout=timeout,
     )
     close_timeout = config.close_timeout
     try:
@@ -124,6 +145,8 @@ async def connect(
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(delivery._hand_on)
                     nursery.start_soon(delivery._take_in)
+                    if dialect.has_heartbeat:
+                        nursery.start_soon(delivery._beat)
                     try:
                         yield delivery
                         with trio.move_on_after(

@@ -5,16 +5,19 @@ application:
 * the **hand-on** task gives the ledger's QUEUED messages to ``Session.send()`` one at
   a time, in order, and marks each written when that returns;
 * the **take-in** task reads ``Session.receive()``: it drops duplicates, reports gaps,
-  applies acknowledgements, hands replies to their ``request()`` and everything else
-  to ``Delivery.receive()``, and sends the client acknowledgements the dialect asks for.
+  applies acknowledgements, hands replies to their ``request()`` and heartbeat replies
+  to the heartbeat, everything else to ``Delivery.receive()``, and sends the client
+  acknowledgements the dialect asks for;
+* the **heartbeat** task (only for a dialect with a heartbeat, ``_heartbeat.py``)
+  sends the dialect's heartbeat on the open connection every interval.
 
 At the start of every generation, inside the session's ``on_connect``, the
 :meth:`Delivery._on_connect` hook sends the dialect's resume message, runs the
-application's ``on_connect``, then writes again every message written before and not
-yet acknowledged, in their original order. Only then does the session flush its own
-send buffer, which holds at most the one message the hand-on task was giving it: so
-the order on the wire is resume, ``on_connect``, the unacknowledged, then anything
-newer.
+application's ``on_connect``, writes every subscription again (in the order they were
+made), then every message written before and not yet acknowledged, in their original
+order. Only then does the session flush its own send buffer, which holds at most the
+one message the hand-on task was giving it: so the order on the wire is resume,
+``on_connect``, the subscriptions, the unacknowledged, then anything newer.
 """
 
 from __future__ import annotations
@@ -41,9 +44,11 @@ from ..exceptions import (
 )
 from ..session import Connection, Session
 from ._dialect import Dialect
+from ._heartbeat import Heartbeat, check_seconds
 from ._ledger import Entry, EntryState, OutboundLedger
 from ._requests import RequestTable
 from ._sequence import InboundSequence, Verdict
+from ._subscriptions import Subscription, SubscriptionList
 
 __all__ = ["DEFAULT_REQUEST_TIMEOUT", "Delivery", "DeliveryStatistics", "Encoded", "PassThrough"]
 
@@ -131,6 +136,13 @@ class DeliveryStatistics:
         gaps: ``SequenceGap`` events; ``missing``: sequence numbers they skipped.
         last_sequence: the last inbound sequence number seen (what ``resume`` gets).
         requests_waiting: ``request()`` calls waiting for their reply.
+        subscriptions: subscriptions registered (``subscribe()``).
+        resubscribed: writes of a subscription at the start of a later generation.
+        heartbeats_sent: heartbeats written (``Dialect.heartbeat``).
+        heartbeat_replies: heartbeat replies received (late ones included).
+        last_heartbeat_rtt: seconds from the latest answered heartbeat to its reply
+            (``None`` before any): the application's round trip, server processing
+            included. ``Session.statistics().last_rtt`` stays the WebSocket Ping's.
     """
 
     queued: int
@@ -143,6 +155,18 @@ class DeliveryStatistics:
     missing: int
     last_sequence: int | None
     requests_waiting: int
+    subscriptions: int
+    resubscribed: int
+    heartbeats_sent: int
+    heartbeat_replies: int
+    last_heartbeat_rtt: float | None
+
+
+def _written_once(subscription: Subscription) -> bool:
+    """Whether a subscription's first write happened (so a new generation writes it
+    again); until then it waits in the ledger, or the session's buffer, in order."""
+    first = subscription.first
+    return isinstance(first, Entry) and first.writes > 0
 
 
 def _check_timeout(timeout: float | None) -> float:
@@ -185,12 +209,16 @@ class Delivery:
         overflow: Overflow,
         last_sequence: int | None,
         on_connect: OnConnect | None,
+        heartbeat_interval: float | None = None,
+        heartbeat_timeout: float | None = None,
     ) -> None:
         self._dialect = dialect
         self._codec = codec
         self._ledger = OutboundLedger(capacity, max_bytes, overflow)
         self._sequence = InboundSequence(last_sequence)
         self._requests = RequestTable()
+        self._subscriptions = SubscriptionList()
+        self._resubscribed = 0
         self._on_connect_app = on_connect
         self._session: Session | None = None
         #: Wakes the hand-on task (a message queued, or the end).
@@ -201,6 +229,15 @@ class Delivery:
         self._ended: BaseException | None = None
         self._acknowledged = 0
         self._resent = 0
+        self._heartbeat: Heartbeat | None = None
+        if dialect.has_heartbeat:
+            self._heartbeat = Heartbeat(
+                dialect,
+                interval=heartbeat_interval,
+                timeout=heartbeat_timeout,
+                encode=lambda message: Encoded(self._encode(message)),
+                last_sequence=lambda: self._sequence.last,
+            )
 
     # -- the public face ----------------------------------------------------------
 
@@ -223,6 +260,20 @@ class Delivery:
         ``Dialect.resume`` is given on the next connection. Keep it to resume in a
         later process (``connect(last_sequence=...)``)."""
         return self._sequence.last
+
+    def restart_sequence(self, last_sequence: int | None = None) -> None:
+        """The server has started numbering afresh (a new session: Discord's INVALID
+        SESSION, after which the client identifies again): forget the last sequence
+        number seen and take ``last_sequence`` instead (default ``None``: the next
+        number that comes is new, whatever it is, and the next resume message is
+        given ``None``). Without this, the new session's first numbers would be
+        dropped as duplicates. Raises :class:`tether.ConfigError` for a
+        ``last_sequence`` that is not an ``int`` or ``None``."""
+        if last_sequence is not None and (
+            isinstance(last_sequence, bool) or not isinstance(last_sequence, int)
+        ):
+            raise ConfigError(f"last_sequence: must be an int or None, got {last_sequence!r}")
+        self._sequence.restart(last_sequence)
 
     async def send(self, message: Any, *, wait_ack: bool = False) -> None:
         """Send ``message``; return once it was written to a live connection, or with
@@ -322,6 +373,113 @@ class Delivery:
             if entry is not None and self._ledger.withdraw(entry, written_too=True):
                 self._room.unpark_all()
 
+    @property
+    def subscriptions(self) -> tuple[Any, ...]:
+        """The subscribed messages, in the order they were made (and are re-sent)."""
+        return tuple(subscription.message for subscription in self._subscriptions)
+
+    async def subscribe(
+        self,
+        message: Any,
+        *,
+        timeout: float | None = DEFAULT_REQUEST_TIMEOUT,  # noqa: ASYNC109
+    ) -> Any:
+        """Subscribe: send ``message`` now, in order with other sends, and again at the
+        start of every later generation: after the resume message and ``on_connect``,
+        before the unacknowledged messages and anything newer, in the order the
+        subscriptions were made. Stop with :meth:`unsubscribe`.
+
+        A message with an id (``Dialect.message_id``) is a request: returns the reply
+        the dialect matches to it (``Dialect.reply_to``), which does not go to
+        :meth:`receive`; it waits across reconnects (re-sent with the subscriptions
+        until the reply comes), at most ``timeout`` seconds from this call (default
+        :data:`DEFAULT_REQUEST_TIMEOUT`, 30 s; ``None``: no limit), else
+        :class:`tether.RequestTimeout` and the subscription is dropped. Replies to its
+        later re-sends are taken by the layer too (never handed to :meth:`receive`;
+        counted in ``statistics().resubscribed``). A message without an id returns
+        ``None`` once written, as :meth:`send` (``timeout`` does not apply). The
+        subscription's own writes are not held for acknowledgement: each generation
+        writes it once.
+
+        Raises :class:`tether.ConfigError` if this message (encoded alike), or another
+        with its id, is subscribed already, or for a bad ``timeout``;
+        :class:`tether.SessionClosed` (or ``ReconnectFailed``) if the session ends
+        first; as :meth:`send` for a message that cannot be encoded or a full ledger.
+        Whatever it raises, the message is not subscribed.
+
+        Cancellation: the subscription is dropped (a message not yet written is
+        withdrawn; one written may have reached the server: unsubscribe there if it
+        matters).
+        """
+        seconds = _check_timeout(timeout)
+        deadline = trio.current_time() + seconds
+        raw = self._encode(message)
+        subscription_id = self._dialect.message_id(message)
+        subscription = self._subscriptions.add(message, raw, subscription_id)
+        pending = _Pending(request=subscription_id is not None)
+        subscribed = False
+        entry: Entry | None = None
+        try:
+            if subscription_id is None:
+                entry = await self._admit(None, raw, pending)
+                subscription.first = entry
+                await pending.written.wait()
+                if pending.error is not None:
+                    raise pending.error
+                subscribed = True
+                return None
+            self._requests.add(subscription_id, pending)
+            try:
+                with trio.move_on_at(deadline):
+                    entry = await self._admit(None, raw, pending)
+                    subscription.first = entry
+                    assert pending.replied is not None
+                    await pending.replied.wait()
+                if pending.error is not None:
+                    raise pending.error
+                if pending.replied is not None and pending.replied.is_set():
+                    subscription.reply = pending.reply
+                    subscribed = True
+                    return pending.reply
+                raise RequestTimeout(subscription_id, seconds)
+            finally:
+                self._requests.discard(subscription_id, pending)
+        finally:
+            if not subscribed:
+                self._subscriptions.discard(subscription)
+                if entry is not None and self._ledger.withdraw(entry):
+                    self._room.unpark_all()
+
+    async def unsubscribe(
+        self,
+        message: Any,
+        *,
+        timeout: float | None = DEFAULT_REQUEST_TIMEOUT,  # noqa: ASYNC109
+    ) -> Any:
+        """Unsubscribe ``message`` (equal, once encoded, to one given to
+        :meth:`subscribe`): it is not sent again on later generations. Then, if the
+        dialect has one (``Dialect.unsubscribe``), send the message that cancels it on
+        the server, in order after everything sent before: one with an id as
+        :meth:`request` (returns its reply; ``timeout`` as there), one without as
+        :meth:`send` (returns ``None`` once written). Returns ``None`` when the dialect
+        has no such message.
+
+        Raises :class:`tether.ConfigError` if ``message`` is not subscribed (nothing
+        changes), else as :meth:`request` or :meth:`send` for the cancelling message
+        (the subscription is gone either way). Cancellation: the subscription is gone;
+        the cancelling message as for :meth:`request` / :meth:`send`.
+        """
+        _check_timeout(timeout)
+        self._subscriptions.remove(self._encode(message))
+        cancel = self._dialect.unsubscribe(message)
+        if cancel is None:
+            await trio.lowlevel.checkpoint()
+            return None
+        if self._dialect.message_id(cancel) is not None:
+            return await self.request(cancel, timeout=timeout)
+        await self.send(cancel)
+        return None
+
     async def receive(self) -> Any:
         """The next inbound message for the application, whichever generation carried
         it; waits across reconnects. Messages with a sequence number come once each
@@ -357,6 +515,7 @@ class Delivery:
         """A snapshot of the counters (:class:`DeliveryStatistics`)."""
         ledger = self._ledger
         sequence = self._sequence
+        heartbeat = self._heartbeat
         unacknowledged = ledger.unacknowledged
         return DeliveryStatistics(
             queued=sum(e.state is EntryState.QUEUED for e in ledger),
@@ -369,7 +528,52 @@ class Delivery:
             missing=sequence.missing,
             last_sequence=sequence.last,
             requests_waiting=len(self._requests),
+            subscriptions=len(self._subscriptions),
+            resubscribed=self._resubscribed,
+            heartbeats_sent=0 if heartbeat is None else heartbeat.sent,
+            heartbeat_replies=0 if heartbeat is None else heartbeat.replies,
+            last_heartbeat_rtt=None if heartbeat is None else heartbeat.last_rtt,
         )
+
+    @property
+    def heartbeat_interval(self) -> float | None:
+        """Seconds between heartbeats (``None``: none are sent); see
+        :meth:`set_heartbeat`."""
+        return None if self._heartbeat is None else self._heartbeat.interval
+
+    @property
+    def heartbeat_timeout(self) -> float | None:
+        """Seconds a heartbeat's reply may take (``None``: no limit)."""
+        return None if self._heartbeat is None else self._heartbeat.timeout
+
+    def set_heartbeat(self, interval: float | None, timeout: float | None) -> None:
+        """Send the dialect's heartbeat every ``interval`` seconds and expect its reply
+        within ``timeout`` seconds, from now on: for a server that names its interval
+        at run time (Discord's HELLO). The heartbeat due is rescheduled to ``interval``
+        after the last reply (or after the connection opened, if none came yet), at
+        once if that has passed. ``interval=None`` stops heartbeats; ``timeout=None``
+        sends them without holding a missing reply against the server.
+
+        A heartbeat goes out on the open connection only (never buffered for a later
+        one); the first on each connection ``interval`` after it opened, each next one
+        ``interval`` after the reply. A reply that does not come within ``timeout`` of
+        its heartbeat ends that connection with ``LostReason.PING_TIMEOUT``, unless a
+        message arrived since or the session's reader waits for the application (a slow
+        reader is not a dead server): as a missing WebSocket pong, see
+        ``Session.heartbeat_missed``. Replies never reach :meth:`receive`.
+
+        Raises :class:`tether.ConfigError` for a value that is not ``None`` or seconds
+        > 0, or for a dialect without a heartbeat (``Dialect.heartbeat``)."""
+        interval = check_seconds("interval", interval)
+        timeout = check_seconds("timeout", timeout)
+        if self._heartbeat is None:
+            raise ConfigError("set_heartbeat: the dialect has no heartbeat (Dialect.heartbeat)")
+        self._heartbeat.set(interval, timeout)
+
+    async def _beat(self) -> None:
+        """The heartbeat task (started by ``connect()`` for a dialect with one)."""
+        assert self._heartbeat is not None
+        await self._heartbeat.run(self.session)
 
     # -- outbound -----------------------------------------------------------------
 
@@ -481,12 +685,20 @@ class Delivery:
             await conn.send(Encoded(self._encode(resume)))
         if self._on_connect_app is not None:
             await self._on_connect_app(conn)
+        for subscription in self._subscriptions:
+            if not _written_once(subscription):
+                continue  # its first write is still to come, in order with the sends
+            await conn.send(Encoded(subscription.raw))
+            subscription.sends += 1
+            self._resubscribed += 1
         for entry in self._ledger.to_resend():
             if entry.state is not EntryState.WRITTEN:
                 continue  # acknowledged while an earlier one was written
             await conn.send(Encoded(entry.message))
             self._ledger.written(entry)
             self._resent += 1
+        if self._heartbeat is not None:
+            self._heartbeat.connected(conn)
 
     def _acknowledge(self, ids: Iterable[Hashable]) -> None:
         done = self._ledger.acknowledge(ids)
@@ -542,6 +754,10 @@ class Delivery:
                     missing=observation.missing,
                 )
         self._acknowledge(dialect.acknowledged(message))
+        if self._heartbeat is not None and dialect.heartbeat_reply(message):
+            self._heartbeat.replied()
+            await self._send_client_ack(client_ack)
+            return
         if dialect.control(message):
             await self._send_client_ack(client_ack)
             return
@@ -552,6 +768,11 @@ class Delivery:
             if isinstance(pending, _Pending) and pending.replied is not None:
                 pending.reply = message
                 pending.replied.set()
+                await self._send_client_ack(client_ack)
+                return
+            subscription = self._subscriptions.by_id(request_id)
+            if subscription is not None:  # the reply to a re-sent subscription
+                subscription.reply = message
                 await self._send_client_ack(client_ack)
                 return
         await self._to_app.send(message)
@@ -577,6 +798,8 @@ class Delivery:
         if self._ended is not None:
             return
         self._ended = error
+        if self._heartbeat is not None:
+            self._heartbeat.end()
         for entry in self._ledger.close():
             pending = entry.waiter
             assert isinstance(pending, _Pending)

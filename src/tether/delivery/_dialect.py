@@ -13,7 +13,7 @@ import attrs
 
 from ..exceptions import ConfigError
 
-__all__ = ["Dialect", "MessageId"]
+__all__ = ["Dialect", "MessageId", "no_heartbeat"]
 
 #: A message's id: anything hashable the dialect finds in it (an ``int``, a ``str``).
 MessageId = Hashable
@@ -35,6 +35,11 @@ def _fresh(last_sequence: int | None) -> None:
     return None
 
 
+def no_heartbeat(number: int, last_sequence: int | None) -> None:
+    """The default ``Dialect.heartbeat``: the protocol has none."""
+    return None
+
+
 def _callable(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if not callable(value):
         raise ConfigError(f"{attribute.name}: must be callable, got {type(value).__name__}")
@@ -49,7 +54,8 @@ class Dialect:
     ``dict`` with :class:`tether.JsonCodec`, a ``str`` without a codec), called in the
     delivery layer's tasks; it must not block, and should not raise (an exception it
     raises ends the ``send()``/``request()`` that called it, or, for an inbound message,
-    goes to ``receive()`` in place of that message). Every field has a default that
+    goes to ``receive()`` in place of that message; one from ``heartbeat`` ends the
+    ``tether.delivery.connect()`` block with it). Every field has a default that
     opts out, so a dialect names only what its server does::
 
         Dialect(
@@ -59,6 +65,8 @@ class Dialect:
             sequence=lambda m: m.get("seq"),              # inbound: its sequence number
             resume=lambda last: {"resume": last},         # sent first on every connect
             reply_to=lambda m: m.get("reply_to"),         # inbound: the request it answers
+            heartbeat=lambda n, last: {"ping": n},        # outbound: the n-th heartbeat
+            heartbeat_reply=lambda m: "pong" in m,        # inbound: its reply
         )
 
     Attributes:
@@ -92,6 +100,23 @@ class Dialect:
             ``{"envelope_id": ...}``), sent once the application has taken the message
             from ``receive()`` (or at once, for a duplicate or a control message or a
             reply), or ``None``. Default: none.
+        heartbeat: ``heartbeat(number, last_sequence) -> message | None``: the
+            application-level ping the server wants (Kraken's ``{"method": "ping"}``,
+            Discord's ``{"op": 1, "d": last_sequence}``), given its number on this
+            connection (1, 2, ...) and the last inbound sequence number seen (``None``
+            before any); ``None`` skips this beat. Sent every ``heartbeat_interval``
+            seconds (an option of :func:`tether.delivery.connect`, off by default) on
+            the open connection only, never buffered for a later one. Default: none
+            (the protocol has no heartbeat; asking for an interval is then a
+            ``ConfigError``).
+        heartbeat_reply: ``heartbeat_reply(inbound) -> bool``: ``True`` for the
+            server's answer to a heartbeat. It answers the heartbeat waiting for one
+            (any reply does: a reply need not carry the heartbeat's number) and never
+            reaches ``receive()``. Default: ``False``.
+        unsubscribe: ``unsubscribe(subscription) -> message | None``: the message that
+            cancels a subscription (``Delivery.subscribe``) on the server (Binance's
+            ``{"method": "UNSUBSCRIBE", ...}``), sent by ``Delivery.unsubscribe``, or
+            ``None`` for none. Default: none (unsubscribing only stops the re-sends).
     """
 
     message_id: Callable[[Any], MessageId | None] = attrs.field(
@@ -105,3 +130,13 @@ class Dialect:
     resume: Callable[[int | None], Any] = attrs.field(default=_fresh, validator=_callable)
     reply_to: Callable[[Any], MessageId | None] = attrs.field(default=_nothing, validator=_callable)
     client_ack: Callable[[Any], Any] = attrs.field(default=_nothing, validator=_callable)
+    heartbeat: Callable[[int, int | None], Any] = attrs.field(
+        default=no_heartbeat, validator=_callable
+    )
+    heartbeat_reply: Callable[[Any], bool] = attrs.field(default=_never, validator=_callable)
+    unsubscribe: Callable[[Any], Any] = attrs.field(default=_nothing, validator=_callable)
+
+    @property
+    def has_heartbeat(self) -> bool:
+        """Whether this dialect names a heartbeat (``heartbeat`` is not the default)."""
+        return self.heartbeat is not no_heartbeat

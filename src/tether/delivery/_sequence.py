@@ -67,3 +67,8 @@ class InboundSequence:
         self.gaps += 1
         self.missing += number - last - 1
         return Observation(Verdict.GAP, expected=last + 1, missing=number - last - 1)
+
+    def restart(self, last: int | None) -> None:
+        """The server numbers afresh (a new session): ``last`` is the new last number
+        (``None``: the next number seen is new, whatever it is). Counters are kept."""
+        self.last = last

@@ -1,6 +1,7 @@
 """Pure decisions, apart from the Trio shell: the retry-or-fail table, backoff with full
 jitter, ``Retry-After``, URL parsing and redaction, where a redirect of the handshake
-leads, the choice of proxy (``proxy=`` and the environment), and the checks of
+leads, the choice of proxy (``proxy=`` and the environment), the pacing of sends
+(``TokenBucket``, for ``Config.send_rate``), and the checks of
 ``connect()``'s and ``aclose()``'s arguments and of handshake headers. Nothing here does
 I/O, reads a clock
 or imports trio; the session layer asks these functions and acts on the answers.
@@ -28,6 +29,7 @@ from ._headers import (
     handshake_headers,
     header_problem,
 )
+from ._pacing import TokenBucket
 from ._proxy import (
     ENVIRONMENT,
     PROXY_SCHEMES,
@@ -51,6 +53,7 @@ from ._retry import (
 from ._url import CREDENTIAL_NAMES, WebSocketURL, parse_url, redact_url
 
 __all__ = [
+    "TokenBucket",
     "COME_BACK_LATER_CLOSE_CODES",
     "CREDENTIAL_HEADERS",
     "CREDENTIAL_NAMES",

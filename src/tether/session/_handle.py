@@ -8,6 +8,7 @@ from typing import Any
 import trio
 
 from ..connection import ClientConnection, ConnectionClosed, lost_error
+from ..policy import TokenBucket
 from ..protocol import Accepted
 from ._counters import Counters
 
@@ -58,8 +59,10 @@ class Connection:
         encode: Callable[[Any], str | bytes],
         decode: Callable[[str | bytes], Any],
         counters: Counters,
+        pacer: TokenBucket | None = None,
     ) -> None:
         self._ws = ws
+        self._pacer = pacer
         self._counters = counters
         self._encode = encode
         self._decode = decode
@@ -78,12 +81,21 @@ class Connection:
         """Write ``message`` (through the session's codec) on this connection now,
         ahead of the session's buffered sends; returns once it is written. Usable for
         as long as this connection is open, after ``on_connect`` too (a message that
-        must never go to a later connection).
+        must never go to a later connection; ``tether.delivery`` sends its heartbeats
+        this way); its writes take turns with the session's, message by message. Under
+        ``Config.send_rate`` it first waits for its turn in the session's bucket (a
+        cancelled wait leaves that turn unused).
 
         Raises :class:`tether.ConnectionLostError` if the connection ends first (or has
         ended): nothing is buffered or resent. Cancellation: a message not yet started
         is not sent; one cut off mid-write ends the connection (a partial frame cannot be
         taken back)."""
+        pacer = self._pacer
+        if pacer is not None:
+            now = trio.current_time()
+            at = pacer.reserve(now)
+            if at > now:
+                await trio.sleep_until(at)
         try:
             await self._ws.send((self._encode(message),))
         except ConnectionClosed:

@@ -17,7 +17,17 @@ from ._buffers import ReceiveBuffer
 from ._counters import Counters
 from ._generation import Generation
 
-__all__ = ["Pinger", "watch_idle"]
+__all__ = ["Pinger", "peer_proved_alive", "watch_idle"]
+
+
+def peer_proved_alive(generation: Generation, receive_buffer: ReceiveBuffer, since: float) -> bool:
+    """Whether the peer of ``generation`` proved itself alive although an answer it
+    owes (a pong, an application heartbeat's reply) asked for at ``since`` has not come:
+    a message arrived after ``since`` (the answer is queued behind it), or the reader
+    is waiting for the application to make room (it is not reading the socket, so the
+    answer may be there, unread). The rule of the pinger and of
+    ``Session.heartbeat_missed``."""
+    return receive_buffer.blocked or generation.last_data_at > since
 
 
 class Pinger:
@@ -101,7 +111,7 @@ class Pinger:
         # generation first: the first outcome decided wins.)
         # Data that arrived meanwhile, or a reader waiting on the application, proves
         # the peer alive: the pong is queued behind that data.
-        if self._receive_buffer.blocked or self._generation.last_data_at > self._sent_at:
+        if peer_proved_alive(self._generation, self._receive_buffer, self._sent_at):
             self.wake_at = now + self._interval
             return
         self._generation.end(

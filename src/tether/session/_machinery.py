@@ -22,6 +22,7 @@ from ..codec import Codec
 from ..config import Config
 from ..connection import Opener
 from ..events import Event
+from ..policy import TokenBucket
 from ._buffers import ReceiveBuffer, SendBuffer
 from ._closing import Closer
 from ._counters import Counters
@@ -32,7 +33,7 @@ from ._lifecycle import Lifecycle
 from ._runner import GenerationRunner, HeadersArg, OnConnect
 from ._supervisor import Supervisor
 from ._targets import Targets
-from ._writer import Writer
+from ._writer import PacedWriter, Writer
 
 __all__ = ["Machinery", "build_machinery"]
 
@@ -78,7 +79,12 @@ def build_machinery(
     send_buffer = SendBuffer(config.send_buffer, config.send_buffer_bytes, config.overflow)
     receive_buffer = ReceiveBuffer(config.receive_buffer, config.receive_buffer_bytes)
     closer = Closer(config, lifecycle, send_buffer, slot)
-    writer = Writer(send_buffer, slot, closer, lifecycle, counters, hub)
+    pacer = None if config.send_rate is None else TokenBucket(config.send_rate)
+    writer = (
+        Writer(send_buffer, slot, closer, lifecycle, counters, hub)
+        if pacer is None
+        else PacedWriter(send_buffer, slot, closer, lifecycle, counters, hub, pacer)
+    )
     runner = GenerationRunner(
         config,
         targets=targets,
@@ -97,6 +103,7 @@ def build_machinery(
         receive_buffer=receive_buffer,
         closer=closer,
         writer=writer,
+        pacer=pacer,
     )
     supervisor = Supervisor(
         targets,

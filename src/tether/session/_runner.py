@@ -28,7 +28,14 @@ from ..config import Config
 from ..connection import ClientConnection, Opener, lost_error, open_client
 from ..events import Connected, Connecting
 from ..exceptions import ConfigError, HandshakeRejected
-from ..policy import Hop, WebSocketURL, follow_redirect, handshake_headers, redirect_location
+from ..policy import (
+    Hop,
+    TokenBucket,
+    WebSocketURL,
+    follow_redirect,
+    handshake_headers,
+    redirect_location,
+)
 from ..protocol import Accepted
 from ..state import State
 from ._application import application_code
@@ -70,6 +77,7 @@ class GenerationRunner:
         "_on_connect",
         "_opener",
         "_origin",
+        "_pacer",
         "_receive_buffer",
         "_send_buffer",
         "_subprotocols",
@@ -98,6 +106,7 @@ class GenerationRunner:
         receive_buffer: ReceiveBuffer,
         closer: Closer,
         writer: Writer,
+        pacer: TokenBucket | None = None,
     ) -> None:
         self._config = config
         self._targets = targets
@@ -116,6 +125,7 @@ class GenerationRunner:
         self._receive_buffer = receive_buffer
         self._closer = closer
         self._writer = writer
+        self._pacer = pacer
 
     async def run(self, generation: Generation) -> None:
         """The generation's whole life; returns once it has ended and is torn down (its
@@ -160,6 +170,7 @@ class GenerationRunner:
                     encode=self._encoding.encode,
                     decode=self._encoding.decode,
                     counters=counters,
+                    pacer=self._pacer,
                 )
                 with application_code("on_connect"):
                     await self._on_connect(connection)

@@ -14,12 +14,13 @@ import trio
 
 from ..config import Config
 from ..connection import ConnectionClosed, lost_error
-from ..events import Event
-from ..exceptions import ConfigError, ReconnectFailed, SessionClosed
+from ..events import Event, LostReason
+from ..exceptions import ConfigError, ConnectionLostError, ReconnectFailed, SessionClosed
 from ..policy import check_close, check_close_code
 from ..state import State
 from ..statistics import Statistics
 from ._event_stream import EventStream
+from ._keepalive import peer_proved_alive
 from ._machinery import Machinery
 
 __all__ = ["Session"]
@@ -232,6 +233,31 @@ class Session:
         subscriber misses it (``statistics().events_dropped``). Raises ``TypeError`` for
         fields ``kind`` does not take."""
         self._hub.emit(kind, self._lifecycle.generation, **fields)
+
+    def heartbeat_missed(self, generation: int, sent_at: float, detail: str) -> bool:
+        """Report that an application-level heartbeat sent on connection ``generation``
+        (a ``Connection.generation``) at ``sent_at`` (``trio.current_time()`` seconds)
+        got no reply in time, for layers built on the session (``tether.delivery``'s
+        heartbeats). Judged as the session's own pinger judges a missing pong: if a
+        message arrived on that connection after ``sent_at``, or the reader is waiting
+        for the application to make room in the receive buffer (a slow application,
+        not a dead peer), nothing happens and it returns ``False``; otherwise that
+        connection ends now with ``LostReason.PING_TIMEOUT`` (``detail`` in
+        ``ConnectionLost.detail``; no Close frame, the link is taken as dead), the
+        session reconnects as after any loss, and it returns ``True``. Returns
+        ``False`` too when that connection is not the open one any more. Never blocks,
+        never raises."""
+        active = self._machinery.slot.active
+        if (
+            active is None
+            or active.number != generation
+            or not active.opened
+            or active.outcome is not None
+            or peer_proved_alive(active, self._receive_buffer, sent_at)
+        ):
+            return False
+        active.end(ConnectionLostError(LostReason.PING_TIMEOUT, None, detail))
+        return True
 
     def statistics(self) -> Statistics:
         """A frozen snapshot of the session's counters (:class:`tether.Statistics`)."""

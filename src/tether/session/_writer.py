@@ -4,7 +4,14 @@ buffer and a writer task that runs only while messages are queued and coalesces 
 Order is kept across both paths: a direct write happens only when the buffer is empty
 and no other write is under way, and the connection's write turn is FIFO. A message
 whose write was cut off by a lost connection goes back to the head of the buffer and is
-written on the next generation (at-least-once for that message)."""
+written on the next generation (at-least-once for that message).
+
+With ``Config.send_rate`` the session has a :class:`PacedWriter`: every message goes
+through the buffer and the writer task (no direct write), which writes no more than
+the token bucket allows (:class:`tether.policy.TokenBucket`) and sleeps until the
+next token otherwise: one place paces, so order and pace hold together. Without it,
+``Writer.send`` is untouched by pacing (a subclass, not a test per message); the
+writer task tests for a bucket once per batch."""
 
 from __future__ import annotations
 
@@ -13,6 +20,7 @@ import trio
 from ..connection import ClientConnection, ConnectionClosed, lost_error
 from ..events import LostReason, MessagesDropped
 from ..exceptions import ConnectionLostError, SessionClosed
+from ..policy import TokenBucket
 from ._buffers import Message, Outbound, SendBuffer
 from ._closing import Closer
 from ._counters import Counters
@@ -20,7 +28,7 @@ from ._event_hub import EventHub
 from ._generation import Generation, GenerationSlot
 from ._lifecycle import Lifecycle
 
-__all__ = ["WRITE_BATCH_BYTES", "WRITE_BATCH_MESSAGES", "Writer"]
+__all__ = ["WRITE_BATCH_BYTES", "WRITE_BATCH_MESSAGES", "PacedWriter", "Writer"]
 
 #: The writer coalesces queued messages into one ``send_all`` of at most this many
 #: messages and bytes (a single larger message is still written alone).
@@ -31,7 +39,7 @@ WRITE_BATCH_BYTES = 256 * 1024
 class Writer:
     """The session's outbound path over whichever generation is open."""
 
-    __slots__ = ("_buffer", "_closer", "_counters", "_hub", "_lifecycle", "_slot")
+    __slots__ = ("_buffer", "_closer", "_counters", "_hub", "_lifecycle", "_pacer", "_slot")
 
     def __init__(
         self,
@@ -48,6 +56,8 @@ class Writer:
         self._lifecycle = lifecycle
         self._counters = counters
         self._hub = hub
+        #: ``Config.send_rate``'s bucket (:class:`PacedWriter`); ``None``: no limit.
+        self._pacer: TokenBucket | None = None
 
     async def send(self, raw: Message) -> None:
         """``Session.send()`` for an encoded message (its docstring has the contract)."""
@@ -140,12 +150,24 @@ class Writer:
     async def _write_queued(self, generation: Generation, ws: ClientConnection) -> None:
         """The writer task: write the send buffer in order until it is empty, coalescing
         whatever is queued into one ``send_all`` (at most WRITE_BATCH_MESSAGES /
-        WRITE_BATCH_BYTES at a time). Returns when nothing is left, so an idle session
-        has no writer task."""
+        WRITE_BATCH_BYTES at a time, and under ``Config.send_rate`` no more than the
+        bucket allows now: it sleeps until the next token when none is left). Returns
+        when nothing is left, so an idle session has no writer task."""
         buffer = self._buffer
+        pacer = self._pacer
         try:
             while buffer:
-                batch = buffer.take_batch(WRITE_BATCH_MESSAGES, WRITE_BATCH_BYTES)
+                limit = WRITE_BATCH_MESSAGES
+                if pacer is not None:
+                    now = trio.current_time()
+                    allowed = pacer.available(now)
+                    if not allowed:
+                        await trio.sleep_until(pacer.next_at(now))
+                        continue
+                    limit = min(limit, allowed)
+                batch = buffer.take_batch(limit, WRITE_BATCH_BYTES)
+                if pacer is not None:
+                    pacer.take(len(batch), trio.current_time())
                 written = False
                 try:
                     await ws.send([entry.message for entry in batch])
@@ -163,3 +185,44 @@ class Writer:
                             generation.write_interrupted = True
         finally:
             generation.writer_running = False
+
+
+class PacedWriter(Writer):
+    """The writer under ``Config.send_rate``: ``send()`` always queues (the writer
+    task paces; a direct write would jump the queue while it waits for a token)."""
+
+    __slots__ = ()
+
+    def __init__(
+        self,
+        send_buffer: SendBuffer,
+        slot: GenerationSlot,
+        closer: Closer,
+        lifecycle: Lifecycle,
+        counters: Counters,
+        hub: EventHub,
+        pacer: TokenBucket,
+    ) -> None:
+        super().__init__(send_buffer, slot, closer, lifecycle, counters, hub)
+        self._pacer = pacer
+
+    async def send(self, raw: Message) -> None:
+        """``Session.send()`` for an encoded message: ``Writer.send``'s queued path."""
+        try:
+            entry, evicted = await self._buffer.put(raw)
+        except SessionClosed:
+            self._lifecycle.terminal_seen = True
+            raise
+        self.ensure_writer()
+        if evicted:
+            self._hub.emit(MessagesDropped, self._lifecycle.generation, count=evicted)
+        assert entry.done is not None
+        try:
+            await entry.done.wait()
+        except BaseException:
+            self._buffer.withdraw(entry)
+            raise
+        if entry.error is not None:
+            if isinstance(entry.error, SessionClosed):
+                self._lifecycle.terminal_seen = True
+            raise entry.error

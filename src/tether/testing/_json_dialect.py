@@ -22,6 +22,8 @@ ACK = "ack"
 SEQ = "seq"
 RESUME = "resume"
 REPLY_TO = "reply_to"
+PING = "ping"
+PONG = "pong"
 
 Respond = Callable[[dict[str, Any]], "dict[str, Any] | None"]
 
@@ -43,7 +45,9 @@ class JsonDialectServer:
     :attr:`received` (a second copy counts in :attr:`duplicates`); an object without
     one is handed on every time. ``respond(message)``, if given, is called with each
     new message that has an id; what it returns (a ``dict``, or ``None`` for no reply)
-    is published with ``"reply_to": id``.
+    is published with ``"reply_to": id``. A heartbeat ``{"ping": n}`` is answered with
+    ``{"pong": n}`` on its connection (not numbered, not kept), unless
+    :attr:`answer_pings` is ``False``.
 
     Attributes:
         received: what the server's application got, in order (each id once).
@@ -51,6 +55,9 @@ class JsonDialectServer:
         published: every message it numbered, as sent (``"seq"`` included).
         resumes: the ``last`` of every resume, in order.
         hold_acks: when ``True``, acknowledgements are not sent (they are "lost").
+        pings: ``(n, trio.current_time())`` of every heartbeat received, in order.
+        answer_pings: when ``False``, heartbeats get no reply (a server whose
+            application hangs while its connections stay up).
     """
 
     def __init__(self, respond: Respond | None = None) -> None:
@@ -64,6 +71,8 @@ class JsonDialectServer:
         self.published: list[dict[str, Any]] = []
         self.resumes: list[int | None] = []
         self.hold_acks = False
+        self.pings: list[tuple[Any, float]] = []
+        self.answer_pings = True
 
     async def handler(self, conn: ServerConnection) -> None:
         """The memory server's handler: one call per connection."""
@@ -71,6 +80,11 @@ class JsonDialectServer:
             message = json.loads(await conn.get_message())
             if isinstance(message, dict) and RESUME in message and len(message) == 1:
                 await self._resume(conn, message[RESUME])
+                continue
+            if isinstance(message, dict) and PING in message and len(message) == 1:
+                self.pings.append((message[PING], trio.current_time()))
+                if self.answer_pings:
+                    await self._send(conn, json.dumps({PONG: message[PING]}))
                 continue
             message_id = message.get(ID) if isinstance(message, dict) else None
             if message_id is None:
