@@ -36,6 +36,8 @@ EXAMPLES = "tests/test_docs_examples.py"
 MIGRATING = "tests/test_docs_migrating.py"
 COOKBOOK = "tests/test_docs_cookbook.py"
 DELIVERY = "tests/test_docs_delivery.py"
+DELIVERY_PAGE = "tests/delivery/test_delivery_docs.py"
+DISCORD = "tests/delivery/test_discord_recipe.py"
 README = "tests/test_readme.py"
 
 #: ``(page, key)`` of each block that is run: the tests that run it.
@@ -118,6 +120,21 @@ RUN: dict[tuple[str, str], list[str]] = {
     ],
     ("docs/delivery.md", "Writing a dialect"): [
         f"{DELIVERY}::test_the_slack_dialect_acknowledges_each_envelope"
+    ],
+    ("docs/delivery.md", "Subscriptions"): [
+        f"{DELIVERY_PAGE}::test_the_binance_style_subscription_is_answered_and_cancelled"
+    ],
+    ("docs/delivery.md", "Heartbeats"): [
+        f"{DELIVERY_PAGE}::test_the_kraken_style_heartbeat_pings_every_15_s_and_takes_the_pongs"
+    ],
+    ("docs/delivery.md", "Paced sends"): [
+        f"{DELIVERY_PAGE}::test_paced_sends_take_turns_with_the_resume_message"
+    ],
+    ("docs/delivery.md", "Recipe: a Discord-style gateway"): [
+        f"{DISCORD}::test_a_resume_after_a_4000_close_replays_the_missed_dispatches_once",
+        f"{DISCORD}::test_an_invalid_session_starts_a_fresh_one",
+        f"{DISCORD}::test_op_7_reconnects_with_4000_and_resumes",
+        f"{DISCORD}::test_heartbeats_at_hello_s_interval_and_a_zombie_connection_is_resumed",
     ],
     ("docs/cookbook.md", "market_bot.py"): [
         f"{COOKBOOK}::test_the_cookbook_test_suite_passes",

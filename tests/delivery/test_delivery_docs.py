@@ -86,53 +86,6 @@ class Routed:
             await trio.sleep(self.linger)
 
 
-def test_every_block_of_the_page_is_run() -> None:
-    assert {heading: len(code) for heading, code in blocks().items()} == {
-        INTRO: 1,
-        "Writing a dialect": 1,
-        "Subscriptions": 1,
-        "Heartbeats": 1,
-        "Paced sends": 1,
-        "Recipe: a Discord-style gateway": 1,  # run by test_discord_recipe.py
-    }
-
-
-async def test_the_introduction_sends_waits_for_the_ack_asks_and_reads_once_each(
-    autojump_clock: trio.abc.Clock,
-) -> None:
-    app = JsonDialectServer(respond=lambda m: {"time": 42} if m.get("op") == "time" else None)
-    printed: list[Any] = []
-    mains: list[Callable[[str], Awaitable[None]]] = []
-    async with memory_server(app.handler) as server:
-        routed = Routed(server)
-        await block(
-            INTRO,
-            trio=types.SimpleNamespace(run=lambda main, url: mains.append(main)),
-            tether=tether,
-            **{"tether.delivery": routed.module()},
-            print=printed.append,
-        )()
-        (main,) = mains
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(main, URL)
-            await app.wait_received(3)
-            await app.publish({"text": "one"})
-            await app.publish({"text": "one"})  # a second copy, numbered apart
-            await trio.sleep(1)
-            (delivery,) = routed.made
-            assert delivery.statistics().acknowledged == 3  # m1, m2 and the request q1
-            await delivery.session.aclose()  # ends the `async for`
-    assert [m["id"] for m in app.received] == ["m1", "m2", "q1"]
-    assert printed == [{"text": "one", "seq": 2}, {"text": "one", "seq": 3}]  # not the reply
-
-
-async def test_the_slack_dialect_acknowledges_envelopes() -> None:
-    made = await block("Writing a dialect", Dialect=Dialect)()
-    slack = made["slack"]
-    assert slack.client_ack({"envelope_id": "e1", "payload": {}}) == {"envelope_id": "e1"}
-    assert slack.client_ack({"type": "hello"}) is None
-
-
 async def test_the_kraken_style_heartbeat_pings_every_15_s_and_takes_the_pongs(
     autojump_clock: trio.abc.Clock,
 ) -> None:
