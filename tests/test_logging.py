@@ -5,6 +5,7 @@ people read."""
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
 import trio
@@ -130,8 +131,29 @@ def test_the_library_prints_nothing_unless_the_application_configures_logging() 
             events.MessagesDropped(generation=3, at=0, count=2),
             "2 buffered message(s) dropped unsent",
         ),
+        (
+            events.SequenceGap(generation=2, at=0, expected=7, received=10, missing=3),
+            "sequence gap (generation 2): expected 7, got 10 (3 missing)",
+        ),
+        (
+            events.UnacknowledgedDropped(generation=2, at=0, count=4),
+            "4 unacknowledged message(s) dropped: no longer resent",
+        ),
     ],
 )
 def test_str_of_each_event_is_one_readable_line(event: events.Event, line: str) -> None:
     assert str(event) == line
     assert repr(event).startswith(type(event).__name__ + "(generation=")
+
+
+def test_every_event_type_has_its_line_asserted() -> None:
+    kinds = {
+        getattr(events, name)
+        for name in events.__all__
+        if isinstance(getattr(events, name), type)
+        and issubclass(getattr(events, name), events.Event)
+        and getattr(events, name) is not events.Event
+    }
+    source = Path(__file__).read_text(encoding="utf-8")
+    missing = sorted(kind.__name__ for kind in kinds if f"events.{kind.__name__}(" not in source)
+    assert missing == [], f"add a str() case for {missing}"
