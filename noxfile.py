@@ -118,7 +118,9 @@ def bench(session: nox.Session) -> None:
     )
     session.run("python", "benchmarks/bench.py", *session.posargs)
     # What the tether.protocol logger costs, off and on, against a build without it.
-    session.run("python", "benchmarks/protocol_log_cost.py", env={"PYTHONPATH": "src"})
+    session.run(
+        "python", "benchmarks/protocol_log_cost.py", "--rounds", "9", env={"PYTHONPATH": "src"}
+    )
     # permessage-deflate on a JSON stream against Node ws (skipped without node).
     session.run("python", "benchmarks/deflate_stream.py")
     # 10,000 concurrent sessions against one push server: open time, RSS, CPU per message
