@@ -80,15 +80,23 @@ class Pinger:
         now = trio.current_time()
         waiter = self._waiter
         if waiter is not None and waiter.answered_at is not None:
-            self._waiter = None
-            self._counters.last_rtt = waiter.answered_at - self._sent_at
-            self.wake_at = waiter.answered_at + self._interval
+            self._take_pong(waiter.answered_at)
         elif now < self.wake_at:
             return  # woken early (a close request, a state change): nothing due
         elif waiter is None:
             await self._ping(now)
+            waiter = self._waiter
+            if waiter is not None and waiter.answered_at is not None:
+                # The pong came while the ping's own write yielded: its wake-up found
+                # nobody waiting, so take it now.
+                self._take_pong(waiter.answered_at)
         else:
             self._no_pong_in_time(waiter, now)
+
+    def _take_pong(self, answered_at: float) -> None:
+        self._waiter = None
+        self._counters.last_rtt = answered_at - self._sent_at
+        self.wake_at = answered_at + self._interval
 
     async def _ping(self, now: float) -> None:
         self._sent_at = now
