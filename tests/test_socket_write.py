@@ -71,7 +71,7 @@ async def test_a_closed_socket_is_a_closed_resource_and_writes_nothing() -> None
     await ours.aclose()
     with pytest.raises(trio.ClosedResourceError):
         await write_socket(ours, (b"never",))
-    with trio.move_on_after(0.05):
+    with trio.fail_after(5):
         assert await theirs.receive_some(10) == b""  # end of stream, no bytes
     await theirs.aclose()
 

@@ -12,7 +12,7 @@ from ..policy import TokenBucket
 from ..protocol import Accepted
 from ._counters import Counters
 
-__all__ = ["Connection"]
+__all__ = ["Connection", "round_trip"]
 
 
 class Connection:
@@ -110,12 +110,7 @@ class Connection:
 
         Raises :class:`tether.ConnectionLostError` if the connection ends first (or has
         ended). Cancellation: the Pong, if it comes, is taken by the reader as usual."""
-        start = trio.current_time()
-        try:
-            await self._ws.ping()
-        except ConnectionClosed:
-            raise lost_error(self._ws) from None
-        return trio.current_time() - start
+        return await round_trip(self._ws)
 
     async def receive(self) -> Any:
         """The server's next message on this connection (decoded by the codec); waits
@@ -130,3 +125,14 @@ class Connection:
         raw = await self._ws.receive()
         self._counters.messages_received += 1
         return self._decode(raw)
+
+
+async def round_trip(ws: ClientConnection) -> float:
+    """Ping ``ws`` and wait for the Pong: the round trip in seconds on Trio's clock.
+    Raises :class:`tether.ConnectionLostError` if the connection ends first."""
+    start = trio.current_time()
+    try:
+        await ws.ping()
+    except ConnectionClosed:
+        raise lost_error(ws) from None
+    return trio.current_time() - start

@@ -13,13 +13,13 @@ from typing import Any
 import trio
 
 from ..config import Config
-from ..connection import ConnectionClosed, lost_error
 from ..events import Event, LostReason
 from ..exceptions import ConfigError, ConnectionLostError, ReconnectFailed, SessionClosed
 from ..policy import check_close, check_close_code
 from ..state import State
 from ..statistics import Statistics
 from ._event_stream import EventStream
+from ._handle import round_trip
 from ._keepalive import peer_proved_alive
 from ._machinery import Machinery
 
@@ -179,15 +179,9 @@ class Session:
         generation = self._machinery.slot.active
         assert generation is not None  # OPEN: a generation is open
         assert generation.ws is not None
-        ws = generation.ws
-        start = trio.current_time()
-        try:
-            await ws.ping()
-        except ConnectionClosed:
-            raise lost_error(ws) from None
-        round_trip = trio.current_time() - start
-        self._machinery.counters.last_rtt = round_trip
-        return round_trip
+        seconds = await round_trip(generation.ws)
+        self._machinery.counters.last_rtt = seconds
+        return seconds
 
     async def wait_connected(self) -> None:
         """Wait until a generation is open (returns at once if one is), with no timeout

@@ -15,6 +15,8 @@ writer task tests for a bucket once per batch."""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import trio
 
 from ..connection import ClientConnection, ConnectionClosed, lost_error
@@ -41,6 +43,9 @@ class Writer:
 
     __slots__ = ("_buffer", "_closer", "_counters", "_hub", "_lifecycle", "_pacer", "_slot")
 
+    #: Whether ``send()`` may write from the caller's task when nothing is queued.
+    _writes_directly: ClassVar[bool] = True
+
     def __init__(
         self,
         send_buffer: SendBuffer,
@@ -63,7 +68,8 @@ class Writer:
         """``Session.send()`` for an encoded message (its docstring has the contract)."""
         active = self._slot.active
         if (
-            active is not None
+            self._writes_directly
+            and active is not None
             and active.opened
             and not active.writing
             and not self._buffer
@@ -192,6 +198,7 @@ class PacedWriter(Writer):
     task paces; a direct write would jump the queue while it waits for a token)."""
 
     __slots__ = ()
+    _writes_directly = False
 
     def __init__(
         self,
@@ -205,24 +212,3 @@ class PacedWriter(Writer):
     ) -> None:
         super().__init__(send_buffer, slot, closer, lifecycle, counters, hub)
         self._pacer = pacer
-
-    async def send(self, raw: Message) -> None:
-        """``Session.send()`` for an encoded message: ``Writer.send``'s queued path."""
-        try:
-            entry, evicted = await self._buffer.put(raw)
-        except SessionClosed:
-            self._lifecycle.terminal_seen = True
-            raise
-        self.ensure_writer()
-        if evicted:
-            self._hub.emit(MessagesDropped, self._lifecycle.generation, count=evicted)
-        assert entry.done is not None
-        try:
-            await entry.done.wait()
-        except BaseException:
-            self._buffer.withdraw(entry)
-            raise
-        if entry.error is not None:
-            if isinstance(entry.error, SessionClosed):
-                self._lifecycle.terminal_seen = True
-            raise entry.error
