@@ -139,6 +139,20 @@ def test_the_library_prints_nothing_unless_the_application_configures_logging() 
             events.UnacknowledgedDropped(generation=2, at=0, count=4),
             "4 unacknowledged message(s) dropped: no longer resent",
         ),
+        (
+            events.Rotated(generation=5, at=0, previous=4, reason="max_connection_age"),
+            "rotated (max_connection_age): generation 5 took over from generation 4",
+        ),
+        (
+            events.RotationFailed(
+                generation=4,
+                at=0,
+                reason="rotate()",
+                error=TimeoutError("connect attempt timed out"),
+            ),
+            "rotation failed (rotate()), generation 4 serves on: "
+            "TimeoutError: connect attempt timed out",
+        ),
     ],
 )
 def test_str_of_each_event_is_one_readable_line(event: events.Event, line: str) -> None:

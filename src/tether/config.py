@@ -303,6 +303,12 @@ class Config:
             may send: 1000-1003, 1007-1014, 3000-4999). ``Session.reconnect(code=...)``
             picks its own. A server may treat 1000 or 1001 as the end of a resumable
             session (Discord does; discord.py closes with 4000 to resume).
+        max_connection_age: seconds after which an open connection is replaced without
+            downtime, make-before-break, as ``Session.rotate()`` does (default ``None``:
+            never). For servers that cut every connection at a fixed age (Binance: 24
+            h), set it a little below that age. A rotation that cannot open its new
+            connection leaves the old one serving (a ``RotationFailed`` event) and is
+            tried again ``Backoff.maximum`` seconds later.
         compression: permessage-deflate (RFC 7692) offered with these settings
             (:class:`Compression`; default ``Compression()``, on like ``websockets``);
             ``None`` offers no extension. ``max_message_size`` bounds a compressed
@@ -336,6 +342,7 @@ class Config:
     receive_buffer_bytes: int = attrs.field(default=2**24, validator=_count(allow_none=False))
     max_message_size: int = attrs.field(default=2**20, validator=_count(allow_none=False))
     supersede_close_code: int = attrs.field(default=1000, validator=_sendable_close_code)
+    max_connection_age: float | None = attrs.field(default=None, validator=_positive(True))
     compression: Compression | None = attrs.field(
         factory=Compression,
         validator=attrs.validators.optional(_instance_of(Compression, "a Compression or None")),

@@ -12,6 +12,9 @@ Ordering guarantees, per session:
   ``ConnectionLost``.
 * A close the user asked for emits ``Closed``, not ``ConnectionLost``.
 * ``GaveUp`` (the policy gave up) is followed by ``Closed``; ``Closed`` is always last.
+* A rotation (``Session.rotate()``, ``Config.max_connection_age``) emits ``Connecting``
+  and ``Connected`` for the new generation while the old one still serves, then
+  ``Rotated``; the old generation has no ``ConnectionLost`` (it was not lost).
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ __all__ = [
     "GaveUp",
     "LostReason",
     "MessagesDropped",
+    "Rotated",
+    "RotationFailed",
     "SequenceGap",
     "UnacknowledgedDropped",
 ]
@@ -49,7 +54,8 @@ class LostReason(enum.Enum):
     IDLE_TIMEOUT = "idle_timeout"
     """No text or binary message for ``idle_timeout`` seconds."""
     SUPERSEDED = "superseded"
-    """``session.reconnect()`` replaced this connection."""
+    """``session.reconnect()`` replaced this connection (a rotation's old connection
+    ends this way too, but reports no ``ConnectionLost``: ``Rotated`` says it)."""
     PROTOCOL_ERROR = "protocol_error"
     """The peer broke RFC 6455 (retried), or sent a message over ``max_message_size``
     (code 1009: by default the session ends, the server would send it again)."""
@@ -191,6 +197,41 @@ class Closed(Event):
 
     def __str__(self) -> str:
         return f"closed ({'no connection open' if self.code is None else f'code {self.code}'})"
+
+
+@attrs.frozen(kw_only=True)
+class Rotated(Event):
+    """Make-before-break: generation ``generation`` (just ``Connected``) took over from
+    ``previous``, which closes behind it (``Config.supersede_close_code``) after its
+    writes under way; sends go to ``generation`` from now on. ``reason``:
+    ``"rotate()"`` or ``"max_connection_age"``."""
+
+    previous: int
+    reason: str
+
+    def __str__(self) -> str:
+        return (
+            f"rotated ({self.reason}): generation {self.generation} "
+            f"took over from generation {self.previous}"
+        )
+
+
+@attrs.frozen(kw_only=True)
+class RotationFailed(Event):
+    """A rotation's new connection could not be opened (``error``, without its
+    traceback, as in :class:`BackingOff`; ``reason`` as in :class:`Rotated`);
+    generation ``generation`` serves on, nothing lost. A ``max_connection_age``
+    rotation is tried again ``Backoff.maximum`` seconds later; ``Session.rotate()``
+    raises :class:`tether.RotationFailedError`."""
+
+    reason: str
+    error: BaseException
+
+    def __str__(self) -> str:
+        return (
+            f"rotation failed ({self.reason}), generation {self.generation} serves on: "
+            f"{describe_error(self.error)}"
+        )
 
 
 @attrs.frozen(kw_only=True)

@@ -22,6 +22,8 @@
     ├── DecodeError            the codec could not decode an inbound message; ``raw`` keeps it
     ├── RequestTimeout         (also TimeoutError) no reply to a tether.delivery request()
     │                          within its timeout; ``request_id``, ``timeout``
+    ├── RotationFailedError    Session.rotate() could not open the new connection (the
+    │                          old one serves on); ``__cause__`` is why
     └── SessionClosed          the session has ended; no more sends or receives
         └── ReconnectFailed    the retry policy gave up; ``__cause__`` is the last error
             └── HandshakeRejected   the server answered the upgrade with an HTTP status
@@ -58,6 +60,7 @@ __all__ = [
     "ReconnectFailed",
     "RedirectError",
     "RequestTimeout",
+    "RotationFailedError",
     "SendBufferFull",
     "SessionClosed",
     "TetherError",
@@ -122,6 +125,17 @@ class RequestTimeout(TetherError, TimeoutError):
         super().__init__(f"no reply to request {request_id!r} within {timeout:g} s")
         self.request_id = request_id
         self.timeout = timeout
+
+
+class RotationFailedError(TetherError):
+    """``Session.rotate()`` could not open the new connection: the old one serves on,
+    nothing was lost. ``__cause__`` (and ``error``) is the attempt's error, mapped as
+    for ``BackingOff.error`` (a ``HandshakeRejected``, a ``TimeoutError`` past
+    ``connect_timeout``, an ``ApplicationError`` from ``on_connect``, ...)."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(f"the rotation could not open a new connection: {error!r}")
+        self.error = error
 
 
 class SessionClosed(TetherError):

@@ -1,6 +1,6 @@
 """``tether connect`` as a daily tool, driven in a real pseudo-terminal against a
 trio-websocket echo server on 127.0.0.1 (tests/cli/terminal.py): markers,
-``--timestamps``, ``-x`` re-sent every generation, ``/ping``, ``/reconnect``,
+``--timestamps``, ``-x`` re-sent every generation, ``/ping``, ``/reconnect``, ``/rotate``,
 ``/close``, ``/stats``, ``/help``, ``//``, ``--show-ping``, ``-v`` and ``-vv``; and the
 end of a run whose stdin ended with an unreachable server.
 
@@ -102,6 +102,23 @@ async def test_help_and_a_double_slash_sends_a_literal_slash(
     term.type("/close")
     assert await term.wait() == 0
     assert server.close_codes == [1000]
+
+
+async def test_rotate_opens_the_next_connection_before_closing_this_one(
+    server: WsServer, terminals: list[Terminal]
+) -> None:
+    term = _open(terminals, server.url, "-x", "hi")
+    await term.expect(r"^< hi$")
+    term.type("/rotate")
+    await term.expect(r"^tether: rotated \(rotate\(\)\): generation 2 took over from generation 1$")
+    await term.expect(r"^< hi$", count=2)  # -x went on the new connection first
+    term.type("/stats")
+    await term.expect(r"^\* generation: 2$")
+    await term.expect(r"^\* lost: -$")  # a rotation is not a loss
+    term.type("/close")
+    assert await term.wait() == 0
+    assert server.close_codes == [1000, 1000]
+    assert server.received == ["hi", "hi"]
 
 
 async def test_json_on_a_terminal_is_indented_under_its_marker(

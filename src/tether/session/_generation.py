@@ -17,7 +17,7 @@ from ..connection import ClientConnection
 from ..exceptions import ConnectionLostError
 from ..policy import WebSocketURL
 
-__all__ = ["CloseRequest", "Generation", "GenerationSlot", "UserClose"]
+__all__ = ["CloseRequest", "Generation", "GenerationSlot", "Rotation", "UserClose"]
 
 
 @attrs.define
@@ -68,6 +68,14 @@ class Generation:
     #: (``reconnect(code=...)``); else ``Config.supersede_close_code``.
     close_code: int | None = None
 
+    #: The make-before-break rotation of this open generation under way, if any.
+    rotation: Rotation | None = None
+    #: A rotation's successor is open: no new write starts here (sends queue for the
+    #: successor, which takes over once this one's writes under way are done).
+    retiring: bool = False
+    #: ``trio.current_time()`` at which ``Config.max_connection_age`` next rotates it.
+    rotate_at: float = 0.0
+
     on_end: Callable[[], None] | None = None
 
     def end(self, outcome: Outcome, *, close_code: int | None = None) -> None:
@@ -79,6 +87,45 @@ class Generation:
             if self.on_end is not None:
                 self.on_end()
         self.scope.cancel()
+
+
+@attrs.define(eq=False)
+class Rotation:
+    """A make-before-break rotation of an open generation (``Session.rotate()`` or
+    ``Config.max_connection_age``), in three steps while the old one serves on:
+
+    1. the ``successor`` opens beside it (stream, handshake), and asks it to stop
+       writing (``handshake_done``): the old one starts no new write;
+    2. once the old one's writes under way are done (``writes_done``: everything it
+       will ever write is written), ``on_connect`` runs on the successor
+       (``on_connect_done``), so what it sends (a resume, resent messages) follows
+       the old connection's last message, and nothing newer goes to the old one;
+    3. the successor takes over (``taken``); the old one closes behind it.
+
+    ``taken`` is ``None`` while undecided, ``True`` once the successor serves, ``False``
+    when it failed (``error``) or was abandoned (the old generation ended first, or the
+    session began closing). ``done`` is set when ``taken`` is final.
+    """
+
+    reason: str
+    successor: Generation
+    handshake_done: bool = False
+    writes_done: trio.Event = attrs.field(factory=trio.Event)
+    on_connect_done: bool = False
+    taken: bool | None = None
+    error: BaseException | None = None
+    #: Set by the old generation's task once it has decided (``taken``).
+    decided: trio.Event = attrs.field(factory=trio.Event)
+    done: trio.Event = attrs.field(factory=trio.Event)
+
+    def settle(self, taken: bool, error: BaseException | None = None) -> None:
+        """Decide the rotation (the first decision wins) and wake its waiters."""
+        if self.taken is None:
+            self.taken = taken
+            self.error = error
+        self.decided.set()
+        if not self.taken:
+            self.done.set()
 
 
 class GenerationSlot:

@@ -3,7 +3,8 @@ its kind calls for, with the generation in ``record.generation``.
 
 Levels: DEBUG ``Connecting``; INFO ``Connected``, ``ConnectionLost``, ``BackingOff``,
 ``GaveUp`` after the policy ran out, ``Closed``; WARNING a loss by ping or idle timeout,
-a fatal error (``GaveUp`` not ``exhausted``), messages dropped unsent, and from
+a fatal error (``GaveUp`` not ``exhausted``), messages dropped unsent, a failed
+rotation (``RotationFailed``; ``Rotated`` is INFO), and from
 ``tether.delivery`` a sequence gap or unacknowledged messages dropped. The message is
 ``str(event)``: URLs redacted, errors on one line. A logger that is off costs one
 ``isEnabledFor`` per event (events are per connection, never per message).
@@ -22,6 +23,7 @@ from ..events import (
     GaveUp,
     LostReason,
     MessagesDropped,
+    RotationFailed,
     SequenceGap,
     UnacknowledgedDropped,
 )
@@ -32,7 +34,7 @@ __all__ = ["SESSION_LOGGER", "event_level"]
 SESSION_LOGGER = logging.getLogger("tether")
 
 _TIMEOUTS = frozenset({LostReason.PING_TIMEOUT, LostReason.IDLE_TIMEOUT})
-_WARNINGS = frozenset({MessagesDropped, SequenceGap, UnacknowledgedDropped})
+_WARNINGS = frozenset({MessagesDropped, RotationFailed, SequenceGap, UnacknowledgedDropped})
 
 
 def event_level(kind: type[Event], fields: Mapping[str, Any]) -> int:

@@ -103,6 +103,7 @@ def build_machinery(
         receive_buffer=receive_buffer,
         closer=closer,
         writer=writer,
+        slot=slot,
         pacer=pacer,
     )
     supervisor = Supervisor(

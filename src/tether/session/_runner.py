@@ -11,8 +11,13 @@ Shape of a generation::
         ├── open           stream + handshake + on_connect, under connect_timeout
         ├── senders        writer (only while messages are queued; coalesces),
         │                  idle watchdog
-        └── (this task)    drives the pinger (ping_interval / ping_timeout) while it
-                           waits for aclose(); then flush, Close frame, peer's Close
+        └── (this task)    drives the pinger (ping_interval / ping_timeout) and a
+                           rotation's steps while it waits for aclose(); then flush,
+                           Close frame, peer's Close
+
+A rotation (``Session.rotate()``, ``Config.max_connection_age``) runs the successor's
+whole life, the same shape, in a task of the run's chain nursery, beside the old
+generation; see :class:`tether.session._generation.Rotation` for its steps.
 """
 
 from __future__ import annotations
@@ -25,9 +30,9 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 import trio
 
 from ..config import Config
-from ..connection import ClientConnection, Opener, lost_error, open_client
-from ..events import Connected, Connecting
-from ..exceptions import ConfigError, HandshakeRejected
+from ..connection import ClientConnection, Opener, lost_error, map_error, open_client
+from ..events import Connected, Connecting, LostReason, Rotated, RotationFailed
+from ..exceptions import ConfigError, ConnectionLostError, HandshakeRejected
 from ..policy import (
     Hop,
     TokenBucket,
@@ -44,11 +49,13 @@ from ._closing import Closer
 from ._counters import Counters
 from ._encoding import MessageEncoding
 from ._event_hub import EventHub
-from ._generation import Generation, UserClose
+from ._generation import Generation, GenerationSlot, Rotation, UserClose
+from ._groups import single_error
 from ._handle import Connection
 from ._keepalive import Pinger, watch_idle
 from ._lifecycle import Lifecycle
 from ._targets import Targets
+from ._tracebacks import without_tracebacks
 from ._writer import Writer
 
 __all__ = ["GenerationRunner", "HeadersArg", "OnConnect", "announce_attempt"]
@@ -57,15 +64,31 @@ HeadersArg = Mapping[str, str] | Callable[[], Awaitable[Mapping[str, str]]] | No
 OnConnect = Callable[[Connection], Awaitable[None]]
 
 
+def _rotation_step(generation: Generation) -> bool:
+    """Drive ``generation``'s rotation (:class:`Rotation`) from the old generation's
+    side: once the successor's handshake is done, start no new write; once the writes
+    under way are done, say so. Returns whether the successor is ready to take over
+    (its ``on_connect`` done)."""
+    rotation = generation.rotation
+    if rotation is None or not rotation.handshake_done:
+        return False
+    generation.retiring = True
+    if not (generation.writer_running or generation.writing):
+        rotation.writes_done.set()
+    return rotation.on_connect_done
+
+
 def announce_attempt(hub: EventHub, generation: Generation, url: WebSocketURL) -> None:
     """Emit the attempt's ``Connecting``, once its URL is known."""
     hub.emit(Connecting, generation.number, attempt=generation.attempt, url=url.redacted)
 
 
 class GenerationRunner:
-    """Runs generations for the supervisor, one at a time."""
+    """Runs generations for the supervisor, one at a time but for a rotation's
+    overlap."""
 
     __slots__ = (
+        "_chain",
         "_closer",
         "_config",
         "_counters",
@@ -80,6 +103,7 @@ class GenerationRunner:
         "_pacer",
         "_receive_buffer",
         "_send_buffer",
+        "_slot",
         "_subprotocols",
         "_targets",
         "_user_agent",
@@ -106,6 +130,7 @@ class GenerationRunner:
         receive_buffer: ReceiveBuffer,
         closer: Closer,
         writer: Writer,
+        slot: GenerationSlot,
         pacer: TokenBucket | None = None,
     ) -> None:
         self._config = config
@@ -125,24 +150,45 @@ class GenerationRunner:
         self._receive_buffer = receive_buffer
         self._closer = closer
         self._writer = writer
+        self._slot = slot
         self._pacer = pacer
+        #: The nursery of the generations of the current run (rotations start there).
+        self._chain: trio.Nursery | None = None
 
     async def run(self, generation: Generation) -> None:
-        """The generation's whole life; returns once it has ended and is torn down (its
-        ``outcome`` says how), raises if it could not open. Exceptions may come as
-        groups from the generation's nurseries."""
-        generation.on_end = self._lifecycle.leave_open_state
+        """The generation's whole life, and that of each successor a rotation hands it
+        over to (:meth:`start_rotation`); returns once the last of them has ended and is
+        torn down (``slot.active`` is that one; its ``outcome`` says how), raises if it
+        could not open. Exceptions may come as groups from the generations' nurseries."""
+        try:
+            async with trio.open_nursery() as chain:
+                self._chain = chain
+                try:
+                    await self._live(generation)
+                finally:
+                    # Ended before its successor took over: that one is closed unused.
+                    self._abandon_rotation(generation)
+        finally:
+            self._chain = None
+
+    async def _live(self, generation: Generation, rotation: Rotation | None = None) -> None:
+        """One generation: open it, (a rotation's successor: wait to take over,
+        :meth:`_take_over`), serve it, tear it down however it ended."""
         async with trio.open_nursery() as ws_nursery:
             try:
                 with generation.scope:
-                    ws = await self._open(generation, ws_nursery)
-                    await self._serve(generation, ws)
+                    ws = await self._open(generation, ws_nursery, rotation)
+                    if rotation is not None:
+                        await self._take_over(rotation)
+                    await self._serve(generation, ws, rotation)
             finally:
                 with trio.CancelScope(shield=True):
                     await self._closer.teardown(generation)
                 ws_nursery.cancel_scope.cancel()
 
-    async def _open(self, generation: Generation, ws_nursery: trio.Nursery) -> ClientConnection:
+    async def _open(
+        self, generation: Generation, ws_nursery: trio.Nursery, rotation: Rotation | None = None
+    ) -> ClientConnection:
         """The ``url`` callable (if the URL is not known yet), stream, handshake
         (following redirects) and ``on_connect``, all within ``connect_timeout`` (past
         it: ``TimeoutError``, retried). What the ``url`` callable or ``on_connect``
@@ -157,6 +203,8 @@ class GenerationRunner:
             headers = await self._attempt_headers()
             ws, accepted = await self._handshake(generation, ws_nursery, headers)
             generation.ws = ws
+            if rotation is not None:
+                await self._stop_predecessor_writes(rotation)
             if self._on_connect is not None:
                 counters = self._counters
                 connection = Connection(
@@ -251,22 +299,36 @@ class GenerationRunner:
         assert isinstance(headers, Mapping)
         return headers
 
-    async def _serve(self, generation: Generation, ws: ClientConnection) -> None:
-        """The generation is open: run its tasks until one of them ends it."""
+    async def _serve(
+        self, generation: Generation, ws: ClientConnection, rotation: Rotation | None = None
+    ) -> None:
+        """The generation is open: run its tasks until one of them ends it, or until a
+        rotation's successor takes over from it."""
         now = trio.current_time()
         lifecycle = self._lifecycle
         closer = self._closer
+        config = self._config
         generation.opened = True
+        generation.on_end = lifecycle.leave_open_state
         generation.opened_at = generation.last_data_at = now
+        if config.max_connection_age is not None:
+            generation.rotate_at = now + config.max_connection_age
         lifecycle.generation = generation.number
         self._counters.connection_up(now)
-        if lifecycle.state is not State.CLOSING:
+        if lifecycle.state not in (State.CLOSING, State.OPEN):
             lifecycle.set_state(State.OPEN)
         assert generation.url is not None  # known before the stream was opened
         self._hub.emit(
             Connected, generation.number, url=generation.url.redacted, attempt=generation.attempt
         )
-        config = self._config
+        if rotation is not None:
+            self._hub.emit(
+                Rotated,
+                generation.number,
+                previous=generation.number - 1,
+                reason=rotation.reason,
+            )
+            rotation.done.set()
         for message in ws.serve(functools.partial(self._deliver, generation)):
             # on_connect left these (at most 64, and receive_buffer_bytes): they go first,
             # even past the buffer's bounds; the reader then waits until it is below them.
@@ -299,21 +361,31 @@ class GenerationRunner:
                         watch_idle, generation, config.idle_timeout, self._receive_buffer
                     )
                 self._writer.ensure_writer()
-                while closer.request is None:
-                    if pinger is None:
-                        await lifecycle.changed.park()
-                        continue
-                    with trio.move_on_at(pinger.wake_at):
+                while closer.request is None and not _rotation_step(generation):
+                    wake_at = math.inf if pinger is None else pinger.wake_at
+                    if config.max_connection_age is not None and generation.rotation is None:
+                        wake_at = min(wake_at, generation.rotate_at)
+                    with trio.move_on_at(wake_at):
                         await lifecycle.changed.park()
                     if closer.request is None:
-                        await pinger.tick()
+                        if pinger is not None:
+                            await pinger.tick()
+                        if (
+                            config.max_connection_age is not None
+                            and generation.rotation is None
+                            and trio.current_time() >= generation.rotate_at
+                        ):
+                            self.start_rotation(generation, "max_connection_age")
                 request = closer.request
-                assert request is not None
-                if request.flush and not request.forced:
-                    with trio.move_on_at(request.deadline):
-                        await self._send_buffer.wait_empty()
-                if generation.outcome is None:
-                    generation.outcome = UserClose(request)
+                if request is None:
+                    self._hand_over(generation)
+                else:
+                    self._abandon_rotation(generation)
+                    if request.flush and not request.forced:
+                        with trio.move_on_at(request.deadline):
+                            await self._send_buffer.wait_empty()
+                    if generation.outcome is None:
+                        generation.outcome = UserClose(request)
                 senders.cancel_scope.cancel()
         finally:
             generation.senders = None  # closed to new tasks, however it ended
@@ -321,6 +393,118 @@ class GenerationRunner:
         assert outcome is not None  # set above, or the generation was cancelled
         await closer.close_open_generation(generation, ws)
         generation.end(outcome)
+
+    # ------------------------------------------------------------------ rotation
+
+    def start_rotation(self, generation: Generation, reason: str) -> Rotation | None:
+        """Start replacing the open ``generation`` without downtime (make-before-break):
+        a successor generation opens in a task of its own while ``generation`` serves
+        on. Returns the rotation under way (an earlier one, if one is), ``None`` if
+        ``generation`` is not open and serving. Never blocks."""
+        if generation.rotation is not None:
+            return generation.rotation
+        chain = self._chain
+        if chain is None or not generation.opened or generation.outcome is not None:
+            return None
+        url = self._targets.fixed(1)
+        successor = Generation(generation.number + 1, url, 1)
+        rotation = Rotation(reason, successor)
+        generation.rotation = rotation
+        self._counters.attempts += 1
+        if url is not None:
+            announce_attempt(self._hub, successor, url)
+        chain.start_soon(self._run_successor, generation, rotation)
+        return rotation
+
+    async def _run_successor(self, predecessor: Generation, rotation: Rotation) -> None:
+        """The task of a rotation's successor: its whole life, from the opening beside
+        ``predecessor`` on. An error before it took over fails the rotation (the
+        predecessor serves on); after, it is the session's, as any generation's."""
+        try:
+            await self._live(rotation.successor, rotation)
+        except BaseException as error:
+            single = single_error(error)
+            if rotation.taken or not isinstance(single, Exception):
+                raise
+            self._rotation_failed(predecessor, rotation, map_error(single))
+        finally:
+            rotation.settle(False)  # ended before it took over; no effect once taken
+            self._abandon_rotation(rotation.successor)
+
+    async def _stop_predecessor_writes(self, rotation: Rotation) -> None:
+        """The successor's handshake is done: its predecessor starts no new write; wait
+        until those under way are done (within ``connect_timeout``, as the rest of the
+        opening), so that ``on_connect`` comes after everything the old connection
+        wrote."""
+        rotation.handshake_done = True
+        self._lifecycle.changed.unpark_all()
+        await rotation.writes_done.wait()
+
+    async def _take_over(self, rotation: Rotation) -> None:
+        """The successor is open (``on_connect`` done): its predecessor hands over
+        (:meth:`_hand_over`). Cancelled if it abandons the rotation instead."""
+        rotation.on_connect_done = True
+        self._lifecycle.changed.unpark_all()
+        await rotation.decided.wait()
+
+    def _hand_over(self, generation: Generation) -> None:
+        """``generation``'s successor takes over: it becomes the slot's generation (sends
+        queue until it serves), and ``generation`` ends as superseded, closed with
+        ``Config.supersede_close_code`` by its teardown, its reader delivering what the
+        server sent before its Close. Not a loss: no ``ConnectionLost``, the state stays
+        ``OPEN``."""
+        rotation = generation.rotation
+        assert rotation is not None
+        assert rotation.on_connect_done
+        generation.on_end = None
+        self._slot.active = rotation.successor
+        generation.outcome = ConnectionLostError(
+            LostReason.SUPERSEDED,
+            None,
+            f"rotated ({rotation.reason}): generation {rotation.successor.number} took over",
+        )
+        generation.close_code = self._config.supersede_close_code
+        rotation.settle(True)
+
+    def _abandon_rotation(self, generation: Generation) -> None:
+        """``generation`` ends (or closes) before its successor took over: the successor
+        is closed unused, and ``generation`` writes again."""
+        rotation = generation.rotation
+        if rotation is None or rotation.taken:
+            return
+        generation.rotation = None
+        generation.retiring = False
+        request = self._closer.request
+        rotation.successor.end(
+            UserClose(request)
+            if request is not None
+            else ConnectionLostError(
+                LostReason.SUPERSEDED,
+                None,
+                f"rotation abandoned: generation {generation.number} ended first",
+            )
+        )
+        rotation.settle(False)
+        self._writer.ensure_writer()
+
+    def _rotation_failed(
+        self, predecessor: Generation, rotation: Rotation, error: BaseException
+    ) -> None:
+        """The successor could not open: ``predecessor`` serves on; an age rotation is
+        tried again ``Backoff.maximum`` seconds later."""
+        if predecessor.rotation is rotation:
+            predecessor.rotation = None
+            predecessor.retiring = False
+            self._writer.ensure_writer()  # what was queued meanwhile
+        predecessor.rotate_at = trio.current_time() + self._config.backoff.maximum
+        rotation.settle(False, error)
+        self._hub.emit(
+            RotationFailed,
+            predecessor.number,
+            reason=rotation.reason,
+            error=without_tracebacks(error),
+        )
+        self._lifecycle.changed.unpark_all()
 
     async def _settle_before_failing(self) -> None:
         """The server broke the protocol: before the Close, let the application take

@@ -14,7 +14,13 @@ import trio
 
 from ..config import Config
 from ..events import Event, LostReason
-from ..exceptions import ConfigError, ConnectionLostError, ReconnectFailed, SessionClosed
+from ..exceptions import (
+    ConfigError,
+    ConnectionLostError,
+    ReconnectFailed,
+    RotationFailedError,
+    SessionClosed,
+)
 from ..policy import check_close, check_close_code
 from ..state import State
 from ..statistics import Statistics
@@ -163,6 +169,40 @@ class Session:
         if self._closer.request is not None or self._lifecycle.finished:
             raise SessionClosed("the session is closed")
         self._supervisor.supersede(reason or "reconnect() called", code)
+
+    async def rotate(self) -> None:
+        """Replace the open connection without downtime (make-before-break): open a new
+        generation (stream, handshake, ``on_connect``, within ``connect_timeout``)
+        while the current one still serves; once it is open, the current one starts no
+        new write, finishes those under way, and the new one takes over (``Rotated``):
+        sends go to it, in order. Then the old connection closes with
+        ``Config.supersede_close_code`` (bounded by ``close_timeout``), its reader
+        delivering what the server sent before its Close. The state stays ``OPEN``
+        throughout; there is no ``ConnectionLost``. ``Config.max_connection_age`` does
+        the same on a timer.
+
+        Returns once the new generation serves (``session.generation`` is its number).
+        A rotation already under way is joined, not repeated. While no connection is
+        open it first waits for one, like :meth:`wait_connected` (and returns once the
+        next is open: that one is new anyway); so it does if the current connection
+        is lost during the rotation (the session reconnects as after any loss).
+
+        Raises :class:`tether.RotationFailedError` if the new connection could not be
+        opened (the old one serves on; ``__cause__`` says why; a ``RotationFailed``
+        event too), :class:`tether.SessionClosed` (or ``ReconnectFailed``) if the
+        session ends or starts closing first. Cancellation: only the wait ends; the
+        rotation goes on."""
+        await trio.lowlevel.checkpoint_if_cancelled()
+        rotation = None
+        if self._lifecycle.state is State.OPEN:
+            rotation = self._supervisor.rotate("rotate()")
+        if rotation is not None:
+            await rotation.done.wait()
+            if rotation.error is not None:
+                raise RotationFailedError(rotation.error) from rotation.error
+            if rotation.taken:
+                return
+        await self.wait_connected()
 
     async def ping(self) -> float:
         """Send a Ping (RFC 6455 section 5.5.2) on the open connection and wait for its

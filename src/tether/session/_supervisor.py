@@ -38,7 +38,7 @@ from ._buffers import ReceiveBuffer, SendBuffer
 from ._closing import Closer
 from ._counters import Counters
 from ._event_hub import EventHub
-from ._generation import Generation, GenerationSlot, UserClose
+from ._generation import Generation, GenerationSlot, Rotation, UserClose
 from ._groups import single_error
 from ._lifecycle import Lifecycle
 from ._runner import GenerationRunner, announce_attempt
@@ -163,6 +163,15 @@ class Supervisor:
             # attempt, and a flag left set would skip the next backoff too.
             self._slot.cut_sleep()
 
+    def rotate(self, reason: str) -> Rotation | None:
+        """``Session.rotate()``: start a make-before-break rotation of the open
+        generation (:meth:`GenerationRunner.start_rotation`), or join the one under
+        way; ``None`` when no generation is open and serving."""
+        active = self._slot.active
+        if active is None:
+            return None
+        return self._runner.start_rotation(active, reason)
+
     def _should_retry(self, error: BaseException) -> bool:
         if self._closer.closing_now() or isinstance(error, (_Closing, ConfigError)):
             return False  # a bad argument (headers made for this attempt) stays bad
@@ -257,10 +266,11 @@ class Supervisor:
         try:
             await self._runner.run(generation)
         except BaseException as error:
-            self._raise_crash(generation, error)
+            # After a rotation the slot holds the successor: that is what ended.
+            self._raise_crash(self._slot.active or generation, error)
         finally:
-            self._slot.active = None
-        self._after_generation(generation)
+            last, self._slot.active = self._slot.active or generation, None
+        self._after_generation(last)
 
     def _raise_crash(self, generation: Generation, error: BaseException) -> None:
         """Raise the one error behind a generation that raised, mapped at the edge

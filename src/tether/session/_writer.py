@@ -4,7 +4,9 @@ buffer and a writer task that runs only while messages are queued and coalesces 
 Order is kept across both paths: a direct write happens only when the buffer is empty
 and no other write is under way, and the connection's write turn is FIFO. A message
 whose write was cut off by a lost connection goes back to the head of the buffer and is
-written on the next generation (at-least-once for that message).
+written on the next generation (at-least-once for that message). A generation that a
+rotation retires starts no new write: sends queue for its successor, which takes over
+once the retiring one's writes are done, so order holds across the rotation too.
 
 With ``Config.send_rate`` the session has a :class:`PacedWriter`: every message goes
 through the buffer and the writer task (no direct write), which writes no more than
@@ -72,6 +74,7 @@ class Writer:
             and active is not None
             and active.opened
             and not active.writing
+            and not active.retiring
             and not self._buffer
             and active.outcome is None
             and self._closer.request is None
@@ -135,6 +138,8 @@ class Writer:
             raise
         finally:
             generation.writing = False
+            if generation.retiring:  # its rotation waits for this write
+                self._lifecycle.changed.unpark_all()
         self._counters.messages_sent += 1
         return None
 
@@ -145,6 +150,7 @@ class Writer:
             generation is not None
             and generation.senders is not None
             and not generation.writer_running
+            and not generation.retiring
             and generation.outcome is None
             and self._buffer
         ):
@@ -162,7 +168,7 @@ class Writer:
         buffer = self._buffer
         pacer = self._pacer
         try:
-            while buffer:
+            while buffer and not generation.retiring:
                 limit = WRITE_BATCH_MESSAGES
                 if pacer is not None:
                     now = trio.current_time()
@@ -191,6 +197,8 @@ class Writer:
                             generation.write_interrupted = True
         finally:
             generation.writer_running = False
+            if generation.retiring:  # its rotation waits for this writer
+                self._lifecycle.changed.unpark_all()
 
 
 class PacedWriter(Writer):

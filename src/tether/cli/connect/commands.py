@@ -2,12 +2,14 @@
 ``/`` is a command, ``//`` sends a literal ``/``.
 
 ``/ping`` (a WebSocket ping on the current connection, its round trip shown),
-``/reconnect``, ``/close [CODE [REASON]]``, ``/stats`` (``Session.statistics()``),
-``/help``. Results are printed with ``note`` (``* `` lines on a terminal).
+``/reconnect``, ``/rotate`` (``Session.rotate()``, make-before-break), ``/close [CODE
+[REASON]]``, ``/stats`` (``Session.statistics()``), ``/help``. Results are printed with
+``note`` (``* `` lines on a terminal).
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 
 import attrs
@@ -37,6 +39,7 @@ def _shown(name: str, value: object) -> str:
 HELP = (
     "/ping: send a WebSocket ping, show the round trip",
     "/reconnect: drop this connection and open a new one",
+    "/rotate: open a new connection, then close this one (no downtime)",
     "/close [CODE [REASON]]: close the session (default 1000) and exit",
     "/stats: the session's statistics",
     "/help: this list; //text sends '/text'",
@@ -71,6 +74,7 @@ class Commands:
         handler = {
             "ping": self._ping,
             "reconnect": self._reconnect,
+            "rotate": self._rotate,
             "close": self._close,
             "stats": self._stats,
             "help": self._help,
@@ -98,6 +102,11 @@ class Commands:
 
     async def _reconnect(self, _: str) -> None:
         self.session.reconnect("/reconnect")
+
+    async def _rotate(self, _: str) -> None:
+        # Its events say how it went: Rotated, or RotationFailed with the error.
+        with contextlib.suppress(tether.RotationFailedError):
+            await self.session.rotate()
 
     async def _close(self, arguments: str) -> None:
         code_text, _, reason = arguments.partition(" ")
