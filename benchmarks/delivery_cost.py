@@ -241,6 +241,30 @@ def _check(got: dict[str, Any], sent: dict[str, Any]) -> None:
         raise AssertionError(f"echo mismatch: got {got!r}, sent {sent!r}")
 
 
+class _Steps:
+    """A trio instrument (``--steps``): task steps and the time spent in them, per task
+    name, while ``on``."""
+
+    def __init__(self) -> None:
+        self.on = False
+        self.steps: dict[str, int] = {}
+        self.seconds: dict[str, float] = {}
+        self._t0 = 0.0
+
+    def before_task_step(self, task: Any) -> None:
+        self._t0 = time.perf_counter()
+
+    def after_task_step(self, task: Any) -> None:
+        if self.on:
+            name = task.name.rsplit(".", 1)[-1]
+            self.steps[name] = self.steps.get(name, 0) + 1
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - self._t0
+
+
+#: Set by ``client(steps=True)``; the meter turns it on over the timed section.
+_STEPS: _Steps | None = None
+
+
 class _Meter:
     """Wall time, this process's CPU time and the server's over the ``with`` body."""
 
@@ -251,41 +275,60 @@ class _Meter:
         self.server0 = proc_cpu_seconds(self.server_pid)
         self.cpu0 = time.process_time()
         self.wall0 = time.perf_counter()
+        if _STEPS is not None:
+            _STEPS.on = True
 
     def __exit__(self, *exc: object) -> None:
         self.wall = time.perf_counter() - self.wall0
         self.cpu = time.process_time() - self.cpu0
         self.server = proc_cpu_seconds(self.server_pid) - self.server0
+        if _STEPS is not None:
+            _STEPS.on = False
 
-    def result(self, count: int) -> dict[str, float]:
-        return {
+    def result(self, count: int) -> dict[str, Any]:
+        result: dict[str, Any] = {
             "rate": count / self.wall,
             "cpu_us": self.cpu / count * 1e6,
             "client_cpu": self.cpu / self.wall,
             "server_cpu": self.server / self.wall,
         }
+        if _STEPS is not None:
+            result["steps"] = {
+                name: [n / count, _STEPS.seconds[name] / count * 1e6]
+                for name, n in sorted(_STEPS.steps.items(), key=lambda item: -item[1])
+            }
+        return result
 
 
-def client(kind: str, bench: str, url: str, count: int, server_pid: int) -> None:
+def client(kind: str, bench: str, url: str, count: int, server_pid: int, steps: bool) -> None:
     """``--client``: one run; prints its figures as one JSON line."""
+    global _STEPS
     import trio
 
     run = _plain if kind == "plain" else _delivery
-    result = trio.run(run, bench, url, count, server_pid)
+    instruments: list[Any] = []
+    if steps:
+        _STEPS = _Steps()
+        instruments.append(_STEPS)
+    result = trio.run(run, bench, url, count, server_pid, instruments=instruments)
     print(json.dumps(result), flush=True)
 
 
 # -- the harness --------------------------------------------------------------------
 
 
-def _run_client(kind: str, bench: str, url: str, count: int, server_pid: int) -> dict[str, float]:
+def _run_client(
+    kind: str, bench: str, url: str, count: int, server_pid: int, steps: bool
+) -> dict[str, Any]:
     args = [sys.executable, __file__, "--client", kind, "--bench", bench]
     args += ["--url", url, "--count", str(count), "--server-pid", str(server_pid)]
+    if steps:
+        args.append("--steps")
     out = subprocess.run(args, capture_output=True, text=True, timeout=RUN_TIMEOUT)
     if out.returncode != 0:
         tail = " | ".join(out.stderr.strip().splitlines()[-3:])
         raise SystemExit(f"{kind} {bench} failed (exit code {out.returncode}): {tail}")
-    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
 
 
@@ -314,6 +357,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--quick", action="store_true", help="1 round, a tenth of the counts")
     parser.add_argument("--no-save", action="store_true", help="print the report only")
+    parser.add_argument(
+        "--steps",
+        action="store_true",
+        help="also count trio task steps per message and the time in them, per task"
+        " (a trio instrument, which slows every run: the report is not saved)",
+    )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--client", choices=CLIENTS, help=argparse.SUPPRESS)
     parser.add_argument("--bench", choices=BENCHES, help=argparse.SUPPRESS)
@@ -325,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
         serve()
         return 0
     if args.client:
-        client(args.client, args.bench, args.url, args.count, args.server_pid)
+        client(args.client, args.bench, args.url, args.count, args.server_pid, args.steps)
         return 0
     if args.quick:
         args.rounds = 1
@@ -340,7 +389,7 @@ def main(argv: list[str] | None = None) -> int:
         stdout=subprocess.PIPE,
         text=True,
     )
-    results: dict[tuple[str, str], list[dict[str, float]]] = {}
+    results: dict[tuple[str, str], list[dict[str, Any]]] = {}
     try:
         assert server.stdout is not None
         ready = json.loads(server.stdout.readline())
@@ -349,7 +398,7 @@ def main(argv: list[str] | None = None) -> int:
             order = CLIENTS if index % 2 == 0 else CLIENTS[::-1]
             for bench in BENCHES:
                 for kind in order:
-                    result = _run_client(kind, bench, url, counts[bench], pid)
+                    result = _run_client(kind, bench, url, counts[bench], pid, args.steps)
                     results.setdefault((bench, kind), []).append(result)
                     print(
                         f"[round {index + 1}/{args.rounds}] {TITLES[bench]} {kind}:"
@@ -367,8 +416,10 @@ def main(argv: list[str] | None = None) -> int:
             server.wait()
     wall = time.monotonic() - wall0
     text = _report(args, argv, counts, results, started, load_before, wall)
+    if args.steps:
+        text += _steps_report(counts, results)
     print(text)
-    if not args.no_save:
+    if not args.no_save and not args.steps:
         RESULTS.write_text(text)
     return 0
 
@@ -377,7 +428,7 @@ def _report(
     args: argparse.Namespace,
     argv: list[str] | None,
     counts: dict[str, int],
-    results: dict[tuple[str, str], list[dict[str, float]]],
+    results: dict[tuple[str, str], list[dict[str, Any]]],
     started: dt.datetime,
     load_before: float,
     wall: float,
@@ -441,6 +492,41 @@ def _report(
         " where waking up for each echo takes a large share of the time that the layer does"
         " not add to.",
     ]
+    return "\n".join(lines) + "\n"
+
+
+def _steps_report(
+    counts: dict[str, int], results: dict[tuple[str, str], list[dict[str, Any]]]
+) -> str:
+    """``--steps``: per benchmark and client, the trio task steps per message and the
+    microseconds per message spent in them, per task (medians over the rounds)."""
+    lines = [
+        "",
+        "## Trio task steps per message (--steps; the instrument slows every run)",
+        "",
+        "| benchmark | client | task | steps/msg | µs/msg in its steps |",
+        "|---|---|---|---:|---:|",
+    ]
+    for bench in BENCHES:
+        for kind in CLIENTS:
+            runs = results.get((bench, kind), [])
+            names = {name for run in runs for name in run.get("steps", {})}
+            rows = []
+            for name in names:
+                got = [run["steps"].get(name, [0.0, 0.0]) for run in runs]
+                rows.append(
+                    (
+                        statistics.median(g[0] for g in got),
+                        statistics.median(g[1] for g in got),
+                        name,
+                    )
+                )
+            total_steps = sum(row[0] for row in rows)
+            total_us = sum(row[1] for row in rows)
+            title = f"{TITLES[bench]}, {counts[bench]:,} msgs"
+            for steps, micros, name in sorted(rows, reverse=True):
+                lines.append(f"| {title} | {kind} | {name} | {steps:.2f} | {micros:.1f} |")
+            lines.append(f"| {title} | {kind} | all | {total_steps:.2f} | {total_us:.1f} |")
     return "\n".join(lines) + "\n"
 
 
