@@ -123,6 +123,10 @@ def bench(session: nox.Session) -> None:
     )
     # permessage-deflate on a JSON stream against Node ws (skipped without node).
     session.run("python", "benchmarks/deflate_stream.py")
+    # What tether.delivery costs on round trips and streaming, as ratios against the plain
+    # session (about a minute; with --quick a few seconds, nothing saved).
+    quick_delivery = ["--quick", "--no-save"] if "--quick" in session.posargs else []
+    session.run("python", "benchmarks/delivery_cost.py", *quick_delivery)
     # 10,000 concurrent sessions against one push server: open time, RSS, CPU per message
     # (about 3 minutes; with --quick 1,000 sessions, 5 ticks, 1 run, nothing saved).
     quick = ["--sessions", "1000", "--seconds", "5", "--runs", "1", "--no-save"]
