@@ -302,7 +302,7 @@ async def connect(
     raised: BaseException | None = None
     try:
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(machinery.supervisor.run)
+            nursery.start_soon(machinery.supervisor.run, nursery)
             try:
                 await lifecycle.wait_first_open()
             except TetherError as exc:

@@ -117,6 +117,9 @@ class Rotation:
     #: Set by the old generation's task once it has decided (``taken``).
     decided: trio.Event = attrs.field(factory=trio.Event)
     done: trio.Event = attrs.field(factory=trio.Event)
+    #: The successor's task has ended; ``crash``: what it raised after it took over.
+    finished: trio.Event = attrs.field(factory=trio.Event)
+    crash: BaseException | None = None
 
     def settle(self, taken: bool, error: BaseException | None = None) -> None:
         """Decide the rotation (the first decision wins) and wake its waiters."""

@@ -16,8 +16,9 @@ Shape of a generation::
                            Close frame, peer's Close
 
 A rotation (``Session.rotate()``, ``Config.max_connection_age``) runs the successor's
-whole life, the same shape, in a task of the run's chain nursery, beside the old
-generation; see :class:`tether.session._generation.Rotation` for its steps.
+whole life, the same shape, in a task of the session nursery, beside the old
+generation; the supervisor's task waits for it (:meth:`GenerationRunner.
+follow_rotations`). :class:`tether.session._generation.Rotation` has the steps.
 """
 
 from __future__ import annotations
@@ -88,7 +89,6 @@ class GenerationRunner:
     overlap."""
 
     __slots__ = (
-        "_chain",
         "_closer",
         "_config",
         "_counters",
@@ -108,6 +108,7 @@ class GenerationRunner:
         "_targets",
         "_user_agent",
         "_writer",
+        "host",
     )
 
     def __init__(
@@ -152,39 +153,53 @@ class GenerationRunner:
         self._writer = writer
         self._slot = slot
         self._pacer = pacer
-        #: The nursery of the generations of the current run (rotations start there).
-        self._chain: trio.Nursery | None = None
+        #: Where a rotation's successor runs: the session nursery (set by the
+        #: supervisor); ``None``: no rotation can start.
+        self.host: trio.Nursery | None = None
 
-    async def run(self, generation: Generation) -> None:
-        """The generation's whole life, and that of each successor a rotation hands it
-        over to (:meth:`start_rotation`); returns once the last of them has ended and is
-        torn down (``slot.active`` is that one; its ``outcome`` says how), raises if it
-        could not open. Exceptions may come as groups from the generations' nurseries."""
+    async def run(self, generation: Generation, rotation: Rotation | None = None) -> None:
+        """The generation's whole life; returns once it has ended and is torn down (its
+        ``outcome`` says how), raises if it could not open. Exceptions may come as
+        groups from the generation's nurseries. ``rotation``: the generation is that
+        rotation's successor, and takes over from its predecessor once open
+        (:meth:`_take_over`). A rotation of this generation that has not taken over
+        when it ends is abandoned: its successor is closed unused."""
         try:
-            async with trio.open_nursery() as chain:
-                self._chain = chain
+            async with trio.open_nursery() as ws_nursery:
                 try:
-                    await self._live(generation)
+                    with generation.scope:
+                        ws = await self._open(generation, ws_nursery, rotation)
+                        if rotation is not None:
+                            await self._take_over(rotation)
+                        await self._serve(generation, ws, rotation)
                 finally:
-                    # Ended before its successor took over: that one is closed unused.
-                    self._abandon_rotation(generation)
+                    with trio.CancelScope(shield=True):
+                        await self._closer.teardown(generation)
+                    ws_nursery.cancel_scope.cancel()
         finally:
-            self._chain = None
+            self._abandon_rotation(generation)
 
-    async def _live(self, generation: Generation, rotation: Rotation | None = None) -> None:
-        """One generation: open it, (a rotation's successor: wait to take over,
-        :meth:`_take_over`), serve it, tear it down however it ended."""
-        async with trio.open_nursery() as ws_nursery:
+    async def follow_rotations(self, generation: Generation) -> None:
+        """After :meth:`run` of ``generation`` returned: wait for the successors it
+        handed over to (each ran in its own task), one after the other, until the last
+        one's life ended (``slot.active`` is that one); re-raise what crashed one after
+        it took over. Returns at once if no rotation took over. An abandoned
+        successor is waited for too (its teardown is bounded by ``close_timeout``), so
+        that nothing of it runs on once the attempt is over; if cancelled, that wait
+        is shielded for the same reason."""
+        rotation = generation.rotation
+        while rotation is not None:
             try:
-                with generation.scope:
-                    ws = await self._open(generation, ws_nursery, rotation)
-                    if rotation is not None:
-                        await self._take_over(rotation)
-                    await self._serve(generation, ws, rotation)
-            finally:
+                await rotation.finished.wait()
+            except BaseException:
                 with trio.CancelScope(shield=True):
-                    await self._closer.teardown(generation)
-                ws_nursery.cancel_scope.cancel()
+                    await rotation.finished.wait()
+                raise
+            if not rotation.taken:
+                return
+            if rotation.crash is not None:
+                raise rotation.crash
+            rotation = rotation.successor.rotation
 
     async def _open(
         self, generation: Generation, ws_nursery: trio.Nursery, rotation: Rotation | None = None
@@ -365,8 +380,11 @@ class GenerationRunner:
                     wake_at = math.inf if pinger is None else pinger.wake_at
                     if config.max_connection_age is not None and generation.rotation is None:
                         wake_at = min(wake_at, generation.rotate_at)
-                    with trio.move_on_at(wake_at):
+                    if wake_at == math.inf:
                         await lifecycle.changed.park()
+                    else:
+                        with trio.move_on_at(wake_at):
+                            await lifecycle.changed.park()
                     if closer.request is None:
                         if pinger is not None:
                             await pinger.tick()
@@ -394,6 +412,29 @@ class GenerationRunner:
         await closer.close_open_generation(generation, ws)
         generation.end(outcome)
 
+    async def end_rotations(self, generation: Generation) -> None:
+        """:meth:`run` of ``generation`` raised: end the generation that took over from
+        it, if one did (the error is reported as that one's, and the session must not
+        run two), then wait, shielded, until every successor's task has ended (each
+        teardown is bounded by ``close_timeout``)."""
+        rotation = generation.rotation
+        if rotation is None:
+            return
+        active = self._slot.active
+        if rotation.taken and active is not None:
+            active.end(
+                ConnectionLostError(
+                    LostReason.TRANSPORT_ERROR,
+                    None,
+                    f"generation {generation.number} crashed after its rotation",
+                )
+            )
+        with trio.CancelScope(shield=True):
+            followed: Rotation | None = rotation
+            while followed is not None:
+                await followed.finished.wait()
+                followed = followed.successor.rotation if followed.taken else None
+
     # ------------------------------------------------------------------ rotation
 
     def start_rotation(self, generation: Generation, reason: str) -> Rotation | None:
@@ -403,8 +444,8 @@ class GenerationRunner:
         ``generation`` is not open and serving. Never blocks."""
         if generation.rotation is not None:
             return generation.rotation
-        chain = self._chain
-        if chain is None or not generation.opened or generation.outcome is not None:
+        host = self.host
+        if host is None or not generation.opened or generation.outcome is not None:
             return None
         url = self._targets.fixed(1)
         successor = Generation(generation.number + 1, url, 1)
@@ -413,23 +454,28 @@ class GenerationRunner:
         self._counters.attempts += 1
         if url is not None:
             announce_attempt(self._hub, successor, url)
-        chain.start_soon(self._run_successor, generation, rotation)
+        host.start_soon(self._run_successor, generation, rotation)
         return rotation
 
     async def _run_successor(self, predecessor: Generation, rotation: Rotation) -> None:
-        """The task of a rotation's successor: its whole life, from the opening beside
+        """The task of a rotation's successor (in the session nursery, so that it
+        outlives its predecessor's nurseries): its whole life, from the opening beside
         ``predecessor`` on. An error before it took over fails the rotation (the
-        predecessor serves on); after, it is the session's, as any generation's."""
+        predecessor serves on); after, it is kept for :meth:`follow_rotations`, whose
+        task, the supervisor's, raises it as any generation's."""
         try:
-            await self._live(rotation.successor, rotation)
+            await self.run(rotation.successor, rotation)
         except BaseException as error:
             single = single_error(error)
-            if rotation.taken or not isinstance(single, Exception):
-                raise
-            self._rotation_failed(predecessor, rotation, map_error(single))
+            if not isinstance(single, Exception):
+                raise  # cancelled: the session nursery is, and the supervisor with it
+            if rotation.taken:
+                rotation.crash = error
+            else:
+                self._rotation_failed(predecessor, rotation, map_error(single))
         finally:
             rotation.settle(False)  # ended before it took over; no effect once taken
-            self._abandon_rotation(rotation.successor)
+            rotation.finished.set()
 
     async def _stop_predecessor_writes(self, rotation: Rotation) -> None:
         """The successor's handshake is done: its predecessor starts no new write; wait
@@ -470,9 +516,8 @@ class GenerationRunner:
         """``generation`` ends (or closes) before its successor took over: the successor
         is closed unused, and ``generation`` writes again."""
         rotation = generation.rotation
-        if rotation is None or rotation.taken:
+        if rotation is None or rotation.taken is not None:
             return
-        generation.rotation = None
         generation.retiring = False
         request = self._closer.request
         rotation.successor.end(

@@ -121,9 +121,12 @@ class Supervisor:
 
     # ------------------------------------------------------------------ the loop
 
-    async def run(self) -> None:
+    async def run(self, host: trio.Nursery | None = None) -> None:
         """Run attempts until the user closes, the policy gives up, or we are cancelled;
-        then end the session (:meth:`_finish`). Never raises but for cancellation."""
+        then end the session (:meth:`_finish`). Never raises but for cancellation.
+        ``host``: the session nursery, where a rotation's successor runs (``None``: no
+        rotation)."""
+        self._runner.host = host
         self._outage_started_at = trio.current_time()
         retrying = tenacity.AsyncRetrying(
             sleep=self._backoff_sleep,
@@ -264,7 +267,12 @@ class Supervisor:
             announce_attempt(self._hub, generation, url)
         self._slot.active = generation
         try:
-            await self._runner.run(generation)
+            try:
+                await self._runner.run(generation)
+            except BaseException:
+                await self._runner.end_rotations(generation)
+                raise
+            await self._runner.follow_rotations(generation)
         except BaseException as error:
             # After a rotation the slot holds the successor: that is what ended.
             self._raise_crash(self._slot.active or generation, error)
