@@ -153,7 +153,8 @@ def _add_demo(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         "--faults",
         choices=sorted(SCHEDULES),
         default="default",
-        help="fault schedule (default: default)",
+        help="fault schedule: default (all five faults), none, or one fault alone "
+        "(default: default)",
     )
     demo.add_argument(
         "--no-replay",

@@ -144,7 +144,8 @@ def _stats(snapshot: Snapshot, summary: Summary | None) -> RenderableType:
 
     lost, lost_style = "-", "dim"
     if summary is not None:
-        lost, lost_style = str(summary.lost), "bold green" if summary.lost == 0 else "bold red"
+        count = summary.messages.lost
+        lost, lost_style = str(count), "bold green" if count == 0 else "bold red"
     session = _cells(
         [
             ("state", snapshot.state.upper(), _STATE_STYLES.get(snapshot.state, "bold")),

@@ -226,8 +226,7 @@ LEGEND: Sequence[tuple[str, str]] = (
     ("faults", "faults injected, in the order they fired"),
     (
         "messages sent",
-        '{"id": n, "text": "msg-<n>"} the application handed to delivery.send(), one '
-        "every 20 ms",
+        '{"id": n, "text": "msg-<n>"} the application handed to delivery.send(), one every 20 ms',
     ),
     (
         "acknowledged",

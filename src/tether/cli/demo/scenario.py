@@ -22,12 +22,13 @@ import trio
 import tether
 from tether.testing import ChaosProxy, LoopbackServer
 
-from .server import REJECT_STATUS, RETRY_AFTER_SECONDS
 from .report import Reporter
+from .server import REJECT_STATUS, RETRY_AFTER_SECONDS
 from .tracker import Tracker
 
 __all__ = [
     "CLOSE_WAIT",
+    "FAULTS",
     "FIRE_TOLERANCE",
     "OUTAGE_SECONDS",
     "RECOVERY_MARGIN",
@@ -193,18 +194,23 @@ class Fault:
         return self.worst_recovery(config) + RECOVERY_MARGIN
 
 
+#: Every fault of the demo, by name.
+FAULTS: Mapping[str, Fault] = {
+    "drop": Fault(fault_drop, _lost_recovery),
+    "going-away": Fault(fault_going_away, _lost_recovery),
+    "stall": Fault(fault_stall, _stall_recovery),
+    "restart-503": Fault(fault_restart_503, _restart_recovery),
+    "outage": Fault(fault_outage, _outage_recovery),
+}
+
 #: Named fault schedules (``--faults``): the faults each runs, each once. ``default``
-#: causes five reconnects of three causes (transport error, peer close, ping timeout),
-#: a 503 with ``Retry-After`` and a burst of refused connects.
+#: runs them all: five reconnects of three causes (transport error, peer close, ping
+#: timeout), a 503 with ``Retry-After`` and a burst of refused connects; ``none`` runs
+#: none; each fault's own name runs it alone (``--faults stall``).
 SCHEDULES: Mapping[str, Mapping[str, Fault]] = {
-    "default": {
-        "drop": Fault(fault_drop, _lost_recovery),
-        "going-away": Fault(fault_going_away, _lost_recovery),
-        "stall": Fault(fault_stall, _stall_recovery),
-        "restart-503": Fault(fault_restart_503, _restart_recovery),
-        "outage": Fault(fault_outage, _outage_recovery),
-    },
+    "default": FAULTS,
     "none": {},
+    **{name: {name: fault} for name, fault in FAULTS.items()},
 }
 
 
