@@ -132,7 +132,7 @@ class _Traffic:
     sender_done: trio.Event = attrs.field(factory=trio.Event)
     error: BaseException | None = None
     _resumed_after: int | None = None
-    _resent_before: int = 0
+    _resent_noted: int = 0
 
     def counts(self) -> Counts:
         """The message counters now."""
@@ -140,23 +140,29 @@ class _Traffic:
         return read_counts(self.ledger, stats, self.server.app)
 
     async def on_connect(self, conn: tether.Connection) -> None:
-        """Runs after the resume message is written, before the resends: note where
-        this generation resumes from and how many resends the layer had made so far."""
+        """Runs after the resume message is written, before the resends: keep the
+        sequence number the resume named, for the note."""
         if self.delivery is not None:
             self._resumed_after = self.delivery.last_sequence
-            self._resent_before = self.delivery.statistics().resent
 
     def on_event(self, event: Event) -> None:
         """The session's ``on_event``: the tracker's line, then, for a new generation
-        after the first, a note of its resume and of what the delivery layer resent."""
+        after the first, a note of its resume and of what the delivery layer resent
+        since the last note (its attempts' resends: they run before ``Connected``)."""
         self.tracker.handle(event)
         if not isinstance(event, Connected) or self.delivery is None or self.lab is None:
             return
-        resent = self.delivery.statistics().resent - self._resent_before
-        self.lab.note(
-            f"gen {event.generation}: resumed after seq {self._resumed_after} (the server "
-            f"sends again what came later); resent {resent} unacknowledged message(s)"
-        )
+        try:
+            total = self.delivery.statistics().resent
+            resent, self._resent_noted = total - self._resent_noted, total
+            self.lab.note(
+                f"gen {event.generation}: resumed after seq {self._resumed_after} (the "
+                f"server sends again what came later); resent {resent} unacknowledged "
+                "message(s)"
+            )
+        except Exception as exc:  # on_event must not raise: the runner raises it after
+            if self.tracker.error is None:
+                self.tracker.error = exc
 
     async def send_loop(self) -> None:
         """Send message ``n`` every ``SEND_INTERVAL`` seconds until told to stop."""
