@@ -4,7 +4,9 @@ The end-to-end tests read one run of ``python -m tether demo --duration 8 --plai
 subprocess over real loopback sockets (about 20 s of real time, shared by the module:
 ``demo_output``); the rest are fast: argument parsing, the schedule planner, the
 tracker's narration (fabricated events, and a real session through the demo's faults
-on the virtual clock), the message ledger and the output formatting.
+on the virtual clock), the message ledger and the output formatting. Two more runs in
+process, with the stall alone (``--faults stall``), show that the delivery layer loses
+nothing under it and that without it (``--no-replay``) the stall loses messages.
 
 The narration (issue 15, "the demo narrates correctly"), each point checked on
 fabricated events or the virtual clock and on the real run's output:
@@ -39,8 +41,16 @@ import trio.testing
 import tether
 from tether import cli
 from tether.cli._format import describe_error
-from tether.cli.demo.ledger import Ledger
-from tether.cli.demo.report import LEGEND, LINE_LEGEND, Reporter, Summary, legend_lines
+from tether.cli.demo.counts import Counts
+from tether.cli.demo.ledger import Ledger, message
+from tether.cli.demo.report import (
+    LEGEND,
+    LINE_LEGEND,
+    Reporter,
+    Summary,
+    legend_lines,
+    summary_line,
+)
 from tether.cli.demo.runner import demo_config
 from tether.cli.demo.scenario import (
     FIRE_TOLERANCE,
@@ -118,6 +128,43 @@ def test_demo_survives_the_default_schedule(demo_output: str) -> None:
     assert summary_field(output, "lost") == "0"
     assert summary_field(output, "result") == "OK"
 
+    # tether.delivery: every message acknowledged, received by the server once and
+    # echoed once; the stall's swallowed messages were resent (so at least one), every
+    # copy the server or the client had seen already dropped, no gap.
+    sent = int(summary_field(output, "messages sent"))
+    assert sent > 0
+    assert summary_field(output, "acknowledged") == str(sent)
+    assert summary_field(output, "received") == f"{sent} by the server, each once"
+    assert summary_field(output, "echoed") == f"{sent} unique"
+    resent = int(summary_field(output, "resent"))
+    assert resent >= 1
+    dropped = re.fullmatch(
+        r"(\d+) \((\d+) by the server, (\d+) by the client\)",
+        summary_field(output, "duplicates dropped"),
+    )
+    assert dropped is not None
+    assert int(dropped[1]) == int(dropped[2]) + int(dropped[3])
+    assert int(dropped[2]) <= resent  # the server drops only copies that were resent
+    assert summary_field(output, "gaps") == "0"
+    assert summary_field(output, "out of order") == "0"
+    # After each reconnect a note says what the generation resumed from and resent;
+    # the resends add up to the summary's.
+    notes = re.findall(
+        r"note    gen (\d+): resumed after seq (\d+|None) .*; resent (\d+) unacknowledged",
+        output,
+    )
+    assert [int(gen) for gen, _, _ in notes] == [2, 3, 4, 5, 6]
+    assert sum(int(n) for _, _, n in notes) == resent
+    resumed = [int(seq) for _, seq, _ in notes]
+    assert resumed == sorted(resumed)
+    # The stall (the ping_timeout loss) swallowed what was written into it: the
+    # generation after it resent it.
+    lost_lines = [
+        (gen, rest) for _, gen, kind, rest in event_lines(output) if kind == "ConnectionLost"
+    ]
+    stalled = next(gen for gen, rest in lost_lines if "reason=ping_timeout" in rest)
+    assert int(dict((int(g), n) for g, _, n in notes)[stalled + 1]) >= 1
+
     # The faults left their marks in the event log.
     assert "code=1001" in output
     assert re.search(r"BackingOff .*delay=1\.000s error=HandshakeRejected\(503\)", output)
@@ -160,7 +207,51 @@ def test_demo_without_faults_in_process(capsys: pytest.CaptureFixture[str]) -> N
     out = capsys.readouterr().out
     assert summary_field(out, "reconnects") == "0"
     assert summary_field(out, "lost") == "0"
-    assert int(summary_field(out, "messages sent")) > 0
+    sent = int(summary_field(out, "messages sent"))
+    assert sent > 0
+    assert summary_field(out, "acknowledged") == str(sent)
+    assert summary_field(out, "resent") == "0"
+    assert summary_field(out, "duplicates dropped") == "0 (0 by the server, 0 by the client)"
+
+
+@pytest.mark.loopback
+def test_the_delivery_layer_loses_nothing_under_the_stall(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The stall alone: what was written into the half-open link is resent on the next
+    generation and echoed once; nothing lost, no gap, exit status 0."""
+    assert cli.main(["demo", "--faults", "stall", "--duration", "2", "--plain"]) == 0
+    out = capsys.readouterr().out
+    assert "reason=ping_timeout" in out
+    sent = int(summary_field(out, "messages sent"))
+    assert summary_field(out, "acknowledged") == str(sent)
+    assert summary_field(out, "received") == f"{sent} by the server, each once"
+    assert summary_field(out, "echoed") == f"{sent} unique"
+    resent = int(summary_field(out, "resent"))
+    assert resent >= 1
+    note = re.search(r"note    gen 2: resumed after seq \d+ .*; resent (\d+) unacknowledged", out)
+    assert note is not None, out
+    assert int(note[1]) == resent
+    assert summary_field(out, "gaps") == "0"
+    assert summary_field(out, "lost") == "0"
+    assert summary_field(out, "result") == "OK"
+
+
+@pytest.mark.loopback
+def test_without_ids_the_stall_loses_what_was_written_into_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``--no-replay``: the same stall, messages without ids the layer tracks: written
+    once, never resent, so what the half-open link swallowed is lost (exit status 1).
+    The delivery layer is what saves them in the test above."""
+    args = ["demo", "--faults", "stall", "--duration", "2", "--plain", "--no-replay"]
+    assert cli.main(args) == 1
+    out = capsys.readouterr().out
+    assert "reason=ping_timeout" in out
+    assert summary_field(out, "acknowledged") == "0"
+    assert summary_field(out, "resent") == "0"
+    assert int(summary_field(out, "lost")) >= 1
+    assert summary_field(out, "result") == "FAILED"
 
 
 def test_plan_spreads_the_default_schedule_over_the_duration() -> None:
@@ -207,16 +298,23 @@ def test_plan_spaces_each_fault_by_its_worst_case_recovery(duration: float) -> N
     assert abs(steps[0].at - spacing) <= spacing / 5 + 1e-9
 
 
-def test_ledger_counts_duplicates_out_of_order_and_lost() -> None:
+def echo_of(number: int, seq: int = 1) -> dict[str, object]:
+    """The server's echo of message ``number`` (as JsonDialectServer sends it)."""
+    return {"echo": f"msg-{number}", "reply_to": number, "seq": seq}
+
+
+def test_ledger_counts_repeats_out_of_order_and_lost() -> None:
     ledger = Ledger()
     for _ in range(4):
         ledger.wrote(ledger.submit())
-    for message in ["msg-1", "msg-3", "msg-2", "msg-3", "hello"]:
-        ledger.record_echo(message)
-    assert (ledger.duplicates, ledger.out_of_order, ledger.unexpected) == (1, 1, 1)
-    assert ledger.unacknowledged() == [4]
+    assert message(3) == {"id": 3, "text": "msg-3"}
+    for received in [echo_of(1), echo_of(3), echo_of(2), echo_of(3), {"seq": 9}, "msg-4"]:
+        ledger.record_echo(received)
+    assert (ledger.repeated, ledger.out_of_order, ledger.unexpected) == (1, 1, 2)
     assert ledger.lost() == 1
-    ledger.record_echo("msg-4")
+    ledger.record_echo({"echo": "msg-5", "reply_to": 4, "seq": 10})  # not 4's text
+    assert (ledger.lost(), ledger.unexpected) == (1, 3)
+    ledger.record_echo(echo_of(4))
     assert ledger.lost() == 0
 
 
@@ -240,13 +338,7 @@ def test_reporter_lines() -> None:
         causes={"transport_error": 3, "peer_closed": 2},
         backoffs={},
         faults=["drop"],
-        sent=10,
-        echoed=9,
-        duplicates=0,
-        replayed=0,
-        lost=1,
-        out_of_order=0,
-        unexpected=0,
+        messages=Counts(sent=10, acknowledged=10, received=9, echoed=9, resent=2, lost=1),
         error=None,
     )
     reporter.summary(summary)
@@ -254,6 +346,36 @@ def test_reporter_lines() -> None:
     assert summary_field(text, "reconnects") == "5 (peer_closed: 2, transport_error: 3)"
     assert summary_field(text, "result") == "FAILED"
     assert not summary.ok
+
+
+@pytest.mark.parametrize(
+    ("counts", "ok"),
+    [
+        (Counts(sent=5, echoed=5), True),
+        (Counts(sent=5, echoed=5, resent=4, server_duplicates=3, client_duplicates=1), True),
+        (Counts(sent=5, echoed=4, lost=1), False),
+        (Counts(sent=5, echoed=5, gaps=1), False),
+        (Counts(sent=5, echoed=5, repeated=1), False),
+        (Counts(sent=5, echoed=5, out_of_order=1), False),
+    ],
+)
+def test_a_run_is_ok_only_when_every_message_came_back_once_in_order(
+    counts: Counts, ok: bool
+) -> None:
+    summary = Summary(
+        duration=1.0,
+        generations=1,
+        reconnects=0,
+        downtime=0.0,
+        causes={},
+        backoffs={},
+        faults=[],
+        messages=counts,
+        error=None,
+    )
+    assert summary.ok is ok
+    assert dict(summary.lines())["result"] == ("OK" if ok else "FAILED")
+    assert not attrs.evolve(summary, error="SessionClosed: gone").ok
 
 
 @pytest.mark.loopback
@@ -274,8 +396,8 @@ def test_a_send_that_never_returns_counts_as_lost() -> None:
     for _ in range(2):
         ledger.wrote(ledger.submit())
     ledger.submit()
-    for message in ["msg-1", "msg-2"]:
-        ledger.record_echo(message)
+    for number in [1, 2]:
+        ledger.record_echo(echo_of(number))
     assert (ledger.lost(), ledger.never_returned()) == (1, 1)
     lines: list[str] = []
     summary = Summary(
@@ -286,21 +408,16 @@ def test_a_send_that_never_returns_counts_as_lost() -> None:
         causes={},
         backoffs={},
         faults=[],
-        sent=3,
-        echoed=2,
-        duplicates=0,
-        replayed=0,
-        lost=ledger.lost(),
-        never_returned=ledger.never_returned(),
-        out_of_order=0,
-        unexpected=0,
+        messages=Counts(
+            sent=3, echoed=2, lost=ledger.lost(), never_returned=ledger.never_returned()
+        ),
         error=None,
     )
     Reporter(lines.append).summary(summary)
     text = "\n".join(lines)
     assert summary_field(text, "lost") == "1 (1 never returned from send())"
     assert summary_field(text, "result") == "FAILED"
-    ledger.record_echo("msg-3")  # its echo came after all: nothing lost
+    ledger.record_echo(echo_of(3))  # its echo came after all: nothing lost
     assert (ledger.lost(), ledger.never_returned()) == (0, 0)
 
 
@@ -310,7 +427,7 @@ async def test_ledger_waits_for_echoes() -> None:
     async with trio.open_nursery() as nursery:
         nursery.start_soon(ledger.wait_all_echoed)
         await trio.testing.wait_all_tasks_blocked()
-        ledger.record_echo("msg-1")
+        ledger.record_echo(echo_of(1))
 
 
 # ------------------------------------------------------------------ the narration
@@ -460,21 +577,6 @@ class MemoryProxy:
         self.server.come_back()
 
 
-@attrs.define
-class MemoryEchoServer:
-    """What the demo's faults do to its EchoServer, done to a memory server."""
-
-    server: MemoryServer
-    nursery: trio.Nursery
-
-    def close_all(self, code: int, reason: str) -> int:
-        self.nursery.start_soon(self.server.close, code, reason)
-        return len(self.server.open_connections)
-
-    def reject_next(self, count: int) -> None:
-        self.server.reject(count, 503, {"Retry-After": "1"})
-
-
 @pytest.mark.parametrize("delays", ["growing", "capped"])
 async def test_the_demo_scenario_on_the_virtual_clock(
     delays: str, autojump_clock: trio.abc.Clock
@@ -506,7 +608,7 @@ async def test_the_demo_scenario_on_the_virtual_clock(
             late_subscriber = session.events()
             lab = Lab(
                 MemoryProxy(server),  # type: ignore[arg-type]
-                MemoryEchoServer(server, nursery),  # type: ignore[arg-type]
+                server,  # type: ignore[arg-type]  # close(code), reject(n, ...) as well
                 session,
                 tracker,
                 reporter,
@@ -561,20 +663,28 @@ def test_summary_is_followed_by_a_legend_of_every_field() -> None:
         causes={"transport_error": 3, "peer_closed": 2},
         backoffs={"ConnectionLostError": 5},
         faults=["drop"],
-        sent=10,
-        echoed=10,
-        duplicates=0,
-        replayed=0,
-        lost=0,
-        out_of_order=0,
-        unexpected=0,
+        messages=Counts(
+            sent=10,
+            acknowledged=10,
+            received=10,
+            echoed=10,
+            resent=3,
+            server_duplicates=2,
+            client_duplicates=1,
+        ),
         error=None,
     )
     Reporter(lines.append).summary(summary)
     labels = [label for label, _ in summary.lines()]
     assert lines[: len(labels) + 1] == ["summary"] + [
-        f"  {label + ':':<15} {value}" for label, value in summary.lines()
+        summary_line(label, value) for label, value in summary.lines()
     ]
+    assert summary_field("\n".join(lines), "resent") == "3"
+    assert (
+        summary_field("\n".join(lines), "duplicates dropped")
+        == "3 (2 by the server, 1 by the client)"
+    )
+    assert summary.ok
     legend = lines[len(labels) + 1 :]
     assert legend == legend_lines()
     assert legend[0] == "legend"

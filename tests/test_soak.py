@@ -143,10 +143,11 @@ async def test_one_hour_fault_plan(autojump_clock: trio.abc.Clock, seed: int) ->
     a live connection, in order; a write cut off by a lost connection is written again
     on the next generation (at-least-once, for that one message). It cannot know whether
     the *server* got a written message: bytes written into a link that then stalls or
-    is reset are lost by the network, and no client can tell. So, as in
-    ``src/tether/cli/demo/``, the application acknowledges at its own layer: the echo is
-    the acknowledgement, and ``on_connect`` replays, oldest first and ahead of the send
-    buffer, every message that was written but not echoed. (The message the sender is
+    is reset are lost by the network, and no client can tell. So the application
+    acknowledges at its own layer, by hand here (``tether.delivery`` does it for a
+    dialect; ``tether demo`` runs on it): the echo is the acknowledgement, and
+    ``on_connect`` replays, oldest first and ahead of the send buffer, every message
+    that was written but not echoed. (The message the sender is
     still waiting on while it sits in the send buffer is not replayed: the session will
     write it itself; the sender awaits each ``send()``, so the buffer holds at most that
     one.) The assertion: every message 0..N-1 is echoed; the echoes, with runs of the

@@ -76,7 +76,8 @@ def test_live_view_shows_state_generation_counters_and_timeline(pane: Pane, tmp_
     live = pane.wait_for(reconnected_and_pinged, DEMO_TIMEOUT)
     assert "╭" in live  # a rich panel, not plain lines
     assert "tether demo" in live
-    assert re.search(r"sent \d+ +echoed \d+ +in flight \d+ +lost -", live)
+    assert re.search(r"sent \d+ +acked \d+ +echoed \d+ +in flight \d+ +lost -", live)
+    assert re.search(r"resent \d+ +duplicates dropped \d+ +gaps 0 ", live)
     assert re.search(r"^│ g1 █+ +\d+\.\d\d s \w+", live, re.MULTILINE)  # the timeline
     assert "ConnectionLost" in live  # the event log
 
@@ -85,6 +86,7 @@ def test_live_view_shows_state_generation_counters_and_timeline(pane: Pane, tmp_
     assert "EXIT=0" in final
     assert re.search(r"state CLOSED +generation 6", final)
     assert re.search(r"lost 0 ", final)
+    assert re.search(r"resent [1-9]\d* +duplicates dropped \d+ +gaps 0 ", final)  # the stall's
     assert len(re.findall(r"^│ g\d ", final, re.MULTILINE)) == 6
     assert re.search(r"^ +result +OK", final, re.MULTILINE)
 

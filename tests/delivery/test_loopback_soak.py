@@ -1,7 +1,7 @@
 """Issue 13's acceptance, second half: the generic-dialect soak on real loopback through
 the chaos proxy for a minute of real time.
 
-:class:`tether.testing.JsonDialectServer` serves on 127.0.0.1 (``serve_websocket``),
+:class:`tether.testing.JsonDialectServer` serves on 127.0.0.1 (``LoopbackServer``),
 a :class:`tether.testing.ChaosProxy` sits between it and a ``tether.delivery`` client,
 and a seeded plan applies a fault every 5-8 s: a drop (RST both ways), a stall then
 resume (half-open link, found by the WebSocket ping), a refusal (``go_down`` with the
@@ -19,19 +19,12 @@ from typing import Any
 
 import pytest
 import trio
-import trio_websocket
 
 import tether
 from tether import LostReason
 from tether.delivery import connect as delivery_connect
 from tether.delivery import json_dialect
-from tether.testing import (
-    ChaosProxy,
-    ConnectionRecord,
-    JsonDialectServer,
-    ServerConnection,
-    serve_websocket,
-)
+from tether.testing import ChaosProxy, JsonDialectServer, LoopbackServer
 
 pytestmark = pytest.mark.loopback
 
@@ -79,34 +72,13 @@ def fault_plan(seed: int) -> list[tuple[float, str]]:
     return plan
 
 
-async def serve(app: JsonDialectServer, nursery: trio.Nursery) -> int:
-    """Serve ``app`` on 127.0.0.1 as the memory server does: each accepted connection
-    wrapped in a ``ServerConnection``; returns the port."""
-    records: list[ConnectionRecord] = []
-
-    async def handler(request: trio_websocket.WebSocketRequest) -> None:
-        record = ConnectionRecord(
-            id=len(records) + 1, accepted_at=trio.current_time(), host="127.0.0.1"
-        )
-        record.path = request.path
-        records.append(record)
-        ws = await request.accept()
-        record.opened, record.opened_at = True, trio.current_time()
-        try:
-            await app.handler(ServerConnection(ws, record))
-        except trio_websocket.ConnectionClosed:
-            pass  # a dropped or abandoned link; the server lives on
-
-    port: int = await nursery.start(serve_websocket, handler)
-    return port
-
-
 @pytest.mark.time_limit(DURATION + DRAIN + 60)
 async def test_a_minute_of_loopback_chaos_loses_and_duplicates_nothing(
     nursery: trio.Nursery,
 ) -> None:
     app = JsonDialectServer()
-    port = await serve(app, nursery)
+    server = LoopbackServer(app.handler)
+    port = await nursery.start(server.serve)
     plan = fault_plan(SEED)
     assert {kind for _, kind in plan} == set(KINDS)
     got: list[dict[str, Any]] = []
@@ -200,6 +172,7 @@ async def test_a_minute_of_loopback_chaos_loses_and_duplicates_nothing(
     assert [m["n"] for m in got] == list(range(MESSAGES))
     assert [m["seq"] for m in got] == list(range(1, MESSAGES + 1))
     assert stats.gaps == 0
+    assert [r.handler_error for r in server.connections if r.handler_error] == []
     for kind in KINDS:
         assert reconnects_by_kind[kind] >= 1, kind
     assert refused_attempts >= 1

@@ -24,15 +24,17 @@ from collections.abc import Callable, Mapping, Sequence
 __all__ = ["build_parser", "main"]
 
 _DEMO_DESCRIPTION = """\
-Run one tether session against an embedded echo server behind a ChaosProxy, on
-127.0.0.1, while a fault schedule breaks the path: an abrupt TCP reset, a server Close
-1001, a stalled half-open link that only pings detect, a 503 handshake rejection with
-Retry-After, and an outage with refused connects. On a terminal, a live view shows the
-session's state, generation, last ping round trip, the message counters, a timeline of
-generations and the last events; otherwise (or with --plain) it prints one line per
-session event and per fault. Then a summary, and a legend of every field of the lines
-and the summary (also below). Exit status 0, or 1 if a message was lost
-or the session failed, 130 on Ctrl-C.
+Run one tether.delivery session (the generic JSON dialect: acknowledgements, resends
+after a reconnect, numbered echoes and a resume) against an embedded echo server
+behind a ChaosProxy, on 127.0.0.1, while a fault schedule breaks the path: an abrupt
+TCP reset, a server Close 1001, a stalled half-open link that only pings detect, a 503
+handshake rejection with Retry-After, and an outage with refused connects. On a
+terminal, a live view shows the session's state, generation, last ping round trip, the
+message counters (what was resent and which duplicates were dropped included), a
+timeline of generations and the last events; otherwise (or with --plain) it prints one
+line per session event and per fault. Then a summary, and a legend of every field of
+the lines and the summary (also below). Exit status 0, or 1 if a message was lost,
+repeated or out of order, a gap was seen, or the session failed; 130 on Ctrl-C.
 """
 
 _DEMO_EXAMPLE = """\
@@ -151,14 +153,15 @@ def _add_demo(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         "--faults",
         choices=sorted(SCHEDULES),
         default="default",
-        help="fault schedule (default: default)",
+        help="fault schedule: default (all five faults), none, or one fault alone "
+        "(default: default)",
     )
     demo.add_argument(
         "--no-replay",
         dest="replay",
         action="store_false",
-        help="do not replay unacknowledged messages after a reconnect (shows what a "
-        "transport alone cannot save)",
+        help="send without ids the delivery layer tracks: nothing is resent after a "
+        "reconnect (shows what a transport alone cannot save)",
     )
     output = demo.add_mutually_exclusive_group()
     output.add_argument(

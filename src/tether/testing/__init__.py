@@ -12,6 +12,9 @@ injection, seeded fault plans, and a loopback chaos proxy.
 * :func:`serve_websocket` serves trio-websocket handlers on 127.0.0.1, answering pings
   only while a connection is open (trio-websocket's own server crashes when a client's
   Ping crosses its Close frame).
+* :class:`LoopbackServer` serves a handler of the memory server's kind on 127.0.0.1
+  (real sockets, behind a :class:`ChaosProxy`), with the server's own faults: a Close
+  with a code, handshakes rejected with a status.
 * :class:`JsonDialectServer` is the server side of the generic JSON dialect
   (:func:`tether.delivery.json_dialect`): acknowledgements, numbered messages, resume.
 """
@@ -30,6 +33,7 @@ from ._faults import (
 )
 from ._handlers import Handler, echo
 from ._json_dialect import JsonDialectServer
+from ._loopback_server import LoopbackServer
 from ._memory_server import MemoryServer, memory_server
 from ._proxy import ChaosProxy, ProxyStats
 from ._server_connection import ConnectionRecord, ServerConnection
@@ -44,6 +48,7 @@ __all__ = [
     "FaultPlan",
     "Handler",
     "JsonDialectServer",
+    "LoopbackServer",
     "MemoryServer",
     "ProxyStats",
     "Refuse",

@@ -16,7 +16,7 @@ from ._link import Link
 from ._server_connection import ConnectionRecord, ServerConnection, record_closure
 from ._ws_server import open_server
 
-__all__ = ["Rejection", "ServedLink", "WebSocketSettings"]
+__all__ = ["Rejection", "ServedLink", "WebSocketSettings", "header_dict"]
 
 _INTERNAL_ERROR = 1011
 
@@ -103,7 +103,7 @@ class ServedLink:
         if request is None:
             return
         record.path = request.path
-        record.headers = _header_dict(request.headers)
+        record.headers = header_dict(request.headers)
         if request.proposed_subprotocols:
             record.headers["sec-websocket-protocol"] = ", ".join(request.proposed_subprotocols)
         rejection = next_rejection()
@@ -128,7 +128,9 @@ class ServedLink:
         await conn.aclose(code, reason)
 
 
-def _header_dict(headers: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
+def header_dict(headers: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
+    """A handshake's headers as ``ConnectionRecord.headers`` keeps them: lower-cased
+    names to values, repeated ones joined with ``", "``."""
     result: dict[str, str] = {}
     for name, value in headers:
         key = name.decode("latin-1").lower()

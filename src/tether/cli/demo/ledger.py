@@ -1,17 +1,24 @@
 """The books of ``tether demo``'s application: :class:`Ledger` knows, by message
-number, which ``msg-<n>`` were written and which echoes came back, so it can say what to
-replay after a reconnect, what was duplicated or out of order, and what was lost.
+number, which messages were sent and which echoes came back, so that the summary can
+say what was lost, repeated or out of order. It resends nothing: keeping what is not
+acknowledged and writing it again after a reconnect is ``tether.delivery``'s job.
+
+The application's messages are ``{"id": n, "text": "msg-<n>"}`` (:func:`message`);
+the server's echo of one is ``{"echo": "msg-<n>", "reply_to": n, "seq": ...}``.
 """
 
 from __future__ import annotations
 
-import re
+from typing import Any
 
 import trio
 
-__all__ = ["Ledger"]
+__all__ = ["Ledger", "message"]
 
-_MESSAGE = re.compile(r"msg-(\d+)")
+
+def message(number: int) -> dict[str, Any]:
+    """The application's message ``number`` (from 1); its id is the number."""
+    return {"id": number, "text": f"msg-{number}"}
 
 
 class Ledger:
@@ -21,10 +28,9 @@ class Ledger:
         self.submitted = 0
         self.written: set[int] = set()
         self.echoed: set[int] = set()
-        self.duplicates = 0
+        self.repeated = 0
         self.out_of_order = 0
         self.unexpected = 0
-        self.replayed = 0
         self._highest = 0
         self._changed = trio.Event()
 
@@ -38,28 +44,21 @@ class Ledger:
         self.written.add(number)
         self._notify()
 
-    def record_echo(self, message: object) -> None:
-        """Account for one message received from the server."""
-        match = _MESSAGE.fullmatch(message) if isinstance(message, str) else None
-        if match is None:
+    def record_echo(self, received: object) -> None:
+        """Account for one message the application received from the server: the echo
+        of message ``n`` names it with ``"reply_to": n`` and carries its text."""
+        number = _echoed_number(received)
+        if number is None:
             self.unexpected += 1
             return
-        number = int(match.group(1))
         if number in self.echoed:
-            self.duplicates += 1
+            self.repeated += 1
         else:
             if number < self._highest:
                 self.out_of_order += 1
             self.echoed.add(number)
             self._highest = max(self._highest, number)
         self._notify()
-
-    def unacknowledged(self) -> list[int]:
-        """Numbers written (``send()`` returned) whose echo has not arrived, ascending.
-
-        A message still inside ``send()`` is not included: the session owns it until
-        ``send()`` returns, and writes it again itself if its write was cut off."""
-        return sorted(self.written - self.echoed)
 
     def lost(self) -> int:
         """Messages handed to ``send()`` whose echo never arrived, whether ``send()``
@@ -84,3 +83,15 @@ class Ledger:
     def _notify(self) -> None:
         self._changed.set()
         self._changed = trio.Event()
+
+
+def _echoed_number(received: object) -> int | None:
+    """The number of the message ``received`` echoes, or ``None`` if it is no echo."""
+    if not isinstance(received, dict):
+        return None
+    number = received.get("reply_to")
+    if isinstance(number, bool) or not isinstance(number, int) or number < 1:
+        return None
+    if received.get("echo") != f"msg-{number}":
+        return None
+    return number

@@ -5,8 +5,9 @@ of one line per event it keeps a model of the run (:class:`ViewModel`) and redra
 panel several times a second:
 
 * the session now: state, generation, last ping round trip, elapsed and down time;
-* the application's counters: sent, echoed, in flight, replayed, duplicates, and lost
-  once the run has drained (until then an unechoed message is only in flight);
+* the message counters: sent, acknowledged, echoed, in flight, and lost once the run
+  has drained (until then an unechoed message is only in flight); what the delivery
+  layer resent, the duplicates dropped (the server's and the client's) and the gaps;
 * a timeline of generations: one row per generation on a shared time axis, ``░`` while
   the session was reconnecting before it, ``█`` while it was open, and how it ended;
 * the last :data:`LOG_LINES` events, faults and notes, each with its cause.
@@ -28,10 +29,12 @@ import trio
 from tether.events import Closed, Connected, ConnectionLost, Event
 
 from .._format import EVENT_STYLES
-from .ledger import Ledger
+from .counts import Counts
 from .report import Reporter, Summary, event_line, legend_lines
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from rich.console import Console, RenderableType
     from rich.live import Live
 
@@ -60,18 +63,15 @@ _STATE_STYLES: Mapping[str, str] = {
 
 @attrs.frozen(kw_only=True)
 class Snapshot:
-    """The numbers of one frame, read in Trio. Seconds; ``None`` when unknown."""
+    """The numbers of one frame, read in Trio. Seconds; ``None`` when unknown;
+    ``messages``: the message counters (:class:`~.counts.Counts`)."""
 
     state: str = "connecting"
     generation: int = 0
     last_rtt: float | None = None
     elapsed: float = 0.0
     downtime: float = 0.0
-    sent: int = 0
-    echoed: int = 0
-    in_flight: int = 0
-    replayed: int = 0
-    duplicates: int = 0
+    messages: Counts = attrs.field(factory=Counts)
 
 
 @attrs.define
@@ -144,7 +144,8 @@ def _stats(snapshot: Snapshot, summary: Summary | None) -> RenderableType:
 
     lost, lost_style = "-", "dim"
     if summary is not None:
-        lost, lost_style = str(summary.lost), "bold green" if summary.lost == 0 else "bold red"
+        count = summary.messages.lost
+        lost, lost_style = str(count), "bold green" if count == 0 else "bold red"
     session = _cells(
         [
             ("state", snapshot.state.upper(), _STATE_STYLES.get(snapshot.state, "bold")),
@@ -154,17 +155,25 @@ def _stats(snapshot: Snapshot, summary: Summary | None) -> RenderableType:
             ("downtime", _seconds(snapshot.downtime), ""),
         ]
     )
+    m = snapshot.messages
     counters = _cells(
         [
-            ("sent", str(snapshot.sent), ""),
-            ("echoed", str(snapshot.echoed), ""),
-            ("in flight", str(snapshot.in_flight), ""),
+            ("sent", str(m.sent), ""),
+            ("acked", str(m.acknowledged), ""),
+            ("echoed", str(m.echoed), ""),
+            ("in flight", str(m.lost), ""),
             ("lost", lost, lost_style),
-            ("replayed", str(snapshot.replayed), ""),
-            ("duplicates", str(snapshot.duplicates), ""),
         ]
     )
-    return Group(session, counters)
+    gaps_style = "bold red" if m.gaps else ""
+    delivery = _cells(
+        [
+            ("resent", str(m.resent), ""),
+            ("duplicates dropped", str(m.duplicates_dropped), ""),
+            ("gaps", str(m.gaps), gaps_style),
+        ]
+    )
+    return Group(session, counters, delivery)
 
 
 def _bar(segment: Segment, now: float, span: float) -> Any:
@@ -280,7 +289,9 @@ class LiveReporter(Reporter):
     def note(self, at: float, text: str) -> None:
         self.model.log.append((f"[{at:7.3f}] note    {text}", "note"))
 
-    async def live(self, session: tether.Session, ledger: Ledger, origin: float) -> None:
+    async def live(
+        self, session: tether.Session, counts: Callable[[], Counts], origin: float
+    ) -> None:
         """Redraw until cancelled; the last frame stays on screen."""
         from rich.live import Live
 
@@ -294,12 +305,14 @@ class LiveReporter(Reporter):
         self._live.start()
         try:
             while True:
-                self._refresh(session, ledger, origin)
+                self._refresh(session, counts, origin)
                 await trio.sleep(REFRESH_INTERVAL)
         finally:
-            self._refresh(session, ledger, origin)
+            self._refresh(session, counts, origin)
 
-    def _refresh(self, session: tether.Session, ledger: Ledger, origin: float) -> None:
+    def _refresh(
+        self, session: tether.Session, counts: Callable[[], Counts], origin: float
+    ) -> None:
         stats = session.statistics()
         self.model.snapshot = Snapshot(
             state=stats.state.value,
@@ -307,11 +320,7 @@ class LiveReporter(Reporter):
             last_rtt=stats.last_rtt,
             elapsed=trio.current_time() - origin,
             downtime=stats.downtime,
-            sent=len(ledger.written),
-            echoed=len(ledger.echoed),
-            in_flight=ledger.lost(),
-            replayed=ledger.replayed,
-            duplicates=ledger.duplicates,
+            messages=counts(),
         )
         if self._live is not None:
             self._live.update(render(self.model), refresh=True)

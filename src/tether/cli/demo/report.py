@@ -26,13 +26,16 @@ from tether.events import (
 )
 
 from .._format import EVENT_STYLES, describe_error
+from .counts import Counts
 
 if TYPE_CHECKING:
     import tether
 
-    from .ledger import Ledger
+#: Columns of a summary row's label (with its colon) and of the legend's terms.
+LABEL_WIDTH = 19
 
 __all__ = [
+    "LABEL_WIDTH",
     "LEGEND",
     "LINE_LEGEND",
     "Reporter",
@@ -42,6 +45,7 @@ __all__ = [
     "event_line",
     "format_event",
     "legend_lines",
+    "summary_line",
 ]
 
 
@@ -89,19 +93,20 @@ def _attempt(event: Connecting | Connected | BackingOff, attempt: int | None) ->
 
 
 def counts(counter: Mapping[str, int]) -> str:
+    """``"key: value, ..."`` in key order."""
     return ", ".join(f"{key}: {value}" for key, value in sorted(counter.items()))
+
+
+def summary_line(label: str, value: str) -> str:
+    """One row of the plain summary: ``"  label:   value"``, the values aligned."""
+    return f"  {label + ':':<{LABEL_WIDTH}} {value}"
 
 
 @attrs.frozen(kw_only=True)
 class Summary:
-    """The outcome of one demo run. Times in seconds; counts of messages by number.
-
-    ``lost`` counts messages handed to ``send()`` whose echo never came back, and
-    ``never_returned`` those of them whose ``send()`` never returned (the session stopped
-    writing: counted by what was submitted, not by what ``send()`` confirmed);
-    ``duplicates`` counts echoes of a number seen before (at-least-once delivery);
-    ``out_of_order`` counts first echoes of a number lower than one already seen.
-    """
+    """The outcome of one demo run. Times in seconds; ``messages`` counts messages
+    (:class:`~.counts.Counts`): ``lost`` those handed to ``send()`` whose echo never
+    came back, ``never_returned`` those of them whose ``send()`` never returned."""
 
     duration: float
     generations: int
@@ -110,32 +115,31 @@ class Summary:
     causes: Mapping[str, int]
     backoffs: Mapping[str, int]
     faults: Sequence[str]
-    sent: int
-    echoed: int
-    duplicates: int
-    replayed: int
-    lost: int
-    never_returned: int = 0
-    out_of_order: int
-    unexpected: int
+    messages: Counts
     error: str | None
 
     @property
     def ok(self) -> bool:
-        """True when no message was lost and the session did not fail."""
-        return self.lost == 0 and self.error is None
+        """True when every message came back once and in order (nothing lost, no gap,
+        none repeated or out of order) and the session did not fail."""
+        m = self.messages
+        return not (m.lost or m.gaps or m.repeated or m.out_of_order) and self.error is None
 
     def lines(self) -> list[tuple[str, str]]:
         """``(label, value)`` rows of the summary, in display order."""
+        m = self.messages
         reconnects = f"{self.reconnects}"
         if self.causes:
             reconnects += f" ({counts(self.causes)})"
         backoffs = f"{sum(self.backoffs.values())}"
         if self.backoffs:
             backoffs += f" ({counts(self.backoffs)})"
-        lost = f"{self.lost}"
-        if self.never_returned:
-            lost += f" ({self.never_returned} never returned from send())"
+        echoed = f"{m.echoed} unique"
+        if m.repeated:
+            echoed += f" ({m.repeated} more than once)"
+        lost = f"{m.lost}"
+        if m.never_returned:
+            lost += f" ({m.never_returned} never returned from send())"
         return [
             ("duration", f"{self.duration:.2f} s"),
             ("generations", f"{self.generations}"),
@@ -143,13 +147,20 @@ class Summary:
             ("downtime", f"{self.downtime:.2f} s"),
             ("backoffs", backoffs),
             ("faults", f"{len(self.faults)} ({', '.join(self.faults)})"),
-            ("messages sent", f"{self.sent}"),
-            ("echoed", f"{self.echoed} unique"),
-            ("duplicates", f"{self.duplicates}"),
-            ("replayed", f"{self.replayed}"),
+            ("messages sent", f"{m.sent}"),
+            ("acknowledged", f"{m.acknowledged}"),
+            ("received", f"{m.received} by the server, each once"),
+            ("echoed", echoed),
+            ("resent", f"{m.resent}"),
+            (
+                "duplicates dropped",
+                f"{m.duplicates_dropped} ({m.server_duplicates} by the server, "
+                f"{m.client_duplicates} by the client)",
+            ),
+            ("gaps", f"{m.gaps}"),
             ("lost", lost),
-            ("out of order", f"{self.out_of_order}"),
-            ("unexpected", f"{self.unexpected}"),
+            ("out of order", f"{m.out_of_order}"),
+            ("unexpected", f"{m.unexpected}"),
             ("session error", self.error or "none"),
             ("result", "OK" if self.ok else "FAILED"),
         ]
@@ -188,7 +199,11 @@ LINE_LEGEND: Sequence[tuple[str, str]] = (
         "attempt=K'; error= is what ended the last try or the lost connection",
     ),
     ("FAULT", "what the demo did to the proxy or the server, as it did it"),
-    ("note", "anything else: a replay in on_connect, a phase of the run, a warning"),
+    (
+        "note",
+        "anything else: what a reconnect resumed and resent (tether.delivery), a phase "
+        "of the run, a warning",
+    ),
 )
 
 #: What each field of the summary means, by its label (:meth:`Summary.lines`).
@@ -209,36 +224,61 @@ LEGEND: Sequence[tuple[str, str]] = (
         "was down, HandshakeRejected(503) the server refused the upgrade",
     ),
     ("faults", "faults injected, in the order they fired"),
-    ("messages sent", "msg-<n> the application handed to session.send(), one every 20 ms"),
+    (
+        "messages sent",
+        '{"id": n, "text": "msg-<n>"} the application handed to delivery.send(), one every 20 ms',
+    ),
+    (
+        "acknowledged",
+        'messages the server acknowledged ({"ack": [n]}); until then the delivery layer '
+        "keeps each one to write it again (0 with --no-replay: no ids are tracked)",
+    ),
+    (
+        "received",
+        "distinct messages the server's application got: it takes each id once",
+    ),
     (
         "echoed",
-        "distinct messages whose echo came back (the echo is the application's acknowledgement)",
+        "distinct messages whose echo (numbered by the server, reply_to: n) reached the "
+        "application; in parentheses those that reached it more than once",
     ),
     (
-        "duplicates",
-        "echoes of a message already echoed: a replayed message whose first copy had "
-        "reached the server after all (at-least-once delivery)",
+        "resent",
+        "writes of a message after a reconnect by tether.delivery, because its "
+        "acknowledgement had not come: after the resume message, oldest first, before "
+        "anything newer (0 with --no-replay)",
     ),
     (
-        "replayed",
-        "messages sent again in on_connect after a reconnect because their echo had not "
-        "come back (0 with --no-replay)",
+        "duplicates dropped",
+        "copies dropped before any application saw them: by the server, a resent "
+        "message it had received already (by id); by the client, a replayed echo it "
+        "had seen already (by sequence number)",
+    ),
+    (
+        "gaps",
+        "SequenceGap events: echoes the server numbered that never came, even after a "
+        "resume; anything but 0 fails the run",
     ),
     (
         "lost",
         "messages whose echo never came back, in parentheses those whose send() never "
         "returned; anything but 0 fails the run",
     ),
-    ("out of order", "first echoes of a message numbered lower than one echoed before"),
+    (
+        "out of order",
+        "first echoes of a message numbered lower than one echoed before; anything but "
+        "0 fails the run",
+    ),
     (
         "unexpected",
-        "received messages that are not the echo of a msg-<n> (the echo server sends "
-        "nothing else, so 0)",
+        "received messages that are not the echo of a msg-<n> (the server sends nothing "
+        "else, so 0)",
     ),
     ("session error", "the error the session ended with, or none"),
     (
         "result",
-        "OK (exit status 0): nothing lost and no session error; FAILED (exit status 1) otherwise",
+        "OK (exit status 0): every message echoed once and in order, nothing lost, no "
+        "gap, no session error; FAILED (exit status 1) otherwise",
     ),
 )
 
@@ -249,7 +289,7 @@ def legend_lines(width: int = 88) -> list[str]:
     lines = ["legend"]
     for title, entries, term_width in (
         ("lines", LINE_LEGEND, 11),
-        ("summary", LEGEND, 15),
+        ("summary", LEGEND, LABEL_WIDTH),
     ):
         lines.append(f"  {title}:")
         for term, meaning in entries:
@@ -259,6 +299,7 @@ def legend_lines(width: int = 88) -> list[str]:
                 width=width,
                 initial_indent=f"    {term:<{term_width}} ",
                 subsequent_indent=indent,
+                break_on_hyphens=False,
             )
     return lines
 
@@ -298,20 +339,23 @@ class Reporter:
         self._emit(f"[{at:7.3f}] FAULT   {text}", "fault")
 
     def note(self, at: float, text: str) -> None:
-        """Anything else worth a line: replays, warnings, phases."""
+        """Anything else worth a line: resumes and resends, warnings, phases."""
         self._emit(f"[{at:7.3f}] note    {text}", "note")
 
     def summary(self, summary: Summary) -> None:
         """The final summary, one ``label: value`` line per row, then the legend."""
         self._emit("summary", "header")
         for label, value in summary.lines():
-            self._emit(f"  {label + ':':<15} {value}", "summary")
+            self._emit(summary_line(label, value), "summary")
         for line in legend_lines():
             self._emit(line, "legend")
 
-    async def live(self, session: tether.Session, ledger: Ledger, origin: float) -> None:
+    async def live(
+        self, session: tether.Session, counts: Callable[[], Counts], origin: float
+    ) -> None:
         """Hook for a live view, run while the session is open until cancelled
-        (``origin``: trio time of the start). Line reporters need nothing here."""
+        (``counts()``: the message counters now; ``origin``: trio time of the start).
+        Line reporters need nothing here."""
 
     def close(self) -> None:
         """Release the output (a live view stops redrawing); called once at the end."""

@@ -1,8 +1,8 @@
 """A whole ``tether demo`` run: the options (:class:`DemoOptions`) and session
-configuration, the application's traffic (a sender, a receiver, the replay in
-``on_connect``), the server, proxy, session and fault schedule started together
-(:func:`run_demo`), and :func:`run`, which picks the reporter, runs it all in Trio and
-returns the exit status.
+configuration, the application's traffic over ``tether.delivery`` with the generic JSON
+dialect (a sender, a receiver, the narration of each resume), the server, proxy,
+session and fault schedule started together (:func:`run_demo`), and :func:`run`, which
+picks the reporter, runs it all in Trio and returns the exit status.
 """
 
 from __future__ import annotations
@@ -15,12 +15,14 @@ import attrs
 import trio
 
 import tether
+from tether import delivery as tether_delivery
+from tether.events import Connected, Event
 from tether.testing import ChaosProxy
 
 from .._format import describe_error
 from .._run import EXIT_INTERRUPTED, run_until_interrupted
-from .echo_server import EchoServer
-from .ledger import Ledger
+from .counts import Counts, read_counts
+from .ledger import Ledger, message
 from .live_view import LiveReporter
 from .report import Reporter, RichReporter, Summary
 from .scenario import (
@@ -33,9 +35,18 @@ from .scenario import (
     run_schedule,
     schedule_text,
 )
+from .server import DemoServer
 from .tracker import Tracker
 
-__all__ = ["DemoOptions", "demo_config", "demo_plan", "make_reporter", "run", "run_demo"]
+__all__ = [
+    "DemoOptions",
+    "demo_config",
+    "demo_dialect",
+    "demo_plan",
+    "make_reporter",
+    "run",
+    "run_demo",
+]
 
 #: Seconds between two sends of the sender task.
 SEND_INTERVAL = 0.02
@@ -64,7 +75,10 @@ class DemoOptions:
             (:func:`.scenario.plan`).
         seed: seeds the schedule's order and timing and the backoff jitter (default 1).
         faults: name of a schedule in :data:`SCHEDULES` (default ``"default"``).
-        replay: replay unacknowledged messages in ``on_connect`` (default ``True``).
+        replay: the delivery layer keeps every message until the server acknowledges it
+            and writes it again after a reconnect (default ``True``); ``False``
+            (``--no-replay``) tracks no ids, so each message is written once
+            (:func:`demo_dialect`).
         view: ``"plain"`` lines, ``"rich"`` coloured lines, ``"live"`` a live terminal
             view (:mod:`.live_view`), or ``"auto"`` (default): live when stdout is a
             terminal and rich is installed, plain otherwise.
@@ -93,40 +107,71 @@ def make_reporter(view: str = "auto", span: float = 0.0) -> Reporter:
     return Reporter()
 
 
+def demo_dialect(replay: bool = True) -> tether_delivery.Dialect:
+    """The generic JSON dialect (:func:`tether.delivery.json_dialect`), or, without
+    ``replay``, the same with no message ids: nothing is held for an acknowledgement
+    or resent, as a transport alone would do (the messages still carry their ``"id"``,
+    so the server acknowledges and echoes them; the acknowledgements are ignored)."""
+    dialect = tether_delivery.json_dialect()
+    if replay:
+        return dialect
+    return attrs.evolve(dialect, message_id=lambda message: None)
+
+
 @attrs.define
 class _Traffic:
-    """The application's sender and receiver, and the replay in ``on_connect``."""
+    """The application's sender and receiver over the delivery layer, and the narration
+    of what each new generation resumed from and resent."""
 
     ledger: Ledger
-    replay: bool
-    session: tether.Session | None = None
+    tracker: Tracker
+    server: DemoServer
+    delivery: tether_delivery.Delivery | None = None
     lab: Lab | None = None
     stop: trio.Event = attrs.field(factory=trio.Event)
     sender_done: trio.Event = attrs.field(factory=trio.Event)
     error: BaseException | None = None
+    _resumed_after: int | None = None
+    _resent_noted: int = 0
+
+    def counts(self) -> Counts:
+        """The message counters now."""
+        stats = self.delivery.statistics() if self.delivery is not None else None
+        return read_counts(self.ledger, stats, self.server.app)
 
     async def on_connect(self, conn: tether.Connection) -> None:
-        """Replay every unacknowledged message, oldest first, ahead of the buffer."""
-        pending = self.ledger.unacknowledged() if self.replay else []
-        if not pending:
+        """Runs after the resume message is written, before the resends: keep the
+        sequence number the resume named, for the note."""
+        if self.delivery is not None:
+            self._resumed_after = self.delivery.last_sequence
+
+    def on_event(self, event: Event) -> None:
+        """The session's ``on_event``: the tracker's line, then, for a new generation
+        after the first, a note of its resume and of what the delivery layer resent
+        since the last note (its attempts' resends: they run before ``Connected``)."""
+        self.tracker.handle(event)
+        if not isinstance(event, Connected) or self.delivery is None or self.lab is None:
             return
-        for number in pending:
-            await conn.send(f"msg-{number}")
-        self.ledger.replayed += len(pending)
-        if self.lab is not None:
+        try:
+            total = self.delivery.statistics().resent
+            resent, self._resent_noted = total - self._resent_noted, total
             self.lab.note(
-                f"on_connect gen {conn.generation}: replayed {len(pending)} "
-                f"unacknowledged message(s) (msg-{pending[0]}..msg-{pending[-1]})"
+                f"gen {event.generation}: resumed after seq {self._resumed_after} (the "
+                f"server sends again what came later); resent {resent} unacknowledged "
+                "message(s)"
             )
+        except Exception as exc:  # on_event must not raise: the runner raises it after
+            if self.tracker.error is None:
+                self.tracker.error = exc
 
     async def send_loop(self) -> None:
-        """Send ``msg-<n>`` every ``SEND_INTERVAL`` seconds until told to stop."""
-        session = self.session
-        assert session is not None
+        """Send message ``n`` every ``SEND_INTERVAL`` seconds until told to stop."""
+        delivery = self.delivery
+        assert delivery is not None
         try:
             while not self.stop.is_set():
                 number = self.ledger.submit()
-                await session.send(f"msg-{number}")
+                await delivery.send(message(number))
                 self.ledger.wrote(number)
                 await trio.sleep(SEND_INTERVAL)
         except tether.SessionClosed as exc:
@@ -136,14 +181,22 @@ class _Traffic:
 
     async def receive_loop(self) -> None:
         """Record every echo until the session ends."""
-        session = self.session
-        assert session is not None
+        delivery = self.delivery
+        assert delivery is not None
         try:
             while True:
-                self.ledger.record_echo(await session.receive())
+                self.ledger.record_echo(await delivery.receive())
         except tether.SessionClosed as exc:
             if not self.stop.is_set():
                 self.error = exc
+
+    async def wait_drained(self) -> None:
+        """Wait until the sender has stopped, every message is acknowledged (with
+        ``replay``) and every echo is in."""
+        assert self.delivery is not None
+        await self.sender_done.wait()
+        await self.delivery.wait_acknowledged()
+        await self.ledger.wait_all_echoed()
 
 
 def demo_plan(options: DemoOptions) -> list[Step]:
@@ -155,9 +208,9 @@ async def run_demo(options: DemoOptions, reporter: Reporter) -> Summary:
     """Run the whole demo (server, proxy, session, faults) and return its summary."""
     origin = trio.current_time()
     async with trio.open_nursery() as nursery:
-        server = EchoServer()
-        await nursery.start(server.serve)
-        async with ChaosProxy(upstream=("127.0.0.1", server.port)) as proxy:
+        server = DemoServer()
+        await nursery.start(server.web.serve)
+        async with ChaosProxy(upstream=("127.0.0.1", server.web.port)) as proxy:
             summary = await _run_session(options, reporter, server, proxy, origin)
         nursery.cancel_scope.cancel()
     return summary
@@ -166,40 +219,44 @@ async def run_demo(options: DemoOptions, reporter: Reporter) -> Summary:
 async def _run_session(
     options: DemoOptions,
     reporter: Reporter,
-    server: EchoServer,
+    server: DemoServer,
     proxy: ChaosProxy,
     origin: float,
 ) -> Summary:
     url = f"ws://127.0.0.1:{proxy.port}/"
     steps = demo_plan(options)
     _print_header(options, reporter, server, proxy, steps)
-    ledger = Ledger()
-    traffic = _Traffic(ledger=ledger, replay=options.replay)
-    error: BaseException | None = None
     # The session's on_event callback: every event, generation 1's too, as it happens
     # (events() would subscribe only once generation 1 is open, and its lines would be
     # printed when the tracker's task runs, after faults and notes timed later).
     tracker = Tracker(reporter, origin)
+    traffic = _Traffic(ledger=Ledger(), tracker=tracker, server=server)
+    error: BaseException | None = None
     stats: tether.Statistics | None = None
     try:
-        async with tether.connect(
+        async with tether_delivery.connect(
             url,
+            dialect=demo_dialect(options.replay),
+            codec=tether.JsonCodec(),
             config=demo_config(),
             on_connect=traffic.on_connect,
             rng=random.Random(options.seed),
-            on_event=tracker.handle,
-        ) as session:
+            on_event=traffic.on_event,
+        ) as delivery:
+            session = delivery.session
             reporter.note(trio.current_time() - origin, f"session open: generation 1 on {url}")
-            lab = Lab(proxy, server, session, tracker, reporter)
-            traffic.session, traffic.lab = session, lab
+            lab = Lab(proxy, server.web, session, tracker, reporter)
+            traffic.delivery, traffic.lab = delivery, lab
             await _exercise(session, lab, traffic, steps, origin, options.duration)
             stats = session.statistics()
     except tether.TetherError as exc:
         error = exc
     if tracker.error is not None:
         raise tracker.error  # a bug of the demo's own, which the session only logged
+    if server.handler_errors():
+        raise server.handler_errors()[0]  # a bug of the server's, which it only recorded
     duration = trio.current_time() - origin
-    return _summarize(duration, stats, tracker, ledger, traffic, steps, error)
+    return _summarize(duration, stats, tracker, traffic, steps, error)
 
 
 async def _exercise(
@@ -212,17 +269,16 @@ async def _exercise(
 ) -> None:
     """Traffic and faults, then drain, close, and collect the last events."""
     async with trio.open_nursery() as outer:
-        outer.start_soon(lab.reporter.live, session, traffic.ledger, origin)
+        outer.start_soon(lab.reporter.live, session, traffic.counts, origin)
         async with trio.open_nursery() as work:
             work.start_soon(traffic.send_loop)
             work.start_soon(traffic.receive_loop)
             await run_schedule(lab, steps, origin)
             await trio.sleep_until(max(origin + duration, trio.current_time() + SETTLE_SECONDS))
             traffic.stop.set()
-            lab.note("stopping the sender; waiting for outstanding echoes")
+            lab.note("stopping the sender; waiting for the outstanding acknowledgements and echoes")
             with trio.move_on_after(DRAIN_TIMEOUT):
-                await traffic.sender_done.wait()
-                await traffic.ledger.wait_all_echoed()
+                await traffic.wait_drained()
             work.cancel_scope.cancel()
         lab.note("closing the session")
         await session.aclose()
@@ -234,25 +290,33 @@ async def _exercise(
 def _print_header(
     options: DemoOptions,
     reporter: Reporter,
-    server: EchoServer,
+    server: DemoServer,
     proxy: ChaosProxy,
     steps: Sequence[Step],
 ) -> None:
     reporter.header(
-        f"tether demo: echo server 127.0.0.1:{server.port} behind ChaosProxy "
-        f"127.0.0.1:{proxy.port}; duration {options.duration:g} s, seed {options.seed}, "
-        f"faults {options.faults!r}"
+        f"tether demo: echo server (generic JSON dialect) 127.0.0.1:{server.web.port} "
+        f"behind ChaosProxy 127.0.0.1:{proxy.port}; duration {options.duration:g} s, "
+        f"seed {options.seed}, faults {options.faults!r}"
     )
     reporter.header(schedule_text(steps, options.duration))
-    replay = "on (unacknowledged messages are replayed in on_connect)" if options.replay else "off"
-    reporter.header(f"replay: {replay}")
+    if options.replay:
+        delivery = (
+            "tether.delivery, json_dialect(): each message kept until acknowledged and "
+            "resent after a reconnect; the resume replays the echoes missed"
+        )
+    else:
+        delivery = (
+            "tether.delivery, json_dialect() without ids (--no-replay): each message "
+            "written once, never resent"
+        )
+    reporter.header(f"delivery: {delivery}")
 
 
 def _summarize(
     duration: float,
     stats: tether.Statistics | None,
     tracker: Tracker,
-    ledger: Ledger,
     traffic: _Traffic,
     steps: Sequence[Step],
     error: BaseException | None,
@@ -266,14 +330,7 @@ def _summarize(
         causes=dict(tracker.causes),
         backoffs=dict(tracker.backoffs),
         faults=[step.name for step in steps],
-        sent=ledger.submitted,
-        echoed=len(ledger.echoed),
-        duplicates=ledger.duplicates,
-        replayed=ledger.replayed,
-        lost=ledger.lost(),
-        never_returned=ledger.never_returned(),
-        out_of_order=ledger.out_of_order,
-        unexpected=ledger.unexpected,
+        messages=traffic.counts(),
         error=describe_error(error) if error is not None else None,
     )
 

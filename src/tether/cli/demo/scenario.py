@@ -20,13 +20,15 @@ import attrs
 import trio
 
 import tether
-from tether.testing import ChaosProxy
+from tether.testing import ChaosProxy, LoopbackServer
 
-from .echo_server import REJECT_STATUS, RETRY_AFTER_SECONDS, EchoServer
 from .report import Reporter
+from .server import REJECT_STATUS, RETRY_AFTER_SECONDS
 from .tracker import Tracker
 
 __all__ = [
+    "CLOSE_WAIT",
+    "FAULTS",
     "FIRE_TOLERANCE",
     "OUTAGE_SECONDS",
     "RECOVERY_MARGIN",
@@ -51,19 +53,22 @@ OUTAGE_SECONDS = 1.5
 #: last fault before the demo stops sending.
 SETTLE_SECONDS = 0.5
 #: Seconds a recovery may take beyond its worst case of timers and delays (loopback
-#: connects and handshakes, the replay in ``on_connect``, a busy machine).
+#: connects and handshakes, the resume and the resends, a busy machine).
 RECOVERY_MARGIN = 0.3
 #: Seconds after its planned time within which a fault fires (the header says so);
 #: later, a warning note says how late.
 FIRE_TOLERANCE = 0.2
+#: Seconds the server's Close waits for the client's answer (then the link is closed).
+CLOSE_WAIT = 2.0
 
 
 @attrs.define
 class Lab:
-    """What a fault can act on and report to."""
+    """What a fault can act on and report to: the proxy (the network's faults) and the
+    server (its own: a Close with a code, handshakes rejected)."""
 
     proxy: ChaosProxy
-    server: EchoServer
+    server: LoopbackServer
     session: tether.Session
     tracker: Tracker
     reporter: Reporter
@@ -88,10 +93,18 @@ async def fault_drop(lab: Lab) -> None:
     lab.fault(f"drop: reset {count} proxied TCP connection(s) (RST both ways)")
 
 
+async def _server_closes(lab: Lab, code: int, reason: str) -> None:
+    """The server closes every open connection with ``code``, waiting up to
+    :data:`CLOSE_WAIT` seconds for the client's answer."""
+    with trio.move_on_after(CLOSE_WAIT):
+        await lab.server.close(code, reason)
+
+
 async def fault_going_away(lab: Lab) -> None:
     """The server closes with 1001: ``ConnectionLost(PEER_CLOSED, code=1001)``."""
-    count = lab.server.close_all(1001, "going away")
+    count = len(lab.server.open_connections)
     lab.fault(f"going-away: server closes {count} connection(s) with 1001 'going away'")
+    await _server_closes(lab, 1001, "going away")
 
 
 async def fault_stall(lab: Lab) -> None:
@@ -113,12 +126,13 @@ async def fault_stall(lab: Lab) -> None:
 async def fault_restart_503(lab: Lab) -> None:
     """The server restarts: closes with 1001, then rejects the next handshake with 503
     and ``Retry-After: 1``: a ``BackingOff`` event with ``delay=1``."""
-    lab.server.reject_next(1)
-    count = lab.server.close_all(1001, "restarting")
+    lab.server.reject(1, REJECT_STATUS, {"Retry-After": str(RETRY_AFTER_SECONDS)})
+    count = len(lab.server.open_connections)
     lab.fault(
         f"restart-503: server closes {count} connection(s) with 1001 and rejects the next "
         f"handshake with {REJECT_STATUS}, Retry-After: {RETRY_AFTER_SECONDS}"
     )
+    await _server_closes(lab, 1001, "restarting")
 
 
 async def fault_outage(lab: Lab) -> None:
@@ -180,18 +194,23 @@ class Fault:
         return self.worst_recovery(config) + RECOVERY_MARGIN
 
 
+#: Every fault of the demo, by name.
+FAULTS: Mapping[str, Fault] = {
+    "drop": Fault(fault_drop, _lost_recovery),
+    "going-away": Fault(fault_going_away, _lost_recovery),
+    "stall": Fault(fault_stall, _stall_recovery),
+    "restart-503": Fault(fault_restart_503, _restart_recovery),
+    "outage": Fault(fault_outage, _outage_recovery),
+}
+
 #: Named fault schedules (``--faults``): the faults each runs, each once. ``default``
-#: causes five reconnects of three causes (transport error, peer close, ping timeout),
-#: a 503 with ``Retry-After`` and a burst of refused connects.
+#: runs them all: five reconnects of three causes (transport error, peer close, ping
+#: timeout), a 503 with ``Retry-After`` and a burst of refused connects; ``none`` runs
+#: none; each fault's own name runs it alone (``--faults stall``).
 SCHEDULES: Mapping[str, Mapping[str, Fault]] = {
-    "default": {
-        "drop": Fault(fault_drop, _lost_recovery),
-        "going-away": Fault(fault_going_away, _lost_recovery),
-        "stall": Fault(fault_stall, _stall_recovery),
-        "restart-503": Fault(fault_restart_503, _restart_recovery),
-        "outage": Fault(fault_outage, _outage_recovery),
-    },
+    "default": FAULTS,
     "none": {},
+    **{name: {name: fault} for name, fault in FAULTS.items()},
 }
 
 
