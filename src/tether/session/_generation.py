@@ -60,6 +60,8 @@ class Generation:
     writer_running: bool = False
     #: A send() is writing from its own task right now.
     writing: bool = False
+    #: When it opened; a rotation's successor keeps its predecessor's (the session has
+    #: been connected since: what ``Backoff.stable_after`` is judged by).
     opened_at: float = 0.0
     last_data_at: float = 0.0
     #: A write was cut off mid-frame: the stream holds a partial frame.

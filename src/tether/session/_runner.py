@@ -65,6 +65,10 @@ HeadersArg = Mapping[str, str] | Callable[[], Awaitable[Mapping[str, str]]] | No
 OnConnect = Callable[[Connection], Awaitable[None]]
 
 
+#: ``Rotated.reason`` of a rotation ``Config.max_connection_age`` started.
+AGE_ROTATION = "max_connection_age"
+
+
 def _rotation_step(generation: Generation) -> bool:
     """Drive ``generation``'s rotation (:class:`Rotation`) from the old generation's
     side: once the successor's handshake is done, start no new write; once the writes
@@ -187,6 +191,7 @@ class GenerationRunner:
         successor is waited for too (its teardown is bounded by ``close_timeout``), so
         that nothing of it runs on once the attempt is over; if cancelled, that wait
         is shielded for the same reason."""
+        holder = generation
         rotation = generation.rotation
         while rotation is not None:
             try:
@@ -198,8 +203,13 @@ class GenerationRunner:
             if not rotation.taken:
                 return
             if rotation.crash is not None:
+                # It crashed after it handed over in turn: end the one serving now.
+                await self.end_rotations(rotation.successor)
                 raise rotation.crash
-            rotation = rotation.successor.rotation
+            # Let the generations behind go: a week of rotations keeps no chain of them.
+            holder.rotation = None
+            holder = rotation.successor
+            rotation = holder.rotation
 
     async def _open(
         self, generation: Generation, ws_nursery: trio.Nursery, rotation: Rotation | None = None
@@ -318,32 +328,13 @@ class GenerationRunner:
         self, generation: Generation, ws: ClientConnection, rotation: Rotation | None = None
     ) -> None:
         """The generation is open: run its tasks until one of them ends it, or until a
-        rotation's successor takes over from it."""
-        now = trio.current_time()
+        rotation's successor takes over from it. A rotation's successor was marked
+        open by the hand-over (:meth:`_hand_over`)."""
         lifecycle = self._lifecycle
         closer = self._closer
         config = self._config
-        generation.opened = True
-        generation.on_end = lifecycle.leave_open_state
-        generation.opened_at = generation.last_data_at = now
-        if config.max_connection_age is not None:
-            generation.rotate_at = now + config.max_connection_age
-        lifecycle.generation = generation.number
-        self._counters.connection_up(now)
-        if lifecycle.state not in (State.CLOSING, State.OPEN):
-            lifecycle.set_state(State.OPEN)
-        assert generation.url is not None  # known before the stream was opened
-        self._hub.emit(
-            Connected, generation.number, url=generation.url.redacted, attempt=generation.attempt
-        )
-        if rotation is not None:
-            self._hub.emit(
-                Rotated,
-                generation.number,
-                previous=generation.number - 1,
-                reason=rotation.reason,
-            )
-            rotation.done.set()
+        if rotation is None:
+            self._mark_open(generation)
         for message in ws.serve(functools.partial(self._deliver, generation)):
             # on_connect left these (at most 64, and receive_buffer_bytes): they go first,
             # even past the buffer's bounds; the reader then waits until it is below them.
@@ -393,7 +384,7 @@ class GenerationRunner:
                             and generation.rotation is None
                             and trio.current_time() >= generation.rotate_at
                         ):
-                            self.start_rotation(generation, "max_connection_age")
+                            self.start_rotation(generation, AGE_ROTATION)
                 request = closer.request
                 if request is None:
                     self._hand_over(generation)
@@ -447,8 +438,11 @@ class GenerationRunner:
         host = self.host
         if host is None or not generation.opened or generation.outcome is not None:
             return None
-        url = self._targets.fixed(1)
-        successor = Generation(generation.number + 1, url, 1)
+        # Where the session is connected (a failover list's URL of this attempt, before
+        # redirects), not the list's first: that one may be down.
+        # Its attempt number is the predecessor's: the attempt whose URL it goes to.
+        url = self._targets.fixed(generation.attempt)
+        successor = Generation(generation.number + 1, url, generation.attempt)
         rotation = Rotation(reason, successor)
         generation.rotation = rotation
         self._counters.attempts += 1
@@ -475,6 +469,7 @@ class GenerationRunner:
                 self._rotation_failed(predecessor, rotation, map_error(single))
         finally:
             rotation.settle(False)  # ended before it took over; no effect once taken
+            rotation.done.set()
             rotation.finished.set()
 
     async def _stop_predecessor_writes(self, rotation: Rotation) -> None:
@@ -495,7 +490,8 @@ class GenerationRunner:
 
     def _hand_over(self, generation: Generation) -> None:
         """``generation``'s successor takes over: it becomes the slot's generation (sends
-        queue until it serves), and ``generation`` ends as superseded, closed with
+        go to it, directly or queued until its writer starts), and ``generation`` ends
+        as superseded, closed with
         ``Config.supersede_close_code`` by its teardown, its reader delivering what the
         server sent before its Close. Not a loss: no ``ConnectionLost``, the state stays
         ``OPEN``."""
@@ -504,6 +500,7 @@ class GenerationRunner:
         assert rotation.on_connect_done
         generation.on_end = None
         self._slot.active = rotation.successor
+        self._mark_open(rotation.successor, generation)
         generation.outcome = ConnectionLostError(
             LostReason.SUPERSEDED,
             None,
@@ -541,7 +538,8 @@ class GenerationRunner:
             predecessor.rotation = None
             predecessor.retiring = False
             self._writer.ensure_writer()  # what was queued meanwhile
-        predecessor.rotate_at = trio.current_time() + self._config.backoff.maximum
+        if rotation.reason == AGE_ROTATION:
+            predecessor.rotate_at = trio.current_time() + self._config.backoff.maximum
         rotation.settle(False, error)
         self._hub.emit(
             RotationFailed,
@@ -550,6 +548,39 @@ class GenerationRunner:
             error=without_tracebacks(error),
         )
         self._lifecycle.changed.unpark_all()
+
+    def _mark_open(self, generation: Generation, previous: Generation | None = None) -> None:
+        """``generation`` is the open one from now on: its times, the state, the
+        counters, ``Connected`` (and ``Rotated`` when it takes over from ``previous``,
+        whose ``opened_at`` it keeps: the session has been connected since then, and a
+        loss soon after a rotation of a stable connection is a stable connection's
+        loss). No checkpoint: for a rotation it happens in the same step as the
+        hand-over."""
+        now = trio.current_time()
+        lifecycle = self._lifecycle
+        config = self._config
+        generation.opened = True
+        generation.on_end = lifecycle.leave_open_state
+        generation.opened_at = generation.last_data_at = now
+        if previous is not None:
+            generation.opened_at = previous.opened_at
+        if config.max_connection_age is not None:
+            generation.rotate_at = now + config.max_connection_age
+        lifecycle.generation = generation.number
+        self._counters.connection_up(now)
+        if lifecycle.state not in (State.CLOSING, State.OPEN):
+            lifecycle.set_state(State.OPEN)
+        assert generation.url is not None  # known before the stream was opened
+        self._hub.emit(
+            Connected, generation.number, url=generation.url.redacted, attempt=generation.attempt
+        )
+        if previous is not None:
+            rotation = previous.rotation
+            assert rotation is not None
+            self._hub.emit(
+                Rotated, generation.number, previous=previous.number, reason=rotation.reason
+            )
+            rotation.done.set()
 
     async def _settle_before_failing(self) -> None:
         """The server broke the protocol: before the Close, let the application take
