@@ -54,6 +54,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -142,9 +143,46 @@ def serve() -> None:
 # -- one client run (its own process) -----------------------------------------------
 
 
-async def _plain(bench: str, url: str, count: int, server_pid: int) -> dict[str, float]:
+async def _timed(
+    bench: str,
+    send: Callable[[dict[str, Any]], Awaitable[None]],
+    echo: Callable[[], Awaitable[dict[str, Any]]],
+    batch: list[dict[str, Any]],
+    server_pid: int,
+) -> _Meter:
+    """The same work for both clients: WARMUP untimed round trips, then ``batch``
+    timed, as round trips (``await send(m)``, then its echo) or streamed (one task
+    awaiting ``send(m)`` for each, this one taking the echoes); checks the last echo
+    is the last message's. ``echo``: the next echo (the plain client skips the
+    acknowledgements itself)."""
     import trio
 
+    for n in range(WARMUP):
+        await send(message(n))
+        await echo()
+    meter = _Meter(server_pid)
+    last: dict[str, Any] = {}
+    if bench == "round_trip":
+        with meter:
+            for m in batch:
+                await send(m)
+                last = await echo()
+    else:
+
+        async def sender() -> None:
+            for m in batch:
+                await send(m)
+
+        with meter:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(sender)
+                for _ in batch:
+                    last = await echo()
+    _check(last, batch[-1])
+    return meter
+
+
+async def _plain(bench: str, url: str, count: int, server_pid: int) -> dict[str, float]:
     import tether
 
     config = tether.Config(ping_interval=None)
@@ -152,37 +190,13 @@ async def _plain(bench: str, url: str, count: int, server_pid: int) -> dict[str,
     async with tether.connect(url, config=config, codec=tether.JsonCodec(), proxy=None) as s:
         send, receive = s.send, s.receive
 
-        async def echo_of(m: dict[str, Any]) -> dict[str, Any]:
-            await send(m)
+        async def echo() -> dict[str, Any]:
             while True:
                 got: dict[str, Any] = await receive()
                 if "seq" in got:  # not an acknowledgement
                     return got
 
-        for n in range(WARMUP):
-            await echo_of(message(n))
-        meter = _Meter(server_pid)
-        last: dict[str, Any] = {}
-        if bench == "round_trip":
-            with meter:
-                for m in batch:
-                    last = await echo_of(m)
-        else:
-
-            async def sender() -> None:
-                for m in batch:
-                    await send(m)
-
-            with meter:
-                async with trio.open_nursery() as nursery:
-                    nursery.start_soon(sender)
-                    echoes = 0
-                    while echoes < count:
-                        got = await receive()
-                        if "seq" in got:
-                            echoes += 1
-                            last = got
-        _check(last, batch[-1])
+        meter = await _timed(bench, send, echo, batch, server_pid)
         return meter.result(count)
 
 
@@ -201,33 +215,7 @@ async def _delivery(bench: str, url: str, count: int, server_pid: int) -> dict[s
         config=config,
         proxy=None,
     ) as d:
-        send, receive = d.send, d.receive
-
-        async def echo_of(m: dict[str, Any]) -> dict[str, Any]:
-            await send(m)
-            got: dict[str, Any] = await receive()
-            return got
-
-        for n in range(WARMUP):
-            await echo_of(message(n))
-        meter = _Meter(server_pid)
-        last: dict[str, Any] = {}
-        if bench == "round_trip":
-            with meter:
-                for m in batch:
-                    last = await echo_of(m)
-        else:
-
-            async def sender() -> None:
-                for m in batch:
-                    await send(m)
-
-            with meter:
-                async with trio.open_nursery() as nursery:
-                    nursery.start_soon(sender)
-                    for _ in range(count):
-                        last = await receive()
-        _check(last, batch[-1])
+        meter = await _timed(bench, d.send, d.receive, batch, server_pid)
         with trio.fail_after(10):
             await d.wait_acknowledged()  # untimed: every message was acknowledged
         stats = d.statistics()

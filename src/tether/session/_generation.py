@@ -8,6 +8,7 @@ generation's scope, so nothing of generation N runs on once N+1 starts.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import attrs
@@ -75,8 +76,9 @@ class Generation:
     #: A rotation's successor is open: no new write starts here (sends queue for the
     #: successor, which takes over once this one's writes under way are done).
     retiring: bool = False
-    #: ``trio.current_time()`` at which ``Config.max_connection_age`` next rotates it.
-    rotate_at: float = 0.0
+    #: ``trio.current_time()`` at which ``Config.max_connection_age`` next rotates it
+    #: (``inf`` without one).
+    rotate_at: float = math.inf
 
     on_end: Callable[[], None] | None = None
 

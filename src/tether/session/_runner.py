@@ -369,7 +369,7 @@ class GenerationRunner:
                 self._writer.ensure_writer()
                 while closer.request is None and not _rotation_step(generation):
                     wake_at = math.inf if pinger is None else pinger.wake_at
-                    if config.max_connection_age is not None and generation.rotation is None:
+                    if generation.rotation is None:
                         wake_at = min(wake_at, generation.rotate_at)
                     if wake_at == math.inf:
                         await lifecycle.changed.park()
@@ -380,8 +380,7 @@ class GenerationRunner:
                         if pinger is not None:
                             await pinger.tick()
                         if (
-                            config.max_connection_age is not None
-                            and generation.rotation is None
+                            generation.rotation is None
                             and trio.current_time() >= generation.rotate_at
                         ):
                             self.start_rotation(generation, AGE_ROTATION)

@@ -19,7 +19,7 @@ import trio_websocket
 from ._faults import check_close_code
 from ._handlers import Handler
 from ._server_connection import ConnectionRecord, ServerConnection, record_closure
-from ._serving import Rejection, header_dict
+from ._serving import Rejection, header_dict, rejections
 from ._ws_server import serve_websocket
 
 __all__ = ["LoopbackServer"]
@@ -75,14 +75,7 @@ class LoopbackServer:
         ``headers`` (``{"Retry-After": "1"}``) and ``body`` instead of 101, as
         :meth:`MemoryServer.reject` does; queued after any rejections still pending.
         Raises ``ValueError`` for an ``n`` below 1 or a ``status`` outside 300-599."""
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"n: must be an int >= 1, got {n!r}")
-        if not 300 <= status <= 599:
-            raise ValueError(f"status: must be within 300-599, got {status!r}")
-        items = headers.items() if isinstance(headers, Mapping) else (headers or ())
-        encoded = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in items]
-        for _ in range(n):
-            self._rejections.append((status, list(encoded), body))
+        self._rejections.extend(rejections(n, status, headers, body))
 
     async def close(self, code: int = 1001, reason: str = "") -> None:
         """Send a Close frame with ``code`` and ``reason`` on every open connection, then

@@ -44,7 +44,7 @@ from ._faults import (
 from ._handlers import Handler, echo
 from ._link import Link, MemoryNetwork
 from ._server_connection import ConnectionRecord
-from ._serving import Rejection, ServedLink, WebSocketSettings
+from ._serving import Rejection, ServedLink, WebSocketSettings, rejections
 
 if sys.version_info < (3, 11):  # pragma: no cover
     from exceptiongroup import BaseExceptionGroup  # type: ignore[import-not-found,unused-ignore]
@@ -227,13 +227,7 @@ class MemoryServer:
         task, i.e. inside an ``ExceptionGroup`` from its nursery. Queued after any
         rejections still pending. Raises ``ValueError`` for a bad ``n`` or ``status``.
         """
-        _check_count("n", n)
-        if not 300 <= status <= 599:
-            raise ValueError(f"status: must be within 300-599, got {status!r}")
-        items = headers.items() if isinstance(headers, Mapping) else (headers or ())
-        encoded = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in items]
-        for _ in range(n):
-            self._rejections.append((status, list(encoded), body))
+        self._rejections.extend(rejections(n, status, headers, body))
 
     def go_down(self) -> None:
         """Drop every live link (see :meth:`drop`) and refuse every attempt until

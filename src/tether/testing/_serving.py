@@ -5,7 +5,7 @@ until both ends of the link have finished.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 import attrs
 import trio
@@ -16,7 +16,7 @@ from ._link import Link
 from ._server_connection import ConnectionRecord, ServerConnection, record_closure
 from ._ws_server import open_server
 
-__all__ = ["Rejection", "ServedLink", "WebSocketSettings", "header_dict"]
+__all__ = ["Rejection", "ServedLink", "WebSocketSettings", "header_dict", "rejections"]
 
 _INTERNAL_ERROR = 1011
 
@@ -126,6 +126,25 @@ class ServedLink:
             record.handler_error = exc
             code, reason = _INTERNAL_ERROR, "handler error"
         await conn.aclose(code, reason)
+
+
+def rejections(
+    n: int,
+    status: int,
+    headers: Mapping[str, str] | Iterable[tuple[str, str]] | None,
+    body: bytes,
+) -> list[Rejection]:
+    """The ``n`` answers a server's ``reject(n, status, headers, body)`` queues: HTTP
+    ``status`` (300-599), ``headers`` encoded as latin-1 pairs, ``body``. Raises
+    ``ValueError`` for an ``n`` that is not an int >= 1 or a ``status`` outside
+    300-599."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n: must be an integer >= 1, got {n!r}")
+    if not 300 <= status <= 599:
+        raise ValueError(f"status: must be within 300-599, got {status!r}")
+    items = headers.items() if isinstance(headers, Mapping) else (headers or ())
+    encoded = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in items]
+    return [(status, list(encoded), body) for _ in range(n)]
 
 
 def header_dict(headers: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
