@@ -9,7 +9,7 @@ generation's scope, so nothing of generation N runs on once N+1 starts.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import attrs
 import trio
@@ -18,7 +18,7 @@ from ..connection import ClientConnection
 from ..exceptions import ConnectionLostError
 from ..policy import WebSocketURL
 
-__all__ = ["CloseRequest", "Generation", "GenerationSlot", "Rotation", "UserClose"]
+__all__ = ["CloseRequest", "Generation", "GenerationSlot", "Rotation", "Senders", "UserClose"]
 
 
 @attrs.define
@@ -56,8 +56,8 @@ class Generation:
     outcome: Outcome | None = None
     stream: trio.abc.Stream | None = None
     ws: ClientConnection | None = None
-    #: The nursery of the generation's writing tasks while it is open to new ones.
-    senders: trio.Nursery | None = None
+    #: The generation's writing tasks, while it is open to new ones.
+    senders: Senders | None = None
     writer_running: bool = False
     #: A send() is writing from its own task right now.
     writing: bool = False
@@ -91,6 +91,68 @@ class Generation:
             if self.on_end is not None:
                 self.on_end()
         self.scope.cancel()
+        if self.senders is not None:
+            # They run beside the generation's scope, not in it: end them with it.
+            self.senders.cancel()
+
+
+class Senders:
+    """The writing tasks of an open generation (the writer while messages are queued,
+    the idle watchdog): run in the generation's nursery, beside the reader, each in a
+    cancel scope of its own, so that :meth:`stop` ends them and leaves the reader
+    reading (the peer's Close is still to come). Not a nursery of their own: an idle
+    session, which has no writing task, keeps only this record (a nursery is 1.3 KiB).
+
+    :meth:`Generation.end` cancels them with the generation's scope, so no write of a
+    superseded generation starts. An error a task raises goes to the generation's
+    nursery, which ends the generation as a nursery of their own did.
+    """
+
+    __slots__ = ("_ended", "_nursery", "_running", "_scopes", "_stopped")
+
+    def __init__(self, nursery: trio.Nursery) -> None:
+        self._nursery = nursery
+        self._scopes: set[trio.CancelScope] = set()
+        self._running = 0
+        self._stopped = False
+        self._ended: trio.Event | None = None
+
+    def start_soon(self, task: Callable[..., Awaitable[object]], *args: object) -> None:
+        """Start ``task(*args)`` in the generation's nursery; once :meth:`stop` was
+        called it does not run."""
+        self._nursery.start_soon(self._run, task, args)
+        self._running += 1
+
+    async def _run(self, task: Callable[..., Awaitable[object]], args: tuple[object, ...]) -> None:
+        try:
+            if self._stopped:
+                return
+            with trio.CancelScope() as scope:
+                self._scopes.add(scope)
+                try:
+                    await task(*args)
+                finally:
+                    self._scopes.discard(scope)
+        finally:
+            self._running -= 1
+            if not self._running and self._ended is not None:
+                self._ended.set()
+
+    def cancel(self) -> None:
+        """Cancel every task and start no new one (a task started but not yet running
+        does not run)."""
+        self._stopped = True
+        for scope in self._scopes:
+            scope.cancel()
+
+    async def stop(self) -> None:
+        """:meth:`cancel`, then wait until every task has ended. Cancelled itself, it
+        goes on waiting (shielded): nothing of them runs on once it returns."""
+        self.cancel()
+        if self._running:
+            self._ended = trio.Event()
+            with trio.CancelScope(shield=True):
+                await self._ended.wait()
 
 
 @attrs.define(eq=False)

@@ -7,10 +7,11 @@ Shape of a generation::
 
     ws nursery             the connection's reader (tether.connection): it hands each
     │                      message straight to the session's receive buffer
+    ├── senders            writer (only while messages are queued; coalesces), idle
+    │                      watchdog: each in its own cancel scope (Senders), ended
+    │                      when serving ends, before the Close
     └── generation scope   cancelled to supersede it (reconnect(), loss, close)
         ├── open           stream + handshake + on_connect, under connect_timeout
-        ├── senders        writer (only while messages are queued; coalesces),
-        │                  idle watchdog
         └── (this task)    drives the pinger (ping_interval / ping_timeout) and a
                            rotation's steps while it waits for aclose(); then flush,
                            Close frame, peer's Close
@@ -44,13 +45,14 @@ from ..policy import (
 )
 from ..protocol import Accepted
 from ..state import State
+from ._alarms import Alarm, set_alarm
 from ._application import application_code
 from ._buffers import Message, ReceiveBuffer, SendBuffer
 from ._closing import Closer
 from ._counters import Counters
 from ._encoding import MessageEncoding
 from ._event_hub import EventHub
-from ._generation import Generation, GenerationSlot, Rotation, UserClose
+from ._generation import Generation, GenerationSlot, Rotation, Senders, UserClose
 from ._groups import single_error
 from ._handle import Connection
 from ._keepalive import Pinger, watch_idle
@@ -175,7 +177,7 @@ class GenerationRunner:
                         ws = await self._open(generation, ws_nursery, rotation)
                         if rotation is not None:
                             await self._take_over(rotation)
-                        await self._serve(generation, ws, rotation)
+                        await self._serve(generation, ws, ws_nursery, rotation)
                 finally:
                     with trio.CancelScope(shield=True):
                         await self._closer.teardown(generation)
@@ -325,7 +327,11 @@ class GenerationRunner:
         return headers
 
     async def _serve(
-        self, generation: Generation, ws: ClientConnection, rotation: Rotation | None = None
+        self,
+        generation: Generation,
+        ws: ClientConnection,
+        ws_nursery: trio.Nursery,
+        rotation: Rotation | None = None,
     ) -> None:
         """The generation is open: run its tasks until one of them ends it, or until a
         rotation's successor takes over from it. A rotation's successor was marked
@@ -359,44 +365,45 @@ class GenerationRunner:
                 self._counters,
             )
             ws.on_pong = lifecycle.changed.unpark_all
+        generation.senders = senders = Senders(ws_nursery)
+        # What wakes this task when the pinger or the age rotation is due: an alarm
+        # (no cancel scope alive for the whole of an idle connection).
+        alarm: Alarm | None = None
         try:
-            async with trio.open_nursery() as senders:
-                generation.senders = senders
-                if config.idle_timeout is not None:
-                    senders.start_soon(
-                        watch_idle, generation, config.idle_timeout, self._receive_buffer
-                    )
-                self._writer.ensure_writer()
-                while closer.request is None and not _rotation_step(generation):
-                    wake_at = math.inf if pinger is None else pinger.wake_at
-                    if generation.rotation is None:
-                        wake_at = min(wake_at, generation.rotate_at)
-                    if wake_at == math.inf:
-                        await lifecycle.changed.park()
-                    else:
-                        with trio.move_on_at(wake_at):
-                            await lifecycle.changed.park()
-                    if closer.request is None:
-                        if pinger is not None:
-                            await pinger.tick()
-                        if (
-                            generation.rotation is None
-                            and trio.current_time() >= generation.rotate_at
-                        ):
-                            self.start_rotation(generation, AGE_ROTATION)
-                request = closer.request
-                if request is None:
-                    self._hand_over(generation)
-                else:
-                    self._abandon_rotation(generation)
-                    if request.flush and not request.forced:
-                        with trio.move_on_at(request.deadline):
-                            await self._send_buffer.wait_empty()
-                    if generation.outcome is None:
-                        generation.outcome = UserClose(request)
-                senders.cancel_scope.cancel()
+            if config.idle_timeout is not None:
+                senders.start_soon(
+                    watch_idle, generation, config.idle_timeout, self._receive_buffer
+                )
+            self._writer.ensure_writer()
+            while closer.request is None and not _rotation_step(generation):
+                wake_at = math.inf if pinger is None else pinger.wake_at
+                if generation.rotation is None:
+                    wake_at = min(wake_at, generation.rotate_at)
+                if alarm is None or alarm.deadline != wake_at:
+                    if alarm is not None:
+                        alarm.cancel()
+                    alarm = None if wake_at == math.inf else set_alarm(wake_at, lifecycle.changed)
+                await lifecycle.changed.park()
+                if closer.request is None:
+                    if pinger is not None:
+                        await pinger.tick()
+                    if generation.rotation is None and trio.current_time() >= generation.rotate_at:
+                        self.start_rotation(generation, AGE_ROTATION)
+            request = closer.request
+            if request is None:
+                self._hand_over(generation)
+            else:
+                self._abandon_rotation(generation)
+                if request.flush and not request.forced:
+                    with trio.move_on_at(request.deadline):
+                        await self._send_buffer.wait_empty()
+                if generation.outcome is None:
+                    generation.outcome = UserClose(request)
         finally:
+            if alarm is not None:
+                alarm.cancel()
             generation.senders = None  # closed to new tasks, however it ended
+            await senders.stop()
         outcome = generation.outcome
         assert outcome is not None  # set above, or the generation was cancelled
         await closer.close_open_generation(generation, ws)

@@ -1,10 +1,15 @@
 """The supervisor: the session's one long-lived task. It runs connect attempts one at a
-time in a tenacity retry loop, asks :mod:`tether.policy` whether to retry and how long
-to wait, and ends the session when the user closes or the policy gives up.
+time in a retry loop, asks :mod:`tether.policy` whether to retry and how long to wait,
+and ends the session when the user closes or the policy gives up.
 
-Clocks: every deadline is on ``trio.current_time()``. tenacity is used for its retry
-loop only; its own clock (``time.monotonic()``) never decides anything. The backoff
-sleep runs in a cancel scope of its own that ``reconnect()`` and ``aclose()`` cancel.
+Clocks: every deadline is on ``trio.current_time()``. The backoff sleep runs in a
+cancel scope of its own that ``reconnect()`` and ``aclose()`` cancel.
+
+The loop is ours, not tenacity's ``AsyncRetrying``: every decision in it (retry, stop,
+wait, what to announce before the sleep) was already ours, tenacity's clock cannot be
+used under Trio's, and its machinery stayed alive beneath every open connection (2 KiB
+of an idle session: the retrying object's thread-local, its wrapped callbacks and the
+call state). The order of the decisions is tenacity's: retry, wait, stop, announce, sleep.
 """
 
 from __future__ import annotations
@@ -12,7 +17,6 @@ from __future__ import annotations
 import random
 import time
 
-import tenacity
 import trio
 
 from .. import policy
@@ -128,17 +132,9 @@ class Supervisor:
         rotation)."""
         self._runner.host = host
         self._outage_started_at = trio.current_time()
-        retrying = tenacity.AsyncRetrying(
-            sleep=self._backoff_sleep,
-            stop=self._should_stop,
-            wait=self._next_delay,
-            retry=tenacity.retry_if_exception(self._should_retry),
-            before_sleep=self._before_sleep,
-            reraise=True,
-        )
         error: BaseException | None = None
         try:
-            await retrying(self._attempt)
+            await self._retry_loop()
         except _Closing:
             pass
         except Exception as exc:
@@ -147,6 +143,25 @@ class Supervisor:
             error = None if self._closer.request is not None else exc
         finally:
             self._finish(error)
+
+    async def _retry_loop(self) -> None:
+        """Run attempts (:meth:`_attempt`, which always raises) until one's error is not
+        to be retried or the policy gives up; then raise that error. For each retried
+        error, in this order: the delay (:meth:`_next_delay`), whether to give up
+        (:meth:`_should_stop`), the ``BackingOff`` announcement, the backoff sleep."""
+        while True:
+            try:
+                await self._attempt()
+            except Exception as error:
+                if not self._should_retry(error):
+                    raise
+                delay = self._next_delay(error)
+                if self._should_stop():
+                    raise
+                self._before_sleep(delay, error)
+            else:  # pragma: no cover - an attempt ends only by raising
+                return
+            await self._backoff_sleep(delay)
 
     def supersede(self, detail: str, code: int) -> None:
         """``Session.reconnect()``: end the current generation (or backoff) and start a
@@ -182,7 +197,7 @@ class Supervisor:
             return True
         return self._retry_if(error)
 
-    def _should_stop(self, retry_state: tenacity.RetryCallState) -> bool:
+    def _should_stop(self) -> bool:
         # After supersede() the outage starts afresh (no attempts, no time yet): this
         # cannot give up then, whether or not _next_delay (run first) cleared the skip.
         config = self._config
@@ -193,16 +208,15 @@ class Supervisor:
             self._gave_up = True
         return self._gave_up
 
-    def _next_delay(self, retry_state: tenacity.RetryCallState) -> float:
+    def _next_delay(self, error: Exception) -> float:
         self._server_asked = None
         if self._skip_next_delay:
             self._skip_next_delay = False
             return 0.0
-        assert retry_state.outcome is not None
         delay, self._server_asked = policy.next_delay(
             self._config.backoff,
             self._outage_attempts + 1,
-            retry_state.outcome.exception(),
+            error,
             self._rng,
             now_wall=time.time(),
             elapsed=trio.current_time() - self._outage_started_at,
@@ -213,22 +227,19 @@ class Supervisor:
             delay = min(delay, max(0.0, remaining))
         return delay
 
-    async def _before_sleep(self, retry_state: tenacity.RetryCallState) -> None:
-        delay = retry_state.upcoming_sleep
+    def _before_sleep(self, delay: float, error: Exception) -> None:
         if delay <= 0 and self._last_attempt_opened:
             return
-        assert retry_state.outcome is not None
         if delay > 0:
             self._lifecycle.set_state(State.BACKING_OFF)
         # The attempt's error is never raised again (retry_if has seen it; only the last
         # error of a session is), so the event may hold it without its tracebacks.
-        error = retry_state.outcome.exception()
         self._hub.emit(
             BackingOff,
             self._lifecycle.generation + 1,
             attempt=self._outage_attempts + 1,
             delay=delay,
-            error=None if error is None else without_tracebacks(error),
+            error=without_tracebacks(error),
             retry_after=self._server_asked,
         )
 
