@@ -26,6 +26,24 @@ Message = str | bytes
 _NEVER_USED: tuple[()] = ()
 
 
+class _Changes:
+    """Where a buffer's waiters park until it changes. The ``ParkingLot`` is made by
+    the first wait: an idle session's buffers have none (250 bytes each)."""
+
+    _changed: trio.lowlevel.ParkingLot | None = None
+
+    def _lot(self) -> trio.lowlevel.ParkingLot:
+        lot = self._changed
+        if lot is None:
+            lot = self._changed = trio.lowlevel.ParkingLot()
+        return lot
+
+    def _unpark_all(self) -> None:
+        lot = self._changed
+        if lot is not None:
+            lot.unpark_all()
+
+
 class Outbound:
     """One buffered outbound message. ``done`` (only for ``send()``) is set once it was
     written (``error is None``) or abandoned (``error`` says why)."""
@@ -39,7 +57,7 @@ class Outbound:
         self.in_flight = False
 
 
-class SendBuffer:
+class SendBuffer(_Changes):
     """FIFO of at most ``capacity`` unwritten messages and ``max_bytes`` bytes of them,
     with an :class:`Overflow` policy. A message's size is its ``len()`` (see
     ``Config.send_buffer_bytes``); an empty buffer admits a message of any size.
@@ -54,7 +72,6 @@ class SendBuffer:
         self._capacity = capacity
         self._max_bytes = max_bytes
         self._overflow = overflow
-        self._changed = trio.lowlevel.ParkingLot()
         self._closed: BaseException | None = None
         self.dropped = 0
         #: Sum of the sizes of the buffered messages (in flight included).
@@ -108,7 +125,7 @@ class SendBuffer:
         if self._overflow is Overflow.BLOCK:
             size = len(message)
             while self._closed is None and not self._fits(size):
-                await self._changed.park()
+                await self._lot().park()
         done = trio.Event()
         evicted = self.put_nowait(message, done)
         return self._writable()[-1], evicted
@@ -138,7 +155,7 @@ class SendBuffer:
         # Still queued: every way out of the queue (written, evicted, abandoned) sets done.
         self._writable().remove(entry)
         self.bytes -= len(entry.message)
-        self._changed.unpark_all()
+        self._unpark_all()
         return True
 
     def take_batch(self, max_messages: int, max_bytes: int) -> list[Outbound]:
@@ -170,7 +187,7 @@ class SendBuffer:
                 entry.done.set()
         self.bytes -= self._flying_bytes
         self._flying = self._flying_bytes = 0
-        self._changed.unpark_all()
+        self._unpark_all()
 
     def unwritten(self, batch: list[Outbound]) -> None:
         """The write of ``batch`` failed or was cancelled: it stays at the head."""
@@ -192,7 +209,7 @@ class SendBuffer:
     async def wait_empty(self) -> None:
         """Wait until every buffered message has been written."""
         while self._queue:
-            await self._changed.park()
+            await self._lot().park()
 
     def close(self, error: BaseException) -> int:
         """Refuse further messages with ``error``; abandon the buffered ones (their
@@ -203,7 +220,7 @@ class SendBuffer:
         while queue:
             self._abandon(queue.popleft(), error)
         self.bytes = self._flying = self._flying_bytes = 0
-        self._changed.unpark_all()
+        self._unpark_all()
         return abandoned
 
     @staticmethod
@@ -213,7 +230,7 @@ class SendBuffer:
             entry.done.set()
 
 
-class ReceiveBuffer:
+class ReceiveBuffer(_Changes):
     """FIFO of at most ``capacity`` received, unread messages and ``max_bytes`` bytes of
     them (a message's size is its ``len()``; an empty buffer admits one of any size).
 
@@ -222,15 +239,14 @@ class ReceiveBuffer:
     backpressure. Messages the reader has parsed but not yet handed over exist only
     while their connection is open; they are lost with it, like everything still in
     flight on a dropped link. ``blocked`` is true while the reader waits for room, which
-    is how the health timers know the application, not the peer, is slow.
+    is how the health timers know the application, not the peer, is slow. Its waiters
+    are the reader while it is full and ``get()`` while it is empty, never both at once.
     """
 
     def __init__(self, capacity: int, max_bytes: int) -> None:
         self._queue: deque[Message] | tuple[()] = _NEVER_USED
         self._capacity = capacity
         self._max_bytes = max_bytes
-        #: Parks the reader while full and ``get()`` while empty: never both at once.
-        self._changed = trio.lowlevel.ParkingLot()
         self._closed: BaseException | None = None
         self.blocked = False
         #: Sum of the sizes of the buffered messages.
@@ -250,7 +266,7 @@ class ReceiveBuffer:
         self.blocked = True
         try:
             while not self.fits(size):
-                await self._changed.park()
+                await self._lot().park()
         finally:
             self.blocked = False
 
@@ -262,7 +278,7 @@ class ReceiveBuffer:
             queue = self._queue = deque()
         queue.append(message)
         self.bytes += len(message) if size is None else size
-        self._changed.unpark_all()
+        self._unpark_all()
 
     async def get(self) -> Message:
         """Next message; waits across reconnects. Raises the close error once closed and
@@ -272,13 +288,13 @@ class ReceiveBuffer:
         while not self._queue:
             if self._closed is not None:
                 raise self._closed
-            await self._changed.park()
+            await self._lot().park()
             parked = True
         queue = self._queue
         assert isinstance(queue, deque)  # not empty, so it has been used
         message = queue.popleft()
         self.bytes -= len(message)
-        self._changed.unpark_all()
+        self._unpark_all()
         if not parked:  # parking was the checkpoint; otherwise yield once now
             await trio.lowlevel.cancel_shielded_checkpoint()
         return message
@@ -286,10 +302,10 @@ class ReceiveBuffer:
     async def wait_empty(self) -> None:
         """Wait until the application has taken every buffered message."""
         while self._queue:
-            await self._changed.park()
+            await self._lot().park()
 
     def close(self, error: BaseException) -> None:
         """After the buffered messages, ``get()`` raises ``error`` (once, at the
         session's end)."""
         self._closed = error
-        self._changed.unpark_all()
+        self._unpark_all()

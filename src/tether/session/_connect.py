@@ -4,10 +4,12 @@ exit calls for (Close 1000 after a flush, 1011 on an error, 1001 on cancellation
 
 from __future__ import annotations
 
+import functools
 import os
 import random
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from types import TracebackType
 from typing import Any
 
 import attrs
@@ -36,7 +38,7 @@ from ..policy import (
 )
 from ._closing import GOING_AWAY, INTERNAL_ERROR
 from ._groups import single_error
-from ._machinery import build_machinery
+from ._machinery import Machinery, build_machinery
 from ._runner import HeadersArg, OnConnect
 from ._session import Session
 from ._targets import Targets, UrlArg, parse_targets
@@ -51,6 +53,10 @@ __all__ = ["SHARED_RNG", "connect"]
 #: Jitter draws when no ``rng`` is given: one generator for all sessions (a
 #: ``random.Random`` holds 2.5 KiB of state; per session that was the largest cost).
 SHARED_RNG = random.Random()
+
+#: The configuration of every session given none: a ``Config`` is immutable, and one
+#: per session is 380 bytes.
+DEFAULT_CONFIG = Config()
 
 
 def _probe(host: str, port: int, tls: bool) -> WebSocketURL:
@@ -115,8 +121,7 @@ def _default_opener(
     return _ProxyChooser(variables, ssl_context, server_hostname)
 
 
-@asynccontextmanager
-async def connect(
+def connect(
     url: UrlArg,
     *,
     config: Config | None = None,
@@ -133,7 +138,7 @@ async def connect(
     proxy: str | None = ENVIRONMENT,
     rng: random.Random | None = None,
     on_event: Callable[[Event], None] | None = None,
-) -> AsyncIterator[Session]:
+) -> AbstractAsyncContextManager[Session]:
     """Open a reconnecting WebSocket session; enter once generation 1 is open.
 
     Args:
@@ -252,9 +257,51 @@ async def connect(
     an error the body never saw, that error is raised on exit. No ``ExceptionGroup``
     escapes.
     """
+    return _SessionScope(
+        functools.partial(
+            _build,
+            url,
+            config=config,
+            on_connect=on_connect,
+            headers=headers,
+            subprotocols=subprotocols,
+            user_agent=user_agent,
+            origin=origin,
+            ssl_context=ssl_context,
+            server_hostname=server_hostname,
+            codec=codec,
+            opener=opener,
+            unix_socket=unix_socket,
+            proxy=proxy,
+            rng=rng,
+            on_event=on_event,
+        )
+    )
+
+
+def _build(
+    url: UrlArg,
+    *,
+    config: Config | None,
+    on_connect: OnConnect | None,
+    headers: HeadersArg,
+    subprotocols: Sequence[str],
+    user_agent: str | None,
+    origin: str | None,
+    ssl_context: Any,
+    server_hostname: str | None,
+    codec: Codec | None,
+    opener: Opener | None,
+    unix_socket: str | os.PathLike[str] | None,
+    proxy: str | None,
+    rng: random.Random | None,
+    on_event: Callable[[Event], None] | None,
+) -> Machinery:
+    """:func:`connect`'s checks (``ConfigError`` before any I/O), then the session's
+    parts."""
     targets = parse_targets(url)
     if config is None:
-        config = Config()
+        config = DEFAULT_CONFIG
     elif not isinstance(config, Config):
         raise ConfigError(f"config: must be a tether.Config, got {config!r}")
     check_headers_argument(headers)
@@ -283,7 +330,7 @@ async def connect(
             "proxy: applies to the default opener only; give yours the proxy "
             "(tether.TcpOpener(proxy=...))"
         )
-    machinery = build_machinery(
+    return build_machinery(
         targets,
         config=config,
         on_connect=on_connect,
@@ -297,39 +344,92 @@ async def connect(
         rng=rng or SHARED_RNG,
         on_event=on_event,
     )
-    session = Session(machinery)
-    lifecycle, closer = machinery.lifecycle, machinery.closer
-    raised: BaseException | None = None
-    try:
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(machinery.supervisor.run, nursery)
+
+
+class _SessionScope:
+    """What :func:`connect` returns: entering opens the session (its nursery, the
+    supervisor's task, generation 1), leaving closes it. A class, not an
+    ``asynccontextmanager``: a suspended async generator is half a KiB of every idle
+    session's memory. The nursery is entered and left by hand, in the entering task,
+    as ``async with`` would."""
+
+    __slots__ = ("_build", "_machinery", "_nursery", "_session")
+
+    def __init__(self, build: Callable[[], Machinery]) -> None:
+        self._build: Callable[[], Machinery] | None = build
+        self._machinery: Machinery | None = None
+        self._session: Session | None = None
+        self._nursery: AbstractAsyncContextManager[trio.Nursery] | None = None
+
+    async def __aenter__(self) -> Session:
+        build, self._build = self._build, None
+        if build is None:
+            raise RuntimeError("connect(): each call opens one session, entered once")
+        machinery = build()
+        session = Session(machinery)
+        manager = trio.open_nursery()
+        nursery = await manager.__aenter__()
+        nursery.start_soon(machinery.supervisor.run, nursery)
+        try:
+            await machinery.lifecycle.wait_first_open()
+        except TetherError:
+            await _leave(manager, None)
+            raise
+        except BaseException as error:
+            await _leave(manager, error)
+            raise
+        self._machinery, self._session, self._nursery = machinery, session, manager
+        return session
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool:
+        machinery, session, manager = self._machinery, self._session, self._nursery
+        assert machinery is not None  # entered
+        assert session is not None
+        assert manager is not None
+        self._machinery = self._session = self._nursery = None
+        lifecycle, closer = machinery.lifecycle, machinery.closer
+        if exc is None:
             try:
-                await lifecycle.wait_first_open()
-            except TetherError as exc:
-                raised = exc
-            else:
-                try:
-                    yield session
-                except BaseException as exc:
-                    raised = exc
-                    if _holds(exc, KeyboardInterrupt):
-                        # Ctrl-C: the user is leaving, like a cancellation.
-                        closer.request_close(GOING_AWAY, "going away", flush=False)
-                        closer.force()
-                    elif not _only(exc, trio.Cancelled):
-                        # An error in the body: tell the peer, do not flush.
-                        closer.request_close(INTERNAL_ERROR, "client error", flush=False)
-                        closer.force()
-                    # Cancelled: the generation's teardown sends Close 1001 itself.
-                else:
-                    await session.aclose()
+                await session.aclose()
+            except BaseException as error:
+                await _leave(manager, error)
+                raise
+            await _leave(manager, None)
+            if lifecycle.terminal is not None and not lifecycle.terminal_seen:
+                lifecycle.terminal_seen = True
+                raise lifecycle.terminal
+            return False
+        if _holds(exc, KeyboardInterrupt):
+            # Ctrl-C: the user is leaving, like a cancellation.
+            closer.request_close(GOING_AWAY, "going away", flush=False)
+            closer.force()
+        elif not _only(exc, trio.Cancelled):
+            # An error in the body: tell the peer, do not flush.
+            closer.request_close(INTERNAL_ERROR, "client error", flush=False)
+            closer.force()
+        # Cancelled: the generation's teardown sends Close 1001 itself.
+        await _leave(manager, None)
+        return False  # the body's exception goes on
+
+
+async def _leave(
+    manager: AbstractAsyncContextManager[trio.Nursery], error: BaseException | None
+) -> None:
+    """Leave the session nursery as ``async with`` would with ``error`` (``None``: the
+    body ended normally); what it raises comes out as one exception, never a group.
+    Returns when it swallowed ``error``: the caller re-raises it."""
+    try:
+        if error is None:
+            await manager.__aexit__(None, None, None)
+        else:
+            await manager.__aexit__(type(error), error, error.__traceback__)
     except BaseExceptionGroup as group:
         raise single_error(group) from None
-    if raised is not None:
-        raise raised
-    if lifecycle.terminal is not None and not lifecycle.terminal_seen:
-        lifecycle.terminal_seen = True
-        raise lifecycle.terminal
 
 
 def _holds(error: BaseException, kind: type[BaseException]) -> bool:

@@ -126,15 +126,32 @@ class Supervisor:
     # ------------------------------------------------------------------ the loop
 
     async def run(self, host: trio.Nursery | None = None) -> None:
-        """Run attempts until the user closes, the policy gives up, or we are cancelled;
-        then end the session (:meth:`_finish`). Never raises but for cancellation.
-        ``host``: the session nursery, where a rotation's successor runs (``None``: no
-        rotation)."""
+        """Run attempts (:meth:`_attempt`, which always raises) until the user closes,
+        an attempt's error is not to be retried, the policy gives up, or we are
+        cancelled; then end the session (:meth:`_finish`). Never raises but for
+        cancellation. ``host``: the session nursery, where a rotation's successor runs
+        (``None``: no rotation). For each retried error, in this order: the delay
+        (:meth:`_next_delay`), whether to give up (:meth:`_should_stop`), the
+        ``BackingOff`` announcement, the backoff sleep. One method, not two: each frame
+        of the chain an idle session's task is suspended in is 250 bytes."""
         self._runner.host = host
         self._outage_started_at = trio.current_time()
         error: BaseException | None = None
         try:
-            await self._retry_loop()
+            while True:
+                try:
+                    await self._attempt()
+                except Exception as attempt_error:
+                    if not self._should_retry(attempt_error):
+                        raise
+                    delay = self._next_delay(attempt_error)
+                    if self._should_stop():
+                        raise
+                    self._before_sleep(delay, attempt_error)
+                else:  # pragma: no cover - an attempt ends only by raising
+                    return
+                # Outside the except: the attempt's error is not held through the sleep.
+                await self._backoff_sleep(delay)
         except _Closing:
             pass
         except Exception as exc:
@@ -143,25 +160,6 @@ class Supervisor:
             error = None if self._closer.request is not None else exc
         finally:
             self._finish(error)
-
-    async def _retry_loop(self) -> None:
-        """Run attempts (:meth:`_attempt`, which always raises) until one's error is not
-        to be retried or the policy gives up; then raise that error. For each retried
-        error, in this order: the delay (:meth:`_next_delay`), whether to give up
-        (:meth:`_should_stop`), the ``BackingOff`` announcement, the backoff sleep."""
-        while True:
-            try:
-                await self._attempt()
-            except Exception as error:
-                if not self._should_retry(error):
-                    raise
-                delay = self._next_delay(error)
-                if self._should_stop():
-                    raise
-                self._before_sleep(delay, error)
-            else:  # pragma: no cover - an attempt ends only by raising
-                return
-            await self._backoff_sleep(delay)
 
     def supersede(self, detail: str, code: int) -> None:
         """``Session.reconnect()``: end the current generation (or backoff) and start a
