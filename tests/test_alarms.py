@@ -155,4 +155,4 @@ async def test_ending_a_generation_cancels_its_senders_but_not_the_nursery(
         await senders.stop()
     assert sorted(log[:2]) == ["reader started", "writer started"]
     assert log[2:] == ["writer cancelled at 1", "reader finished"]
-    assert generation.scope.cancel_called
+    assert generation.cancelled

@@ -10,44 +10,26 @@ from wsproto.events import RejectConnection, RejectData, Request
 
 import tether
 from tether.connection import ClientConnection, ConnectionClosed, open_client
-from tether.connection._socket_read import read_socket
+from tether.connection._client import RECEIVE_BUFFER_SIZE
+from tether.connection._socket_read import read_now
 
 from .helpers import wsproto_server
 
 
-async def test_reads_what_is_there_without_waiting_after_a_full_read() -> None:
+async def test_reads_what_is_there_and_says_when_nothing_is() -> None:
     left, right = trio.socket.socketpair()
     with left, right:
         await right.send(b"abcdef")
-        await trio.testing.wait_all_tasks_blocked()
-        assert await read_socket(left, 4, drained=False) == b"abcd"
-        assert await read_socket(left, 4, drained=False) == b"ef"
-
-
-async def test_waits_for_data_when_the_socket_is_empty(nursery: trio.Nursery) -> None:
-    left, right = trio.socket.socketpair()
-    with left, right:
-        received: list[bytes] = []
-        done = trio.Event()
-
-        async def read() -> None:
-            received.append(await read_socket(left, 100, drained=False))
-            done.set()
-
-        nursery.start_soon(read)
-        await trio.testing.wait_all_tasks_blocked()
-        assert received == []  # EAGAIN was met by waiting, not by returning b""
-        await right.send(b"late")
-        with trio.fail_after(5):
-            await done.wait()
-        assert received == [b"late"]
+        assert read_now(left, 4) == b"abcd"
+        assert read_now(left, 4) == b"ef"
+        assert read_now(left, 4) is None  # EAGAIN: nothing waiting, not the end
 
 
 async def test_end_of_stream_is_empty_bytes() -> None:
     left, right = trio.socket.socketpair()
     with left:
         right.close()
-        assert await read_socket(left, 100, drained=True) == b""
+        assert read_now(left, 100) == b""
 
 
 async def test_a_closed_socket_is_never_read() -> None:
@@ -56,28 +38,65 @@ async def test_a_closed_socket_is_never_read() -> None:
     with right:
         left.close()
         with pytest.raises(trio.ClosedResourceError):
-            await read_socket(left, 100, drained=False)
+            read_now(left, 100)
 
 
-async def test_closing_while_waiting_raises_closed(nursery: trio.Nursery) -> None:
+async def _reader_on(socket: trio.socket.SocketType, nursery: trio.Nursery) -> ClientConnection:
+    connection = ClientConnection(trio.SocketStream(socket), max_message_size=1 << 20)
+    nursery.start_soon(connection.read)
+    await trio.testing.wait_all_tasks_blocked()
+    return connection
+
+
+async def test_the_reader_waits_for_data_when_the_socket_is_empty(nursery: trio.Nursery) -> None:
     left, right = trio.socket.socketpair()
     with right:
-        raised: list[BaseException] = []
-        done = trio.Event()
+        connection = await _reader_on(left, nursery)
+        assert not connection.ended  # EAGAIN was met by waiting, not taken as the end
+        await right.send(b"\x81\x04late")  # a server's unmasked text frame
+        with trio.fail_after(5):
+            assert await connection.receive() == "late"
 
-        async def read() -> None:
-            try:
-                await read_socket(left, 100, drained=True)
-            except trio.ClosedResourceError as error:
-                raised.append(error)
-            done.set()
 
-        nursery.start_soon(read)
+async def test_the_reader_reads_on_without_waiting_after_a_full_read(
+    nursery: trio.Nursery,
+) -> None:
+    """A read that filled what it asked for is followed by one that only checkpoints:
+    the rest of a frame larger than one read arrives all the same."""
+    left, right = trio.socket.socketpair()
+    with right:
+        payload = b"x" * (RECEIVE_BUFFER_SIZE + 10)
+        frame = b"\x82\x7f" + len(payload).to_bytes(8, "big") + payload
+        await right.send(frame)
         await trio.testing.wait_all_tasks_blocked()
+        connection = await _reader_on(left, nursery)
+        with trio.fail_after(5):
+            assert await connection.receive() == payload
+
+
+async def test_closing_while_the_reader_waits_ends_the_connection(nursery: trio.Nursery) -> None:
+    left, right = trio.socket.socketpair()
+    with right:
+        connection = await _reader_on(left, nursery)
         left.close()
         with trio.fail_after(5):
-            await done.wait()
-        assert len(raised) == 1
+            await connection.wait_ended()
+        assert connection.broken is not None
+        assert "ClosedResourceError" in connection.broken
+
+
+async def test_a_closed_socket_is_refused_before_the_reader_waits_on_it(
+    nursery: trio.Nursery,
+) -> None:
+    """Closed before the reader ran: it must not wait on (or register) a descriptor of
+    -1, which Trio rejects with ValueError."""
+    left, right = trio.socket.socketpair()
+    with right:
+        left.close()
+        connection = await _reader_on(left, nursery)
+        assert connection.ended
+        assert connection.broken is not None
+        assert "the socket was closed" in connection.broken
 
 
 async def test_writes_take_turns_in_order_and_nothing_follows_the_close_frame(
@@ -119,16 +138,6 @@ async def test_writes_take_turns_in_order_and_nothing_follows_the_close_frame(
         1000,
     ]
     assert outcomes == {"first": "written", "queued": "written", "late": "refused"}
-
-
-async def test_a_closed_socket_is_refused_before_waiting_on_it() -> None:
-    """Closed while the reader was runnable: it must not wait on (or register) a
-    descriptor of -1, which Trio rejects with ValueError."""
-    left, right = trio.socket.socketpair()
-    with right:
-        left.close()
-        with pytest.raises(trio.ClosedResourceError):
-            await read_socket(left, 100, drained=True)
 
 
 async def test_a_close_cancelled_before_its_turn_can_be_sent_later(

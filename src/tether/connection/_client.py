@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import collections
 import os
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Final
+from collections.abc import Sequence
+from typing import Final, Protocol
 
 import trio
 
@@ -48,7 +48,7 @@ from ..protocol import (
 )
 from ._errors import ConnectionClosed, lost_error
 from ._protocol_log import ProtocolLog
-from ._socket_read import read_socket, write_socket
+from ._socket_read import check_open, read_now, write_socket
 from ._traffic import Traffic
 
 __all__ = ["PRE_SERVE_BYTES", "RECEIVE_BUFFER_SIZE", "ClientConnection", "PingWaiter", "Sink"]
@@ -78,8 +78,29 @@ CLOSE_FRAME_WRITE_TIMEOUT: Final = 1.0
 VIOLATION_GRACE: Final = 1.0
 
 
-#: Where the reader delivers each message once the session serves (:meth:`serve`).
-Sink = Callable[[str | bytes], Awaitable[None]]
+class Sink(Protocol):
+    """What a served connection's reader hands its messages and news to
+    (:meth:`ClientConnection.serve`): one object, not a callback per kind (each bound
+    method or ``functools.partial`` a connection keeps is 64 to 260 bytes of every idle
+    session)."""
+
+    async def deliver(self, message: str | bytes) -> None:
+        """Each complete message, in order. Waiting here is the backpressure: the reader
+        reads nothing from the socket meanwhile."""
+
+    def pong_received(self) -> None:
+        """A Pong answered a ping (:meth:`ClientConnection.send_ping`); called after its
+        waiter is answered."""
+
+    def connection_ended(self) -> None:
+        """Called once, when the connection ends while served (not when the reader is
+        cancelled: then the session is the one ending it)."""
+
+    async def before_failing(self) -> None:
+        """The server broke the protocol: awaited by the reader (for at most
+        :data:`VIOLATION_GRACE` seconds) before it sends the Close that fails the
+        connection, so that the session lets the application take the messages that
+        came before the bad frame and writes its replies first."""
 
 
 class PingWaiter:
@@ -112,16 +133,7 @@ class ClientConnection:
     connection with 1009). ``max_waiting_bytes``: until :meth:`serve`, the reader holds
     at most :data:`PRE_SERVE_CAPACITY` messages and this many bytes of them (a
     message's ``len()``; one message of any size when none is held), then waits.
-
-    Attributes:
-        on_violation: awaited by the reader when the server broke the protocol, before
-            it sends the Close that fails the connection (bounded by
-            :data:`VIOLATION_GRACE` seconds): the session lets the application take the
-            messages that came before the bad frame and writes its replies first.
-        on_closed: called (synchronously) once, when the connection ends while serving
-            (not when the reader is cancelled: then the session is the one ending it).
-        on_pong: called (synchronously) by the reader when a Pong answers a ping
-            (:meth:`send_ping`), after the waiter is answered.
+    Once served (:meth:`serve`), the reader tells its :class:`Sink` what it reads.
     """
 
     __slots__ = (
@@ -132,6 +144,7 @@ class ClientConnection:
         "_log",
         "_parser",
         "_pong_waiter",
+        "_served",
         "_sink",
         "_stream",
         "_traffic",
@@ -145,9 +158,6 @@ class ClientConnection:
         "close_received",
         "ended",
         "frame_cut",
-        "on_closed",
-        "on_pong",
-        "on_violation",
         "violation",
     )
 
@@ -178,11 +188,11 @@ class ClientConnection:
         self._waiting: collections.deque[str | bytes] | None = collections.deque()
         self._waiting_bytes = 0
         self._waiting_limit = max_waiting_bytes
+        #: Where messages go: the sink while served, ``None`` before and once detached.
         self._sink: Sink | None = None
+        #: The sink given to :meth:`serve`, kept after :meth:`detach` for the news.
+        self._served: Sink | None = None
         self._pong_waiter: PingWaiter | None = None
-        self.on_closed: Callable[[], None] | None = None
-        self.on_pong: Callable[[], object] | None = None
-        self.on_violation: Callable[[], Awaitable[None]] | None = None
         #: A Close of ours was asked for / has taken its write turn (with this code).
         self._close_started = False
         self._close_sent: int | None = None
@@ -209,11 +219,12 @@ class ClientConnection:
             self._trailing = b""
             parser = self._parser
             stream = self._stream
-            # On a plain TCP stream the reader waits for readability itself and then
-            # reads the socket without blocking (``read_socket``): an idle reader parks in
-            # one short call chain (1.5 KiB less per idle connection than inside
+            # On a plain TCP stream the reader waits for readability itself, here, and
+            # then reads the socket without blocking (``read_now``): an idle reader parks
+            # in one short call chain (1.7 KiB less per idle connection than inside
             # receive_some), and a read costs no extra pass of Trio's scheduler (one of
-            # about four per round trip).
+            # about four per round trip). After a read that filled what it asked for,
+            # more is likely waiting: only a checkpoint before the next.
             socket = stream.socket if isinstance(stream, trio.SocketStream) else None
             drained = True  # as if the handshake's read had emptied the socket
             traffic = self._traffic
@@ -254,16 +265,26 @@ class ClientConnection:
                 if socket is None:
                     data = await stream.receive_some(asked)
                 else:
-                    data = await read_socket(socket, asked, drained)
+                    while True:
+                        if drained:
+                            check_open(socket)  # closed while this task was runnable
+                            await trio.lowlevel.wait_readable(socket)
+                        else:
+                            await trio.lowlevel.checkpoint()
+                        chunk = read_now(socket, asked)
+                        if chunk is not None:
+                            break
+                        drained = True
+                    data = chunk
                     drained = len(data) < asked
                 if not data:
                     self.broken = "the server ended the stream without a Close frame"
                     return
         except ProtocolViolation as violation:
             self.violation = violation
-            if self.on_violation is not None:
+            if self._served is not None:
                 with trio.move_on_after(VIOLATION_GRACE):
-                    await self.on_violation()
+                    await self._served.before_failing()
             await self._write_close_frame(violation.code, violation.reason)
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as error:
             self.broken = f"stream broke: {error!r}" if str(error) else "stream broke"
@@ -277,7 +298,7 @@ class ClientConnection:
         while True:
             sink = self._sink
             if sink is not None:
-                await sink(message)
+                await sink.deliver(message)
                 return
             waiting = self._waiting
             if waiting is None:  # detached: the generation is over
@@ -305,8 +326,8 @@ class ClientConnection:
         if waiter is not None and waiter.payload == pong.payload:
             self._pong_waiter = None
             waiter.answer(trio.current_time())
-            if self.on_pong is not None:
-                self.on_pong()
+            if self._served is not None:
+                self._served.pong_received()
         # Otherwise unsolicited (section 5.5.3 allows it): ignored.
 
     async def _peer_closed(self, close: Close) -> None:
@@ -335,8 +356,8 @@ class ClientConnection:
         while waiter is not None:  # left in place, unanswered: ping() sees it
             waiter.event.set()
             waiter = waiter.previous
-        if connection_ended and self.on_closed is not None:
-            self.on_closed()
+        if connection_ended and self._served is not None:
+            self._served.connection_ended()
 
     # ------------------------------------------------------------------ session side
 
@@ -360,12 +381,14 @@ class ClientConnection:
         return message
 
     def serve(self, sink: Sink) -> list[str | bytes]:
-        """From now on deliver to ``sink`` (awaited by the reader for each message; it
-        waits when the session has no room). Returns the messages that arrived before."""
+        """From now on hand what the reader reads to ``sink`` (its ``deliver`` awaited for
+        each message: the reader waits when the session has no room). Returns the
+        messages that arrived before. Call it once, before the reader has ended (after,
+        ``sink`` hears nothing: the caller checks :attr:`ended`)."""
         waiting = list(self._waiting or ())
         self._waiting = None
         self._waiting_bytes = 0
-        self._sink = sink
+        self._sink = self._served = sink
         self._wake()
         return waiting
 

@@ -16,29 +16,31 @@ from collections.abc import Sequence
 
 import trio
 
-__all__ = ["read_socket", "write_socket"]
+__all__ = ["check_open", "read_now", "write_socket"]
 
 
-async def read_socket(socket: trio.socket.SocketType, size: int, drained: bool) -> bytes:
-    """Up to ``size`` bytes from ``socket`` (``b""`` at end of stream): wait until it is
-    readable (at once if the last read filled its buffer: more is likely waiting, and
-    then only a checkpoint), then one non-blocking ``os.read`` of its descriptor.
-    Raises ``trio.ClosedResourceError`` once the socket is closed: its descriptor number
-    may already belong to another socket, so it is never read after that."""
-    while True:
-        if socket.fileno() == -1:  # closed while this task was runnable
-            raise trio.ClosedResourceError("the socket was closed")
-        if drained:
-            await trio.lowlevel.wait_readable(socket)
-        else:
-            await trio.lowlevel.checkpoint()
-        descriptor = socket.fileno()
-        if descriptor == -1:
-            raise trio.ClosedResourceError("the socket was closed")
-        try:
-            return os.read(descriptor, size)
-        except BlockingIOError:
-            drained = True
+def read_now(socket: trio.socket.SocketType, size: int) -> bytes | None:
+    """Up to ``size`` bytes from ``socket`` with one non-blocking ``os.read`` of its
+    descriptor: ``b""`` at end of stream, ``None`` when nothing is waiting. Raises
+    ``trio.ClosedResourceError`` once the socket is closed: its descriptor number may
+    already belong to another socket, so it is never read after that. The reader waits
+    for readability itself (``trio.lowlevel.wait_readable``, after
+    :func:`check_open`), in its own frame: an idle connection's task is suspended in
+    one call fewer (200 bytes)."""
+    descriptor = check_open(socket)
+    try:
+        return os.read(descriptor, size)
+    except BlockingIOError:
+        return None
+
+
+def check_open(socket: trio.socket.SocketType) -> int:
+    """``socket``'s descriptor; raises ``trio.ClosedResourceError`` once it is closed
+    (also before waiting on it: Trio refuses to wait on a descriptor of -1)."""
+    descriptor = socket.fileno()
+    if descriptor == -1:
+        raise trio.ClosedResourceError("the socket was closed")
+    return descriptor
 
 
 async def write_socket(stream: trio.SocketStream, parts: Sequence[bytes | bytearray]) -> None:

@@ -2,14 +2,16 @@
 backoff sleep) is current.
 
 A generation is one connect attempt and, once it opens, one connection's whole life. It
-ends exactly once: the first outcome decided wins, and deciding it cancels the
-generation's scope, so nothing of generation N runs on once N+1 starts.
+ends exactly once: the first outcome decided wins, and ending it cancels what its task
+awaits (or wakes that task where it waits for news), so nothing of generation N runs on
+once N+1 starts.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 
 import attrs
 import trio
@@ -51,7 +53,15 @@ class Generation:
     #: ``None`` until the ``url`` callable returned this attempt's URL.
     url: WebSocketURL | None
     attempt: int
-    scope: trio.CancelScope = attrs.field(factory=trio.CancelScope)
+    #: :meth:`end` was called: what the generation's task awaits is cancelled, and it
+    #: enters no new wait but its teardown.
+    cancelled: bool = False
+    #: The cancel scope of the generation's task's current wait, if any
+    #: (:meth:`cancel_scope`).
+    scope: trio.CancelScope | None = None
+    #: Where the generation's task parks while it serves, between its waits: :meth:`end`
+    #: unparks it (a scope kept alive for the whole idle connection would be 0.6 KiB).
+    serve_lot: trio.lowlevel.ParkingLot | None = None
     opened: bool = False
     outcome: Outcome | None = None
     stream: trio.abc.Stream | None = None
@@ -84,16 +94,36 @@ class Generation:
 
     def end(self, outcome: Outcome, *, close_code: int | None = None) -> None:
         """Decide how this generation ends (the first decision wins; ``close_code`` goes
-        with it) and cancel it."""
+        with it) and cancel it: the wait of its task (in :meth:`cancel_scope`) and of
+        its writing tasks (:class:`Senders`) is cancelled, and its task is woken where
+        it parks while serving (``serve_lot``)."""
         if self.outcome is None:
             self.outcome = outcome
             self.close_code = close_code
             if self.on_end is not None:
                 self.on_end()
-        self.scope.cancel()
+        self.cancelled = True
+        if self.scope is not None:
+            self.scope.cancel()
+        if self.serve_lot is not None:
+            self.serve_lot.unpark_all()
         if self.senders is not None:
-            # They run beside the generation's scope, not in it: end them with it.
             self.senders.cancel()
+
+    @contextlib.contextmanager
+    def cancel_scope(self) -> Iterator[None]:
+        """Run the body (one wait of the generation's task) in a cancel scope that
+        :meth:`end` cancels (cancelled from the start once it has ended); the
+        cancellation ends the body, not the caller. Not nested: one at a time."""
+        scope = trio.CancelScope()
+        if self.cancelled:
+            scope.cancel()
+        self.scope = scope
+        try:
+            with scope:
+                yield
+        finally:
+            self.scope = None
 
 
 class Senders:
@@ -103,7 +133,7 @@ class Senders:
     reading (the peer's Close is still to come). Not a nursery of their own: an idle
     session, which has no writing task, keeps only this record (a nursery is 1.3 KiB).
 
-    :meth:`Generation.end` cancels them with the generation's scope, so no write of a
+    :meth:`Generation.end` cancels them with the generation's own wait, so no write of a
     superseded generation starts. An error a task raises goes to the generation's
     nursery, which ends the generation as a nursery of their own did.
     """

@@ -6,15 +6,18 @@ it ends.
 Shape of a generation::
 
     ws nursery             the connection's reader (tether.connection): it hands each
-    │                      message straight to the session's receive buffer
+    │                      message straight to the session's receive buffer (Inbound)
     ├── senders            writer (only while messages are queued; coalesces), idle
     │                      watchdog: each in its own cancel scope (Senders), ended
     │                      when serving ends, before the Close
-    └── generation scope   cancelled to supersede it (reconnect(), loss, close)
-        ├── open           stream + handshake + on_connect, under connect_timeout
-        └── (this task)    drives the pinger (ping_interval / ping_timeout) and a
+    ├── open               stream + handshake + on_connect, under connect_timeout
+    └── (this task)        drives the pinger (ping_interval / ping_timeout) and a
                            rotation's steps while it waits for aclose(); then flush,
                            Close frame, peer's Close
+
+Ending the generation (reconnect(), loss, close: Generation.end) cancels whatever this
+task awaits, each wait in a cancel scope of the generation's (Generation.cancel_scope),
+but for where it parks while serving: there it is woken, and sees the end.
 
 A rotation (``Session.rotate()``, ``Config.max_connection_age``) runs the successor's
 whole life, the same shape, in a task of the session nursery, beside the old
@@ -24,7 +27,6 @@ follow_rotations`). :class:`tether.session._generation.Rotation` has the steps.
 
 from __future__ import annotations
 
-import functools
 import inspect
 import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -32,7 +34,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 import trio
 
 from ..config import Config
-from ..connection import ClientConnection, Opener, lost_error, map_error, open_client
+from ..connection import ClientConnection, Opener, map_error, open_client
 from ..events import Connected, Connecting, LostReason, Rotated, RotationFailed
 from ..exceptions import ConfigError, ConnectionLostError, HandshakeRejected
 from ..policy import (
@@ -47,7 +49,7 @@ from ..protocol import Accepted
 from ..state import State
 from ._alarms import Alarm, set_alarm
 from ._application import application_code
-from ._buffers import Message, ReceiveBuffer, SendBuffer
+from ._buffers import ReceiveBuffer, SendBuffer
 from ._closing import Closer
 from ._counters import Counters
 from ._encoding import MessageEncoding
@@ -55,6 +57,7 @@ from ._event_hub import EventHub
 from ._generation import Generation, GenerationSlot, Rotation, Senders, UserClose
 from ._groups import single_error
 from ._handle import Connection
+from ._inbound import Inbound
 from ._keepalive import Pinger, watch_idle
 from ._lifecycle import Lifecycle
 from ._targets import Targets
@@ -173,10 +176,12 @@ class GenerationRunner:
         try:
             async with trio.open_nursery() as ws_nursery:
                 try:
-                    with generation.scope:
+                    ws = None
+                    with generation.cancel_scope():
                         ws = await self._open(generation, ws_nursery, rotation)
                         if rotation is not None:
                             await self._take_over(rotation)
+                    if ws is not None and not generation.cancelled:
                         await self._serve(generation, ws, ws_nursery, rotation)
                 finally:
                     with trio.CancelScope(shield=True):
@@ -335,25 +340,36 @@ class GenerationRunner:
     ) -> None:
         """The generation is open: run its tasks until one of them ends it, or until a
         rotation's successor takes over from it. A rotation's successor was marked
-        open by the hand-over (:meth:`_hand_over`)."""
+        open by the hand-over (:meth:`_hand_over`).
+
+        While it waits, this task is in no cancel scope of the generation's (an idle
+        session keeps none alive: a cancel scope is 0.6 KiB): :meth:`Generation.end`
+        wakes it instead (``serve_lot``), and cancels the scope of any other wait
+        (:meth:`Generation.cancel_scope`: a ping's write, the flush, the Close)."""
         lifecycle = self._lifecycle
         closer = self._closer
         config = self._config
         if rotation is None:
             self._mark_open(generation)
-        for message in ws.serve(functools.partial(self._deliver, generation)):
+        inbound = Inbound(
+            generation,
+            ws,
+            receive_buffer=self._receive_buffer,
+            send_buffer=self._send_buffer,
+            counters=self._counters,
+            changed=lifecycle.changed,
+        )
+        for message in ws.serve(inbound):
             # on_connect left these (at most 64, and receive_buffer_bytes): they go first,
             # even past the buffer's bounds; the reader then waits until it is below them.
             self._receive_buffer.put(message)
             self._counters.messages_received += 1
-        ws.on_closed = functools.partial(self._connection_ended, generation, ws)
-        ws.on_violation = self._settle_before_failing
         if ws.ended:
-            self._connection_ended(generation, ws)
+            inbound.connection_ended()
+        generation.serve_lot = lifecycle.changed
         # The tasks that write: the writer (started only while messages are queued) and
         # the idle watchdog. This task waits for a close request meanwhile, and drives
-        # the pinger between its waits; any end of the generation cancels it from
-        # outside (generation.scope).
+        # the pinger between its waits, until the generation ends.
         pinger = None
         if config.ping_interval is not None and config.ping_timeout is not None:
             pinger = Pinger(
@@ -364,7 +380,6 @@ class GenerationRunner:
                 self._receive_buffer,
                 self._counters,
             )
-            ws.on_pong = lifecycle.changed.unpark_all
         generation.senders = senders = Senders(ws_nursery)
         # What wakes this task when the pinger or the age rotation is due: an alarm
         # (no cancel scope alive for the whole of an idle connection).
@@ -375,7 +390,11 @@ class GenerationRunner:
                     watch_idle, generation, config.idle_timeout, self._receive_buffer
                 )
             self._writer.ensure_writer()
-            while closer.request is None and not _rotation_step(generation):
+            while (
+                closer.request is None
+                and not generation.cancelled
+                and not _rotation_step(generation)
+            ):
                 wake_at = math.inf if pinger is None else pinger.wake_at
                 if generation.rotation is None:
                     wake_at = min(wake_at, generation.rotate_at)
@@ -384,18 +403,21 @@ class GenerationRunner:
                         alarm.cancel()
                     alarm = None if wake_at == math.inf else set_alarm(wake_at, lifecycle.changed)
                 await lifecycle.changed.park()
-                if closer.request is None:
+                if closer.request is None and not generation.cancelled:
                     if pinger is not None:
-                        await pinger.tick()
+                        with generation.cancel_scope():
+                            await pinger.tick()
                     if generation.rotation is None and trio.current_time() >= generation.rotate_at:
                         self.start_rotation(generation, AGE_ROTATION)
             request = closer.request
-            if request is None:
+            if generation.cancelled:
+                pass  # ended: run() tears it down
+            elif request is None:
                 self._hand_over(generation)
             else:
                 self._abandon_rotation(generation)
                 if request.flush and not request.forced:
-                    with trio.move_on_at(request.deadline):
+                    with generation.cancel_scope(), trio.move_on_at(request.deadline):
                         await self._send_buffer.wait_empty()
                 if generation.outcome is None:
                     generation.outcome = UserClose(request)
@@ -403,10 +425,14 @@ class GenerationRunner:
             if alarm is not None:
                 alarm.cancel()
             generation.senders = None  # closed to new tasks, however it ended
+            generation.serve_lot = None
             await senders.stop()
         outcome = generation.outcome
-        assert outcome is not None  # set above, or the generation was cancelled
-        await closer.close_open_generation(generation, ws)
+        if generation.cancelled:
+            return  # ended meanwhile: run() tears it down
+        assert outcome is not None  # set above
+        with generation.cancel_scope():
+            await closer.close_open_generation(generation, ws)
         generation.end(outcome)
 
     async def end_rotations(self, generation: Generation) -> None:
@@ -587,31 +613,3 @@ class GenerationRunner:
                 Rotated, generation.number, previous=previous.number, reason=rotation.reason
             )
             rotation.done.set()
-
-    async def _settle_before_failing(self) -> None:
-        """The server broke the protocol: before the Close, let the application take
-        what is in the receive buffer and have its replies written (the connection
-        bounds this with ``VIOLATION_GRACE``). Two checkpoints after the buffer empties
-        give a reader that answers at once (``send()`` right after ``receive()``) its
-        turn; then the send buffer is flushed."""
-        receive_buffer = self._receive_buffer
-        await receive_buffer.wait_empty()
-        await trio.lowlevel.cancel_shielded_checkpoint()
-        await trio.lowlevel.cancel_shielded_checkpoint()
-        await self._send_buffer.wait_empty()
-
-    def _connection_ended(self, generation: Generation, ws: ClientConnection) -> None:
-        """The connection's reader ended: the connection is over."""
-        generation.end(lost_error(ws))
-
-    async def _deliver(self, generation: Generation, message: Message) -> None:
-        """Called by the connection's reader task with each complete inbound message.
-        Waiting here for room is the backpressure: while it waits, that task does not
-        read the socket."""
-        buffer = self._receive_buffer
-        size = len(message)
-        if not buffer.fits(size):
-            await buffer.wait_for_room(size)
-        generation.last_data_at = self._counters.last_message_at = trio.current_time()
-        self._counters.messages_received += 1
-        buffer.put(message, size)

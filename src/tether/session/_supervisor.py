@@ -126,21 +126,40 @@ class Supervisor:
     # ------------------------------------------------------------------ the loop
 
     async def run(self, host: trio.Nursery | None = None) -> None:
-        """Run attempts (:meth:`_attempt`, which always raises) until the user closes,
-        an attempt's error is not to be retried, the policy gives up, or we are
-        cancelled; then end the session (:meth:`_finish`). Never raises but for
-        cancellation. ``host``: the session nursery, where a rotation's successor runs
-        (``None``: no rotation). For each retried error, in this order: the delay
-        (:meth:`_next_delay`), whether to give up (:meth:`_should_stop`), the
-        ``BackingOff`` announcement, the backoff sleep. One method, not two: each frame
-        of the chain an idle session's task is suspended in is 250 bytes."""
+        """Run connect attempts until the user closes, an attempt's error is not to be
+        retried, the policy gives up, or we are cancelled; then end the session
+        (:meth:`_finish`). Never raises but for cancellation. ``host``: the session
+        nursery, where a rotation's successor runs (``None``: no rotation).
+
+        An attempt (:meth:`_start_attempt`, then the runner) is one generation's whole
+        life if it opens, and always ends by raising: :class:`_Closing` when the user
+        closed the session, the attempt's error, or :class:`ConnectionLostError` once an
+        open generation ends (:meth:`_after_generation`). For each retried error, in
+        this order: the delay (:meth:`_next_delay`), whether to give up
+        (:meth:`_should_stop`), the ``BackingOff`` announcement, the backoff sleep. The
+        retry loop and the attempt are one method: each frame of the chain an idle
+        session's task is suspended in is 250 bytes."""
         self._runner.host = host
         self._outage_started_at = trio.current_time()
+        runner, slot = self._runner, self._slot
         error: BaseException | None = None
         try:
             while True:
                 try:
-                    await self._attempt()
+                    generation = self._start_attempt()
+                    try:
+                        try:
+                            await runner.run(generation)
+                        except BaseException:
+                            await runner.end_rotations(generation)
+                            raise
+                        await runner.follow_rotations(generation)
+                    except BaseException as crash:
+                        # After a rotation the slot holds the successor: that is what ended.
+                        self._raise_crash(slot.active or generation, crash)
+                    finally:
+                        last, slot.active = slot.active or generation, None
+                    self._after_generation(last)
                 except Exception as attempt_error:
                     if not self._should_retry(attempt_error):
                         raise
@@ -254,12 +273,9 @@ class Supervisor:
 
     # ------------------------------------------------------------------ one attempt
 
-    async def _attempt(self) -> None:
-        """One connect attempt and, if it opens, that generation's whole life.
-
-        Raises :class:`_Closing` when the user closed the session, the attempt's error,
-        or :class:`ConnectionLostError` once an open generation ends.
-        """
+    def _start_attempt(self) -> Generation:
+        """The next attempt's generation, made current (``slot.active``) and announced
+        once its URL is known. Raises :class:`_Closing` if the user closed the session."""
         if self._closer.closing_now():
             raise _Closing
         self._outage_attempts += 1
@@ -275,19 +291,7 @@ class Supervisor:
         if url is not None:
             announce_attempt(self._hub, generation, url)
         self._slot.active = generation
-        try:
-            try:
-                await self._runner.run(generation)
-            except BaseException:
-                await self._runner.end_rotations(generation)
-                raise
-            await self._runner.follow_rotations(generation)
-        except BaseException as error:
-            # After a rotation the slot holds the successor: that is what ended.
-            self._raise_crash(self._slot.active or generation, error)
-        finally:
-            last, self._slot.active = self._slot.active or generation, None
-        self._after_generation(last)
+        return generation
 
     def _raise_crash(self, generation: Generation, error: BaseException) -> None:
         """Raise the one error behind a generation that raised, mapped at the edge
