@@ -19,6 +19,9 @@ from ._traffic import Traffic
 
 __all__ = ["open_client"]
 
+#: The reader task's name in Trio (what Trio would make of ``ClientConnection.read``).
+READER_TASK_NAME = "tether.connection._client.ClientConnection.read"
+
 
 async def open_client(
     nursery: trio.Nursery,
@@ -82,5 +85,7 @@ async def open_client(
         deflate=accepted.deflate,
         traffic=traffic,
     )
-    nursery.start_soon(connection.read)
+    # A constant name (the one Trio would make): Trio formats one per task otherwise, 90
+    # bytes of every connection.
+    nursery.start_soon(connection.read, name=READER_TASK_NAME)
     return connection, accepted

@@ -54,6 +54,9 @@ __all__ = ["SHARED_RNG", "connect"]
 #: ``random.Random`` holds 2.5 KiB of state; per session that was the largest cost).
 SHARED_RNG = random.Random()
 
+#: The supervisor task's name in Trio (what Trio would make of ``Supervisor.run``).
+SUPERVISOR_TASK_NAME = "tether.session._supervisor.Supervisor.run"
+
 #: The configuration of every session given none: a ``Config`` is immutable, and one
 #: per session is 380 bytes.
 DEFAULT_CONFIG = Config()
@@ -369,7 +372,9 @@ class _SessionScope:
         session = Session(machinery)
         manager = trio.open_nursery()
         nursery = await manager.__aenter__()
-        nursery.start_soon(machinery.supervisor.run, nursery)
+        # A constant name (the one Trio would make): Trio formats one per task otherwise,
+        # 90 bytes of every session.
+        nursery.start_soon(machinery.supervisor.run, nursery, name=SUPERVISOR_TASK_NAME)
         try:
             await machinery.lifecycle.wait_first_open()
         except TetherError:

@@ -182,7 +182,38 @@ class GenerationRunner:
                         if rotation is not None:
                             await self._take_over(rotation)
                     if ws is not None and not generation.cancelled:
-                        await self._serve(generation, ws, ws_nursery, rotation)
+                        # Serving. Here, not in a method of its own: each frame of the chain
+                        # an idle session's task is suspended in is 250 bytes. The task
+                        # waits in no cancel scope of the generation's (a cancel scope is
+                        # 0.6 KiB): Generation.end wakes it, and cancels the scope of its
+                        # other waits (Generation.cancel_scope: a ping's write, the flush,
+                        # the Close). It waits for a close request or a rotation's
+                        # successor, and drives the pinger and the rotation between waits.
+                        pinger = self._start_serving(generation, ws, ws_nursery, rotation)
+                        alarm: Alarm | None = None
+                        try:
+                            while self._serving(generation) and not _rotation_step(generation):
+                                alarm = self._next_alarm(generation, pinger, alarm)
+                                await self._lifecycle.changed.park()
+                                if not self._serving(generation):
+                                    break
+                                if pinger is not None:
+                                    with generation.cancel_scope():
+                                        await pinger.tick()
+                                if (
+                                    generation.rotation is None
+                                    and trio.current_time() >= generation.rotate_at
+                                ):
+                                    self.start_rotation(generation, AGE_ROTATION)
+                            await self._stop_serving(generation)
+                        finally:
+                            if alarm is not None:
+                                alarm.cancel()
+                            senders, generation.senders = generation.senders, None
+                            generation.serve_lot = None
+                            if senders is not None:
+                                await senders.stop()
+                        await self._close_served(generation, ws)
                 finally:
                     with trio.CancelScope(shield=True):
                         await self._closer.teardown(generation)
@@ -331,23 +362,17 @@ class GenerationRunner:
         assert isinstance(headers, Mapping)
         return headers
 
-    async def _serve(
+    def _start_serving(
         self,
         generation: Generation,
         ws: ClientConnection,
         ws_nursery: trio.Nursery,
-        rotation: Rotation | None = None,
-    ) -> None:
-        """The generation is open: run its tasks until one of them ends it, or until a
-        rotation's successor takes over from it. A rotation's successor was marked
-        open by the hand-over (:meth:`_hand_over`).
-
-        While it waits, this task is in no cancel scope of the generation's (an idle
-        session keeps none alive: a cancel scope is 0.6 KiB): :meth:`Generation.end`
-        wakes it instead (``serve_lot``), and cancels the scope of any other wait
-        (:meth:`Generation.cancel_scope`: a ping's write, the flush, the Close)."""
-        lifecycle = self._lifecycle
-        closer = self._closer
+        rotation: Rotation | None,
+    ) -> Pinger | None:
+        """The generation is open: mark it so (a rotation's successor was marked by the
+        hand-over, :meth:`_hand_over`), hand the connection its sink, start its writing
+        tasks (the writer only while messages are queued; the idle watchdog). Returns
+        the pinger the generation's task drives, if pings are on."""
         config = self._config
         if rotation is None:
             self._mark_open(generation)
@@ -357,7 +382,7 @@ class GenerationRunner:
             receive_buffer=self._receive_buffer,
             send_buffer=self._send_buffer,
             counters=self._counters,
-            changed=lifecycle.changed,
+            changed=self._lifecycle.changed,
         )
         for message in ws.serve(inbound):
             # on_connect left these (at most 64, and receive_buffer_bytes): they go first,
@@ -366,73 +391,70 @@ class GenerationRunner:
             self._counters.messages_received += 1
         if ws.ended:
             inbound.connection_ended()
-        generation.serve_lot = lifecycle.changed
-        # The tasks that write: the writer (started only while messages are queued) and
-        # the idle watchdog. This task waits for a close request meanwhile, and drives
-        # the pinger between its waits, until the generation ends.
-        pinger = None
-        if config.ping_interval is not None and config.ping_timeout is not None:
-            pinger = Pinger(
-                generation,
-                ws,
-                config.ping_interval,
-                config.ping_timeout,
-                self._receive_buffer,
-                self._counters,
+        generation.serve_lot = self._lifecycle.changed
+        generation.senders = Senders(ws_nursery)
+        if config.idle_timeout is not None:
+            generation.senders.start_soon(
+                watch_idle, generation, config.idle_timeout, self._receive_buffer
             )
-        generation.senders = senders = Senders(ws_nursery)
-        # What wakes this task when the pinger or the age rotation is due: an alarm
-        # (no cancel scope alive for the whole of an idle connection).
-        alarm: Alarm | None = None
-        try:
-            if config.idle_timeout is not None:
-                senders.start_soon(
-                    watch_idle, generation, config.idle_timeout, self._receive_buffer
-                )
-            self._writer.ensure_writer()
-            while (
-                closer.request is None
-                and not generation.cancelled
-                and not _rotation_step(generation)
-            ):
-                wake_at = math.inf if pinger is None else pinger.wake_at
-                if generation.rotation is None:
-                    wake_at = min(wake_at, generation.rotate_at)
-                if alarm is None or alarm.deadline != wake_at:
-                    if alarm is not None:
-                        alarm.cancel()
-                    alarm = None if wake_at == math.inf else set_alarm(wake_at, lifecycle.changed)
-                await lifecycle.changed.park()
-                if closer.request is None and not generation.cancelled:
-                    if pinger is not None:
-                        with generation.cancel_scope():
-                            await pinger.tick()
-                    if generation.rotation is None and trio.current_time() >= generation.rotate_at:
-                        self.start_rotation(generation, AGE_ROTATION)
-            request = closer.request
-            if generation.cancelled:
-                pass  # ended: run() tears it down
-            elif request is None:
-                self._hand_over(generation)
-            else:
-                self._abandon_rotation(generation)
-                if request.flush and not request.forced:
-                    with generation.cancel_scope(), trio.move_on_at(request.deadline):
-                        await self._send_buffer.wait_empty()
-                if generation.outcome is None:
-                    generation.outcome = UserClose(request)
-        finally:
-            if alarm is not None:
-                alarm.cancel()
-            generation.senders = None  # closed to new tasks, however it ended
-            generation.serve_lot = None
-            await senders.stop()
-        outcome = generation.outcome
+        self._writer.ensure_writer()
+        if config.ping_interval is None or config.ping_timeout is None:
+            return None
+        return Pinger(
+            generation,
+            ws,
+            config.ping_interval,
+            config.ping_timeout,
+            self._receive_buffer,
+            self._counters,
+        )
+
+    def _serving(self, generation: Generation) -> bool:
+        """Neither a close request nor the generation's end has come."""
+        return self._closer.request is None and not generation.cancelled
+
+    def _next_alarm(
+        self, generation: Generation, pinger: Pinger | None, alarm: Alarm | None
+    ) -> Alarm | None:
+        """The alarm that wakes the generation's task when the pinger or the age
+        rotation is next due (``alarm`` if it is still the right one; none when
+        nothing is due)."""
+        wake_at = math.inf if pinger is None else pinger.wake_at
+        if generation.rotation is None:
+            wake_at = min(wake_at, generation.rotate_at)
+        if alarm is not None and alarm.deadline == wake_at:
+            return alarm
+        if alarm is not None:
+            alarm.cancel()
+        return None if wake_at == math.inf else set_alarm(wake_at, self._lifecycle.changed)
+
+    async def _stop_serving(self, generation: Generation) -> None:
+        """The generation's task stops waiting (whatever ended it): without a close
+        request, its rotation's successor takes over; with one, the rotation is
+        abandoned and what is queued is flushed (unless forced, until its deadline)."""
+        request = self._closer.request
         if generation.cancelled:
-            return  # ended meanwhile: run() tears it down
-        assert outcome is not None  # set above
+            return  # ended: run() tears it down
+        if request is None:
+            self._hand_over(generation)
+            return
+        self._abandon_rotation(generation)
+        if request.flush and not request.forced:
+            with generation.cancel_scope(), trio.move_on_at(request.deadline):
+                await self._send_buffer.wait_empty()
+        if generation.outcome is None:
+            generation.outcome = UserClose(request)
+
+    async def _close_served(self, generation: Generation, ws: ClientConnection) -> None:
+        """Serving is over and the writing tasks have ended: unless the generation has
+        ended meanwhile (then :meth:`run` tears it down), close it the way its outcome
+        says (:meth:`Closer.close_open_generation`) and end it."""
+        if generation.cancelled:
+            return
+        outcome = generation.outcome
+        assert outcome is not None  # set by _stop_serving
         with generation.cancel_scope():
-            await closer.close_open_generation(generation, ws)
+            await self._closer.close_open_generation(generation, ws)
         generation.end(outcome)
 
     async def end_rotations(self, generation: Generation) -> None:
