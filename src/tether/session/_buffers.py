@@ -28,9 +28,13 @@ _NEVER_USED: tuple[()] = ()
 
 class _Changes:
     """Where a buffer's waiters park until it changes. The ``ParkingLot`` is made by
-    the first wait: an idle session's buffers have none (250 bytes each)."""
+    the first wait: an idle session's buffers have none (250 bytes each). Slotted, as
+    its subclasses are (an instance's ``__dict__`` is 100 bytes more)."""
 
-    _changed: trio.lowlevel.ParkingLot | None = None
+    __slots__ = ("_changed",)
+
+    def __init__(self) -> None:
+        self._changed: trio.lowlevel.ParkingLot | None = None
 
     def _lot(self) -> trio.lowlevel.ParkingLot:
         lot = self._changed
@@ -67,7 +71,20 @@ class SendBuffer(_Changes):
     that one message, exactly-once and in order for all others.
     """
 
+    __slots__ = (
+        "_capacity",
+        "_closed",
+        "_flying",
+        "_flying_bytes",
+        "_max_bytes",
+        "_overflow",
+        "_queue",
+        "bytes",
+        "dropped",
+    )
+
     def __init__(self, capacity: int, max_bytes: int, overflow: Overflow) -> None:
+        super().__init__()
         self._queue: deque[Outbound] | tuple[()] = _NEVER_USED
         self._capacity = capacity
         self._max_bytes = max_bytes
@@ -243,7 +260,10 @@ class ReceiveBuffer(_Changes):
     are the reader while it is full and ``get()`` while it is empty, never both at once.
     """
 
+    __slots__ = ("_capacity", "_closed", "_max_bytes", "_queue", "blocked", "bytes")
+
     def __init__(self, capacity: int, max_bytes: int) -> None:
+        super().__init__()
         self._queue: deque[Message] | tuple[()] = _NEVER_USED
         self._capacity = capacity
         self._max_bytes = max_bytes

@@ -54,6 +54,10 @@ __all__ = ["SHARED_RNG", "connect"]
 #: ``random.Random`` holds 2.5 KiB of state; per session that was the largest cost).
 SHARED_RNG = random.Random()
 
+#: The opener of every session that connects directly with the default TLS settings
+#: (a ``TcpOpener`` is immutable: one per session would be 64 bytes of each).
+DIRECT_OPENER = TcpOpener()
+
 #: The supervisor task's name in Trio (what Trio would make of ``Supervisor.run``).
 SUPERVISOR_TASK_NAME = "tether.session._supervisor.Supervisor.run"
 
@@ -101,6 +105,8 @@ def _default_opener(
     URL is a ``ConfigError`` here, before any I/O: the proxy of every configured URL is
     chosen once to check it, and for a ``url`` callable those of both schemes."""
     if proxy is None:
+        if ssl_context is None and server_hostname is None:
+            return DIRECT_OPENER
         return TcpOpener(ssl_context=ssl_context, server_hostname=server_hostname)
     if proxy != ENVIRONMENT:
         return TcpOpener(

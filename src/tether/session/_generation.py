@@ -142,8 +142,9 @@ class Senders:
 
     def __init__(self, nursery: trio.Nursery) -> None:
         self._nursery = nursery
-        # A handful at most (the writer, the watchdog): a list, 56 bytes empty (a set: 216).
-        self._scopes: list[trio.CancelScope] = []
+        # A handful at most (the writer, the watchdog): a list (a set is 216 bytes), made
+        # for the first task (an idle session without idle_timeout has none).
+        self._scopes: list[trio.CancelScope] | None = None
         self._running = 0
         self._stopped = False
         self._ended: trio.Event | None = None
@@ -159,11 +160,14 @@ class Senders:
             if self._stopped:
                 return
             with trio.CancelScope() as scope:
-                self._scopes.append(scope)
+                if self._scopes is None:
+                    self._scopes = []
+                scopes = self._scopes
+                scopes.append(scope)
                 try:
                     await task(*args)
                 finally:
-                    self._scopes.remove(scope)
+                    scopes.remove(scope)
         finally:
             self._running -= 1
             if not self._running and self._ended is not None:
@@ -173,7 +177,7 @@ class Senders:
         """Cancel every task and start no new one (a task started but not yet running
         does not run)."""
         self._stopped = True
-        for scope in self._scopes:
+        for scope in self._scopes or ():
             scope.cancel()
 
     async def stop(self) -> None:
