@@ -6,6 +6,8 @@ carried across a rotation, failover, url callables and redirects."""
 from __future__ import annotations
 
 import gc
+import itertools
+import weakref
 
 import pytest
 import trio
@@ -16,7 +18,7 @@ import tether
 from tether import Config, State, events
 from tether.session._generation import Generation
 from tether.session._runner import GenerationRunner
-from tether.testing import memory_server
+from tether.testing import ServerConnection, echo, memory_server
 
 from .helpers import EventLog
 
@@ -155,6 +157,35 @@ async def test_reconnect_in_the_hand_over_window_by_scheduling_alone(
     if hit:
         after = log[hit[0] :]
         assert ("Connected", 2, State.OPEN) not in after, after
+
+
+async def test_reconnect_right_after_the_hand_over_still_delivers_what_the_successor_read(
+    autojump_clock: trio.abc.Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """reconnect() in the hand-over step ends generation 2 before its task ran again:
+    it is still served (what it read goes to the application), then closed. (Found by
+    a review of the version whose serving waits in no cancel scope: generation 2
+    skipped serving, dropped its greeting, and its close waited for a reader parked on
+    undelivered messages.)"""
+    greetings = itertools.count(1)
+
+    async def greet_then_echo(connection: ServerConnection) -> None:
+        await connection.send_message(f"hello {next(greetings)}")
+        await echo(connection)
+
+    holder: list[tether.Session] = []
+    _after_hand_over(monkeypatch, [lambda: holder[0].reconnect()])
+    async with (
+        memory_server(greet_then_echo) as server,
+        tether.connect(URL, config=QUIET, opener=server.opener) as session,
+    ):
+        holder.append(session)
+        assert await session.receive() == "hello 1"
+        await session.rotate()
+        with trio.fail_after(10):
+            assert await session.receive() == "hello 2"
+            assert await session.receive() == "hello 3"
+        assert session.generation == 3
 
 
 # ---------------------------------------------------------------- the age timer
@@ -362,3 +393,29 @@ async def test_url_callable_and_redirect_during_rotation(
     assert calls == [0, 1]
     assert [e.generation for e in log.of(events.Connecting)] == [1, 2]
     assert [c.host for c in server.connections] == ["tether.test", "tether.test", "other.test"]
+
+
+async def test_no_generation_is_kept_through_the_backoff_sleep(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    """While the session backs off, the lost generation (its connection, parser and
+    stream, and the error it ended with) is garbage: the retry loop holds none of it.
+    (Found by a review once the attempt ran inside the loop's own frame.)"""
+    config = Config(
+        ping_interval=None, backoff=tether.Backoff(initial=60, maximum=60, jitter=False)
+    )
+    async with (
+        memory_server() as server,
+        tether.connect(URL, config=config, opener=server.opener) as session,
+    ):
+        first = session._machinery.slot.active
+        assert first is not None
+        lost = weakref.ref(first)
+        del first
+        server.go_down()
+        server.drop()
+        await trio.sleep(30)  # in the middle of the 60 s backoff
+        assert session.state is State.BACKING_OFF
+        gc.collect()
+        assert lost() is None
+        server.come_back()

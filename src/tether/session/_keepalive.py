@@ -39,7 +39,7 @@ class Pinger:
     of a ping and no data arrived meanwhile. A half-open link is thus lost within
     ``interval + pong_within`` seconds. Records the round trip of each answered ping in
     ``counters.last_rtt``. The driver waits until :attr:`wake_at` (or until woken by a
-    pong, ``ClientConnection.on_pong``), then calls :meth:`tick`.
+    pong, ``Sink.pong_received``), then calls :meth:`tick`.
     """
 
     __slots__ = (
@@ -115,7 +115,7 @@ class Pinger:
         if waiter is not None:
             self._ws.forget_ping(waiter)  # a late pong is now unsolicited
             self._waiter = None
-        # (Had the reader left with the connection, its on_closed would have ended the
+        # (Had the reader left with the connection, its sink would have ended the
         # generation first: the first outcome decided wins.)
         # Data that arrived meanwhile, or a reader waiting on the application, proves
         # the peer alive: the pong is queued behind that data.

@@ -181,7 +181,9 @@ class GenerationRunner:
                         ws = await self._open(generation, ws_nursery, rotation)
                         if rotation is not None:
                             await self._take_over(rotation)
-                    if ws is not None and not generation.cancelled:
+                    # Served unless it ended before it opened; a rotation's successor
+                    # ended right after the hand-over (it is open) hands what it read on.
+                    if ws is not None and (generation.opened or not generation.cancelled):
                         # Serving. Here, not in a method of its own: each frame of the chain
                         # an idle session's task is suspended in is 250 bytes. The task
                         # waits in no cancel scope of the generation's (a cancel scope is
@@ -371,8 +373,9 @@ class GenerationRunner:
     ) -> Pinger | None:
         """The generation is open: mark it so (a rotation's successor was marked by the
         hand-over, :meth:`_hand_over`), hand the connection its sink, start its writing
-        tasks (the writer only while messages are queued; the idle watchdog). Returns
-        the pinger the generation's task drives, if pings are on."""
+        tasks (the writer only while messages are queued; the idle watchdog) unless it
+        has ended already. Returns the pinger the generation's task drives, if pings
+        are on and it has not ended."""
         config = self._config
         if rotation is None:
             self._mark_open(generation)
@@ -391,6 +394,8 @@ class GenerationRunner:
             self._counters.messages_received += 1
         if ws.ended:
             inbound.connection_ended()
+        if generation.cancelled:
+            return None  # ended already (a successor, in the hand-over step): no tasks
         generation.serve_lot = self._lifecycle.changed
         generation.senders = Senders(ws_nursery)
         if config.idle_timeout is not None:

@@ -143,6 +143,8 @@ class Supervisor:
         self._outage_started_at = trio.current_time()
         runner, slot = self._runner, self._slot
         error: BaseException | None = None
+        generation: Generation | None = None
+        last: Generation | None = None
         try:
             while True:
                 try:
@@ -169,7 +171,9 @@ class Supervisor:
                     self._before_sleep(delay, attempt_error)
                 else:  # pragma: no cover - an attempt ends only by raising
                     return
-                # Outside the except: the attempt's error is not held through the sleep.
+                # Outside the except, and without the attempt's generations: neither
+                # its error nor its connection is held through the sleep.
+                generation = last = None
                 await self._backoff_sleep(delay)
         except _Closing:
             pass
