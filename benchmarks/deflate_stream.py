@@ -1,14 +1,19 @@
 """A JSON stream with permessage-deflate on (issue 12): each client sends N market-data
 messages (about 300 bytes of JSON each) with ``await send()`` in a loop while a second
-task receives their echoes, against one Node ``ws`` echo server with ``perMessageDeflate``
-(tests/interop/node/echo_server.js, ``--compression on``). Every client compresses with
+task receives their echoes, against two servers in turn: Node ``ws`` with
+``perMessageDeflate`` (tests/interop/node/echo_server.js, ``--compression on``), an
+independent server, and picows with Python's zlib (``deflate_echo_server.py``), which is
+not the bottleneck: on a 2-core machine Node ``ws`` sets the pace for every client (with
+it on a core of its own the three clients came within 10 % of each other), so only the
+second measures the clients. A run fails if compression was not negotiated. Every
+client compresses with
 the same zlib settings: a 15-bit window, ``memLevel=5``, level 6 (``websockets``'
 defaults; tether's ``Compression(client_max_window_bits=15)``).
 
 Reported per client, median of ``--runs`` runs in separate processes, alternated:
-messages/s (N / wall time), bytes on the wire per message (both ways, handshake
-included, as the server's socket counted them, divided by N), and client CPU
-microseconds per message (``time.process_time``).
+messages/s (N / wall time) against each server, bytes on the wire per message (both
+ways, handshake included, as the Node server's socket counted them, divided by N), and
+client CPU microseconds per message (``time.process_time``).
 
 Memory with compression negotiated (issue 12): each client, with its own default
 configuration (tether's: pings on, ``Compression()``), opens ``--connections`` (1,000)
@@ -39,6 +44,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 NODE_SERVER = HERE.parent / "tests" / "interop" / "node" / "echo_server.js"
+#: The picows echo server with permessage-deflate (Python's zlib): not the bottleneck.
+PICOWS_SERVER = HERE / "deflate_echo_server.py"
 CLIENTS = ["tether", "websockets asyncio", "websockets.trio"]
 
 
@@ -99,6 +106,9 @@ def run_client(kind: str, url: str, count: int) -> dict[str, float]:
                     nursery.start_soon(receive)
                     for message in batch:
                         await session.send(message)
+                stats = session.statistics()
+                if stats.bytes_sent >= stats.bytes_sent_uncompressed:
+                    raise RuntimeError("tether: compression was not negotiated")
 
         trio.run(main)
     elif kind == "websockets.trio":
@@ -116,6 +126,8 @@ def run_client(kind: str, url: str, count: int) -> dict[str, float]:
                     nursery.start_soon(receive)
                     for message in batch:
                         await ws.send(message)
+                if not ws.protocol.extensions:
+                    raise RuntimeError("websockets.trio: compression was not negotiated")
 
         trio.run(main_trio)
     else:
@@ -134,6 +146,8 @@ def run_client(kind: str, url: str, count: int) -> dict[str, float]:
                 for message in batch:
                     await ws.send(message)
                 await task
+                if not ws.protocol.extensions:
+                    raise RuntimeError("websockets asyncio: compression was not negotiated")
 
         asyncio.run(main_asyncio())
     elapsed = time.perf_counter() - start
@@ -292,35 +306,24 @@ def memory_rows(node: str, connections: int, runs: int) -> list[str]:
     return lines
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--messages", type=int, default=20_000)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--connections", type=int, default=1_000)
-    parser.add_argument("--client", help=argparse.SUPPRESS)
-    parser.add_argument("--memory-client", help=argparse.SUPPRESS)
-    parser.add_argument("--url", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.client:
-        print(json.dumps(run_client(args.client, args.url, args.messages)))
-        return 0
-    if args.memory_client:
-        run_memory(args.memory_client, args.url, args.connections)
-        return 0
-    node = shutil.which("node")
-    if node is None or not (NODE_SERVER.parent / "node_modules" / "ws").is_dir():
-        print("deflate_stream: needs node and `npm install --prefix tests/interop/node`")
-        return 0
+def stream_runs(
+    server_command: list[str], args: argparse.Namespace, *, traffic: bool
+) -> dict[str, list[dict[str, float]]]:
+    """Each client's stream runs (``args.runs`` each, alternated, a process per run)
+    against one server started with ``server_command`` (it prints its port first).
+    ``traffic``: the server writes a JSON line of its byte counts to stderr after each
+    connection (Node ``ws``'s ``--traffic``), from which ``wire`` (bytes per message,
+    both ways) is taken."""
     server = subprocess.Popen(
-        [node, str(NODE_SERVER), "--compression", "on", "--traffic"],
+        server_command,
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.PIPE if traffic else subprocess.DEVNULL,
         text=True,
     )
+    results: dict[str, list[dict[str, float]]] = {kind: [] for kind in CLIENTS}
     try:
         assert server.stdout is not None
         url = f"ws://127.0.0.1:{int(server.stdout.readline())}/"
-        results: dict[str, list[dict[str, float]]] = {kind: [] for kind in CLIENTS}
         for _ in range(args.runs):
             for kind in CLIENTS:
                 out = subprocess.run(
@@ -340,26 +343,64 @@ def main() -> int:
                     timeout=600,
                 )
                 result = json.loads(out.stdout)
-                assert server.stderr is not None
-                traffic = json.loads(server.stderr.readline())  # the server's count
-                result["wire"] = (traffic["read"] + traffic["written"]) / args.messages
+                if traffic:
+                    assert server.stderr is not None
+                    counted = json.loads(server.stderr.readline())  # the server's count
+                    result["wire"] = (counted["read"] + counted["written"]) / args.messages
                 results[kind].append(result)
     finally:
         server.kill()
         server.wait()
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=1_000)
+    parser.add_argument("--client", help=argparse.SUPPRESS)
+    parser.add_argument("--memory-client", help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.client:
+        print(json.dumps(run_client(args.client, args.url, args.messages)))
+        return 0
+    if args.memory_client:
+        run_memory(args.memory_client, args.url, args.connections)
+        return 0
+    node = shutil.which("node")
+    if node is None or not (NODE_SERVER.parent / "node_modules" / "ws").is_dir():
+        print("deflate_stream: needs node and `npm install --prefix tests/interop/node`")
+        return 0
+    node_results = stream_runs(
+        [node, str(NODE_SERVER), "--compression", "on", "--traffic"], args, traffic=True
+    )
+    picows_results = stream_runs([sys.executable, str(PICOWS_SERVER)], args, traffic=False)
     lines = [
         f"# permessage-deflate JSON stream, {args.messages:,} messages, median of {args.runs}",
         "",
-        "| client | msgs/s | ratio to websockets asyncio | wire bytes/msg (both ways) "
-        "| client CPU µs/msg |",
-        "|---|---:|---:|---:|---:|",
+        "| client | msgs/s, Node `ws` server (ratio to websockets asyncio) "
+        "| wire bytes/msg (both ways) | client CPU µs/msg "
+        "| msgs/s, picows server (ratio) | client CPU µs/msg |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
-    peer = statistics.median(r["rate"] for r in results["websockets asyncio"])
+
+    def median(results: dict[str, list[dict[str, float]]], kind: str, key: str) -> float:
+        return statistics.median(r[key] for r in results[kind])
+
+    node_peer = median(node_results, "websockets asyncio", "rate")
+    picows_peer = median(picows_results, "websockets asyncio", "rate")
     for kind in CLIENTS:
-        rate = statistics.median(r["rate"] for r in results[kind])
-        wire = statistics.median(r["wire"] for r in results[kind])
-        cpu = statistics.median(r["cpu_us"] for r in results[kind])
-        lines.append(f"| {kind} | {rate:,.0f} | {rate / peer:.2f} | {wire:,.0f} | {cpu:,.1f} |")
+        rate = median(node_results, kind, "rate")
+        fast = median(picows_results, kind, "rate")
+        lines.append(
+            f"| {kind} | {rate:,.0f} ({rate / node_peer:.2f}) "
+            f"| {median(node_results, kind, 'wire'):,.0f} "
+            f"| {median(node_results, kind, 'cpu_us'):,.1f} "
+            f"| {fast:,.0f} ({fast / picows_peer:.2f}) "
+            f"| {median(picows_results, kind, 'cpu_us'):,.1f} |"
+        )
     raw = len(messages(1)[0])
     lines += ["", f"Uncompressed message: {raw} bytes of JSON.", ""]
     lines += memory_rows(node, args.connections, args.runs)
