@@ -25,6 +25,7 @@ import sys
 import zlib
 from typing import Any
 
+from _deflate_offers import deflate_offers
 from picows import (
     WSCloseCode,
     WSFrame,
@@ -45,13 +46,7 @@ WINDOW_BITS = 15
 
 def deflate_answer(offer: str | None) -> str | None:
     """The ``Sec-WebSocket-Extensions`` answer to ``offer``, or ``None`` to decline."""
-    for item in (offer or "").split(","):
-        name, *raw = (part.strip() for part in item.split(";"))
-        if name.lower() != "permessage-deflate":
-            continue
-        params = {
-            k.strip().lower(): v.strip().strip('"') for k, _, v in (p.partition("=") for p in raw)
-        }
+    for params in deflate_offers(offer):
         if "server_no_context_takeover" in params:
             continue
         if int(params.get("server_max_window_bits") or WINDOW_BITS) < WINDOW_BITS:

@@ -49,6 +49,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from _deflate_offers import deflate_offers
 from clients._common import describe, emit, emit_event, rss_bytes
 
 CLIENTS = ("tether", "websockets asyncio")
@@ -109,13 +110,7 @@ def deflate_answer(offer: str | None) -> str | None:
     Accepts the first permessage-deflate offer the shared compressor can serve: not one
     that asks ``server_no_context_takeover`` or a server window under 12 bits.
     """
-    for item in (offer or "").split(","):
-        name, *raw = (part.strip() for part in item.split(";"))
-        if name.lower() != "permessage-deflate":
-            continue
-        params = {
-            k.strip().lower(): v.strip().strip('"') for k, _, v in (p.partition("=") for p in raw)
-        }
+    for params in deflate_offers(offer):
         if "server_no_context_takeover" in params:
             continue
         asked = params.get("server_max_window_bits")

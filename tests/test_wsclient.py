@@ -59,19 +59,30 @@ async def test_the_reader_waits_for_data_when_the_socket_is_empty(nursery: trio.
 
 
 async def test_the_reader_reads_on_without_waiting_after_a_full_read(
-    nursery: trio.Nursery,
+    nursery: trio.Nursery, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A read that filled what it asked for is followed by one that only checkpoints:
-    the rest of a frame larger than one read arrives all the same."""
+    """A read that filled what it asked for is followed by one that only checkpoints
+    (more is likely waiting): a frame one read longer than ``RECEIVE_BUFFER_SIZE``
+    costs two waits for readability, the first read's and the one the reader parks in
+    afterwards, not three."""
+    waits: list[int] = []
+    wait_readable = trio.lowlevel.wait_readable
+
+    async def counted(socket: trio.socket.SocketType) -> None:
+        waits.append(socket.fileno())
+        await wait_readable(socket)
+
+    monkeypatch.setattr(trio.lowlevel, "wait_readable", counted)
     left, right = trio.socket.socketpair()
     with right:
         payload = b"x" * (RECEIVE_BUFFER_SIZE + 10)
         frame = b"\x82\x7f" + len(payload).to_bytes(8, "big") + payload
-        await right.send(frame)
-        await trio.testing.wait_all_tasks_blocked()
+        assert await right.send(frame) == len(frame)
         connection = await _reader_on(left, nursery)
         with trio.fail_after(5):
             assert await connection.receive() == payload
+        await trio.testing.wait_all_tasks_blocked()
+        assert len(waits) == 2
 
 
 async def test_closing_while_the_reader_waits_ends_the_connection(nursery: trio.Nursery) -> None:

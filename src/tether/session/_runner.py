@@ -437,9 +437,9 @@ class GenerationRunner:
         """The generation's task stops waiting (whatever ended it): without a close
         request, its rotation's successor takes over; with one, the rotation is
         abandoned and what is queued is flushed (unless forced, until its deadline)."""
-        request = self._closer.request
         if generation.cancelled:
             return  # ended: run() tears it down
+        request = self._closer.request
         if request is None:
             self._hand_over(generation)
             return
